@@ -1,0 +1,1 @@
+"""Reports: PDF, HTML, DICOM SR and Secondary Capture."""

@@ -1,0 +1,23 @@
+"""``import medview`` and ``medview info`` must not import torch or Qt: start-up stays fast."""
+
+import subprocess
+import sys
+
+HEAVY = ("torch", "PySide6", "pyqtgraph", "captum")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_import_medview_imports_neither_torch_nor_qt():
+    loaded = _modules_after("import medview, medview.cli, medview.errors")
+    assert not [m for m in loaded if m.split(".")[0] in HEAVY]
+
+
+def test_medview_help_imports_neither_torch_nor_qt():
+    code = "from medview.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    loaded = _modules_after(code)
+    assert not [m for m in loaded if m.split(".")[0] in HEAVY]
