@@ -1,0 +1,217 @@
+"""Volume assembly: decode every slice of a `VolumeSpec` on both cores straight into one array.
+
+The output array is allocated once and each slice is decoded into it (peak memory stays near the size of
+the volume). Values are after the modality LUT, per slice where the rescale differs. For Philips images the
+displayed value (DV = stored × RescaleSlope + RescaleIntercept) is the default and the floating-point
+value (FP = DV / (RescaleSlope × ScaleSlope)) is given on request; the volume says which it holds.
+A generator form yields each slice as it lands, so a viewer can show the first one at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Generator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+import numpy as np
+
+from medview.core.volume import Volume
+from medview.errors import DecodeError
+from medview.io.decode import decode_stored
+from medview.io.headers import ImageHeader
+from medview.io.index import VolumeSpec
+from medview.io.scan import CancelToken
+
+PHILIPS_DISPLAYED = "displayed"
+PHILIPS_FLOATING = "floating"
+
+Progress = Callable[[int, int], None]
+
+
+def _is_integer(value: float) -> bool:
+    return float(value).is_integer()
+
+
+def _stored_range(h: ImageHeader) -> tuple[int, int]:
+    bits = min(h.bits_stored, h.bits_allocated)
+    if h.pixel_representation == 1:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _uses_philips_fp(h: ImageHeader, philips_values: str) -> bool:
+    return (philips_values == PHILIPS_FLOATING and h.philips_scale_slope is not None
+            and h.philips_scale_slope != 0 and h.rescale_slope != 0)
+
+
+def _rescale(h: ImageHeader, philips_values: str) -> tuple[float, float]:
+    """(slope, intercept) taking stored values to the values the volume holds."""
+    slope, intercept = h.rescale_slope, h.rescale_intercept
+    if _uses_philips_fp(h, philips_values):
+        factor = slope * h.philips_scale_slope
+        return slope / factor, intercept / factor
+    return slope, intercept
+
+
+def output_dtype(images: list[ImageHeader], philips_values: str) -> np.dtype:
+    """The narrowest type that holds every value after the LUT exactly: int16 for CT, float32 for scaled MR."""
+    low, high = math.inf, -math.inf
+    for h in images:
+        slope, intercept = _rescale(h, philips_values)
+        if not (_is_integer(slope) and _is_integer(intercept)) or h.bits_allocated > 16:
+            return np.dtype(np.float32)
+        a, b = _stored_range(h)
+        low = min(low, a * slope + intercept, b * slope + intercept)
+        high = max(high, a * slope + intercept, b * slope + intercept)
+    for candidate in (np.int16, np.uint16, np.int32):
+        info = np.iinfo(candidate)
+        if info.min <= low and high <= info.max:
+            return np.dtype(candidate)
+    return np.dtype(np.float32)
+
+
+def _value_unit(h: ImageHeader) -> str:
+    if h.rescale_type and h.rescale_type.upper() not in ("US", "UNSPECIFIED"):
+        return h.rescale_type
+    return "HU" if h.modality == "CT" else ""
+
+
+def _value_note(images: list[ImageHeader], philips_values: str) -> str:
+    if not any(h.philips_scale_slope for h in images):
+        return ""
+    if philips_values == PHILIPS_FLOATING:
+        return "Philips floating-point value (FP = DV / (RescaleSlope × ScaleSlope))"
+    return "Philips displayed value (DV = stored × RescaleSlope + RescaleIntercept); FP on request"
+
+
+def _tiles(frame: np.ndarray, spec: VolumeSpec) -> np.ndarray:
+    per_row = math.ceil(math.sqrt(spec.mosaic_tiles))
+    rows, columns = spec.rows, spec.columns
+    grid = frame[: per_row * rows, : per_row * columns].reshape(per_row, rows, per_row, columns)
+    return grid.transpose(0, 2, 1, 3).reshape(per_row * per_row, rows, columns)[: spec.mosaic_tiles]
+
+
+def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float, h: ImageHeader) -> None:
+    """Write stored values through the modality LUT into the output slice, checking they fit."""
+    if target.dtype.kind in "iu":
+        low, high = _stored_range(h)
+        if stored.size and (int(stored.min()) < low or int(stored.max()) > high):
+            # bits above BitsStored are not part of the value (PS3.5 8.1.1): mask them off
+            stored = np.bitwise_and(stored, (1 << h.bits_stored) - 1).astype(stored.dtype)
+        if slope == 1:
+            np.add(stored, np.int32(intercept), out=target, casting="unsafe")
+        else:
+            np.add(stored.astype(np.int64) * int(slope), int(intercept), out=target, casting="unsafe")
+    else:
+        np.multiply(stored, slope, out=target, casting="unsafe")
+        if intercept:
+            target += np.float32(intercept)
+
+
+def iter_assemble(
+    spec: VolumeSpec,
+    cancel: CancelToken | None = None,
+    philips_values: str = PHILIPS_DISPLAYED,
+    workers: int | None = None,
+    first: int | None = None,
+) -> Generator[tuple[int, int, np.ndarray], None, Volume]:
+    """Decode a volume; yield (t, k, slice view) as each slice lands; return the `Volume`.
+
+    `first` is the slice decoded first (default the middle one, which the viewer shows first).
+    """
+    images = [h for point in spec.images for h in point]
+    dtype = output_dtype(images, philips_values)
+    shape = spec.shape
+    voxels = np.empty(shape, dtype=dtype)
+    planes = voxels if voxels.ndim == 4 else voxels[np.newaxis]
+    jobs = [(t, k) for t in range(len(spec.images)) for k in range(len(spec.images[t]))]
+    start = spec.n_slices // 2 if first is None else first
+    jobs.sort(key=lambda job: (job[0], (job[1] - start) % max(1, len(spec.images[job[0]]))))
+
+    def decode(job: tuple[int, int]) -> tuple[int, int]:
+        t, k = job
+        if cancel is not None and cancel.cancelled:
+            return t, k
+        h = spec.images[t][k]
+        slope, intercept = _rescale(h, philips_values)
+        stored = decode_stored(h)
+        if spec.mosaic_tiles:
+            for tile, image in enumerate(_tiles(stored, spec)):
+                _put(planes[t, tile], image, slope, intercept, h)
+        else:
+            if stored.shape != (spec.rows, spec.columns):
+                raise DecodeError(f"{h.path}: image is {stored.shape}, expected {spec.rows}×{spec.columns}")
+            _put(planes[t, k], stored, slope, intercept, h)
+        return t, k
+
+    workers = workers or min(2, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = set()
+        queue = iter(jobs)
+        for job in queue:  # keep a few jobs in flight, not the whole volume
+            pending.add(pool.submit(decode, job))
+            if len(pending) >= workers * 4:
+                break
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    t, k = future.result()
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+                    next_job = next(queue, None)
+                    if next_job is not None:
+                        pending.add(pool.submit(decode, next_job))
+                    if spec.mosaic_tiles:
+                        for tile in range(spec.mosaic_tiles):
+                            yield t, tile, planes[t, tile]
+                    else:
+                        yield t, k, planes[t, k]
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+    first_point = spec.images[0]
+    thickness = (tuple(float(first_point[0].slice_thickness or math.nan) for _ in range(spec.n_slices))
+                 if spec.mosaic_tiles else
+                 tuple(math.nan if h.slice_thickness is None else float(h.slice_thickness) for h in first_point))
+    return Volume(
+        voxels=voxels,
+        positions=spec.positions,
+        row_cosine=spec.row_cosine,
+        column_cosine=spec.column_cosine,
+        pixel_spacing=spec.pixel_spacing,
+        info=spec.info,
+        photometric=first_point[0].photometric,
+        value_unit=_value_unit(first_point[0]),
+        value_note=_value_note(images, philips_values),
+        slice_thickness=thickness,
+        sop_instance_uids=tuple(h.sop_instance_uid for h in first_point),
+        time_labels=spec.time_labels,
+        warnings=spec.warnings,
+        has_geometry=spec.has_geometry,
+    )
+
+
+def assemble_volume(
+    spec: VolumeSpec,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    philips_values: str = PHILIPS_DISPLAYED,
+    workers: int | None = None,
+) -> Volume:
+    """Decode a whole volume, reporting (slices done, slices in all)."""
+    generator = iter_assemble(spec, cancel=cancel, philips_values=philips_values, workers=workers)
+    total = spec.n_slices * spec.time_points
+    done = 0
+    while True:
+        try:
+            next(generator)
+        except StopIteration as finished:
+            return finished.value
+        done += 1
+        if progress:
+            progress(done, total)
+

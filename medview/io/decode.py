@@ -1,0 +1,147 @@
+"""Decoding one image's stored pixel values: a plain function of a header, safe to run in any thread.
+
+Three paths, each giving exactly the pixels pydicom gives (the tests compare them on every transfer
+syntax we have):
+- native little endian: the bytes are read straight from the file at the offset the scan recorded;
+- JPEG 2000 and RLE: imagecodecs, which releases the GIL so that two threads decode on two cores,
+  used only where its output type matches the header (anything else falls through);
+- everything else (big endian, JPEG, JPEG-LS, deflate, odd bit depths): pydicom with the pylibjpeg plug-ins.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+from pydicom.encaps import generate_frames
+from pydicom.uid import UID
+
+from medview.errors import DecodeError
+from medview.io.headers import ImageHeader
+
+JPEG2000 = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
+            "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"}
+RLE = {"1.2.840.10008.1.2.5"}
+
+
+@dataclass(frozen=True)
+class Codec:
+    transfer_syntax: str
+    decoder: str
+    available: bool
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def available_codecs() -> list[Codec]:
+    """Which transfer syntaxes this installation decodes, and with what: for `medview info`."""
+    has_imagecodecs = _has("imagecodecs")
+    rows = [
+        Codec("Implicit/Explicit VR Little Endian", "medview native reader", True),
+        Codec("Explicit VR Big Endian, Deflated", "pydicom", True),
+        Codec("RLE Lossless", "imagecodecs" if has_imagecodecs else "pylibjpeg-rle",
+              has_imagecodecs or _has("rle")),
+        Codec("JPEG Baseline/Extended/Lossless", "pylibjpeg-libjpeg", _has("libjpeg")),
+        Codec("JPEG-LS", "pylibjpeg-libjpeg / pyjpegls", _has("libjpeg") or _has("jpeg_ls")),
+        Codec("JPEG 2000", "imagecodecs (OpenJPEG, both cores)" if has_imagecodecs else "pylibjpeg-openjpeg",
+              has_imagecodecs or _has("openjpeg")),
+    ]
+    return rows
+
+
+def stored_dtype(header: ImageHeader) -> np.dtype:
+    """The numpy type of stored values: unsigned or signed by PixelRepresentation, sized by BitsAllocated."""
+    size = {8: 1, 16: 2, 32: 4}.get(header.bits_allocated)
+    if size is None:
+        raise DecodeError(f"{header.path}: {header.bits_allocated}-bit pixels are not supported")
+    kind = "i" if header.pixel_representation == 1 else "u"
+    return np.dtype(f"<{kind}{size}")
+
+
+def frame_shape(header: ImageHeader) -> tuple[int, ...]:
+    if header.samples_per_pixel > 1:
+        return (header.rows, header.columns, header.samples_per_pixel)
+    return (header.rows, header.columns)
+
+
+def decode_stored(header: ImageHeader) -> np.ndarray:
+    """The stored values of one image (one frame), before the modality LUT."""
+    try:
+        if header.is_native_little_endian and header.samples_per_pixel == 1:
+            return _read_native(header)
+        if header.transfer_syntax in JPEG2000 | RLE and header.samples_per_pixel == 1:
+            decoded = _decode_with_imagecodecs(header)
+            if decoded is not None:
+                return decoded
+        return _decode_with_pydicom(header)
+    except DecodeError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every codec failure becomes one clear message
+        name = UID(header.transfer_syntax).name if header.transfer_syntax else "unknown transfer syntax"
+        raise DecodeError(f"{header.path}: pixel data could not be decoded ({name}): {error}") from error
+
+
+def _fix_bits(values: np.ndarray, header: ImageHeader) -> np.ndarray:
+    """Sign-extend signed values stored in fewer bits than allocated, as pydicom does."""
+    unused = header.bits_allocated - header.bits_stored
+    if header.pixel_representation == 1 and 0 < unused < header.bits_allocated:
+        np.left_shift(values, unused, out=values)
+        np.right_shift(values, unused, out=values)
+    return values
+
+
+def _read_native(header: ImageHeader) -> np.ndarray:
+    dtype = stored_dtype(header)
+    count = header.rows * header.columns
+    offset = header.pixel_offset + header.frame * count * dtype.itemsize
+    if header.pixel_length is not None and (header.frame + 1) * count * dtype.itemsize > header.pixel_length:
+        raise DecodeError(f"{header.path}: pixel data is shorter than {header.rows}×{header.columns} pixels")
+    values = np.empty(count, dtype=dtype)
+    with open(header.path, "rb", buffering=0) as file:
+        file.seek(offset)
+        got = file.readinto(memoryview(values).cast("B"))
+    if got != values.nbytes:
+        raise DecodeError(f"{header.path}: file ends inside the pixel data (truncated)")
+    return _fix_bits(values.reshape(header.rows, header.columns), header)
+
+
+def _encapsulated_frame(header: ImageHeader) -> bytes:
+    dataset = pydicom.dcmread(header.path)
+    frames = generate_frames(dataset.PixelData, number_of_frames=header.n_frames)
+    for index, frame in enumerate(frames):
+        if index == header.frame:
+            return frame
+    raise DecodeError(f"{header.path}: frame {header.frame + 1} is missing from the pixel data")
+
+
+def _decode_with_imagecodecs(header: ImageHeader) -> np.ndarray | None:
+    try:
+        import imagecodecs
+    except ImportError:
+        return None
+    expected = stored_dtype(header)
+    data = _encapsulated_frame(header)
+    if header.transfer_syntax in RLE:
+        decoded = imagecodecs.dicomrle_decode(data, expected.str)
+        if len(decoded) != header.rows * header.columns * expected.itemsize:
+            return None
+        values = np.frombuffer(decoded, dtype=expected).reshape(header.rows, header.columns).copy()
+        return _fix_bits(values, header)
+    values = imagecodecs.jpeg2k_decode(data)
+    if values.shape != (header.rows, header.columns) or values.dtype.itemsize != expected.itemsize:
+        return None
+    if values.dtype.kind != expected.kind:
+        return None  # signedness of the codestream disagrees with PixelRepresentation: pydicom corrects it
+    return _fix_bits(np.ascontiguousarray(values, dtype=expected), header)
+
+
+def _decode_with_pydicom(header: ImageHeader) -> np.ndarray:
+    values = pydicom.pixels.pixel_array(header.path, index=header.frame if header.n_frames > 1 else None,
+                                        raw=True)
+    if header.n_frames > 1 and values.ndim > len(frame_shape(header)):
+        values = values[0]
+    return values

@@ -1,0 +1,430 @@
+"""One DICOM file's header, read without its pixels, as plain picklable records (one per 2D image).
+
+A single-frame file gives one `ImageHeader`; an enhanced multi-frame file gives one per frame, read from its
+per-frame and shared functional groups (position, orientation, spacing, rescale, frame type, temporal index).
+Everything here runs in scan worker processes, so it returns plain data and never raises on a file's
+content: the caller turns exceptions into a skipped-file reason.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, replace
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+#: Transfer syntaxes whose native pixel bytes the fast path reads straight from the file.
+NATIVE_LITTLE_ENDIAN = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+
+#: Tokens of ImageType / FrameType that set magnitude, phase and maps apart. Never the whole ImageType:
+#: scanners add words such as ADD or HELIX partway through one series.
+IMAGE_PART_TOKENS = {
+    "M": "magnitude", "MAGNITUDE": "magnitude", "M_SE": "magnitude", "M_FFE": "magnitude",
+    "M_IR": "magnitude",
+    "P": "phase", "PHASE": "phase", "P_SE": "phase", "P_FFE": "phase", "PHASE MAP": "phase",
+    "R": "real", "REAL": "real", "R_SE": "real", "R_FFE": "real",
+    "I": "imaginary", "IMAGINARY": "imaginary", "I_SE": "imaginary", "I_FFE": "imaginary",
+    "FIELD_MAP": "field map", "B0_MAP": "field map", "B0 MAP": "field map", "FM": "field map",
+}
+
+#: SOP classes that carry pixels but are not images to read as slices.
+NOT_IMAGES = {
+    "1.2.840.10008.5.1.4.1.1.66.4": "segmentation object (SEG)",
+    "1.2.840.10008.5.1.4.1.1.481.3": "RT structure set",
+    "1.2.840.10008.5.1.4.1.1.11.1": "presentation state",
+    "1.2.840.10008.5.1.4.1.1.104.1": "encapsulated PDF",
+    "1.2.840.10008.1.3.10": "a DICOMDIR (an index of files) under another name",
+}
+
+PHILIPS_SCALE_SLOPE = (0x2005, 0x100E)
+PHILIPS_PER_FRAME_PRIVATE = (0x2005, 0x140F)
+SIEMENS_IMAGES_IN_MOSAIC = (0x0019, 0x100A)
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the index and the assembler need to know of one 2D image (a file, or one frame of it)."""
+
+    path: str
+    frame: int = 0
+    n_frames: int = 1
+    sop_instance_uid: str = ""
+    sop_class_uid: str = ""
+    transfer_syntax: str = ""
+    # who and what
+    patient_name: str = ""
+    patient_id: str = ""
+    patient_birth_date: str = ""
+    patient_sex: str = ""
+    study_instance_uid: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    series_instance_uid: str = ""
+    series_number: int | None = None
+    series_description: str = ""
+    modality: str = ""
+    body_part: str = ""
+    manufacturer: str = ""
+    institution: str = ""
+    frame_of_reference_uid: str = ""
+    instance_number: int | None = None
+    image_type: tuple[str, ...] = ()
+    image_part: str = ""
+    # geometry
+    rows: int = 0
+    columns: int = 0
+    position: tuple[float, float, float] | None = None
+    orientation: tuple[float, ...] | None = None
+    pixel_spacing: tuple[float, float] | None = None
+    slice_thickness: float | None = None
+    spacing_between_slices: float | None = None
+    gantry_tilt: float | None = None
+    # values
+    rescale_slope: float = 1.0
+    rescale_intercept: float = 0.0
+    rescale_type: str = ""
+    philips_scale_slope: float | None = None
+    photometric: str = "MONOCHROME2"
+    samples_per_pixel: int = 1
+    bits_allocated: int = 16
+    bits_stored: int = 16
+    pixel_representation: int = 0
+    # split and time keys
+    echo_number: int | None = None
+    echo_time: float | None = None
+    temporal_position_identifier: int | None = None
+    temporal_position_index: int | None = None
+    trigger_time: float | None = None
+    acquisition_number: int | None = None
+    acquisition_time: str = ""
+    # pixel data location (native little-endian files only) and mosaic
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+    mosaic_tiles: int | None = None
+    #: offsets along the normal of the frames of a single-file volume (RT dose), in mm
+    grid_frame_offset: float | None = None
+
+    @property
+    def is_native_little_endian(self) -> bool:
+        return self.transfer_syntax in NATIVE_LITTLE_ENDIAN and self.pixel_offset is not None
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _int(value) -> int | None:
+    try:
+        if isinstance(value, bytes):
+            return int.from_bytes(value[:4], "little") if value else None
+        if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+            value = value[0]
+        return int(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _float(value) -> float | None:
+    try:
+        if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+            value = value[0]
+        result = float(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return result if result == result else None  # NaN is no value
+
+
+def _floats(value, count: int) -> tuple[float, ...] | None:
+    try:
+        numbers = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == count and all(n == n for n in numbers) else None
+
+
+# -- a fast reader of the few elements the index needs -------------------------------------------------
+# pydicom converts an element on first access through several layers; for the ~40 elements read per
+# file that costs more than parsing the file. Plain ASCII text and numbers are converted here straight
+# from the raw bytes; anything unusual (other character sets, sequences, already converted elements)
+# goes through pydicom.
+
+_US_TAGS = {0x00280002, 0x00280010, 0x00280011, 0x00280100, 0x00280101, 0x00280103}
+
+
+def _raw_text(dataset: Dataset, keyword: str, tag: int) -> str | None:
+    element = dataset._dict.get(tag)
+    if element is None:
+        return None
+    if isinstance(element, pydicom.dataelem.RawDataElement) and element.value is not None:
+        raw = element.value
+        if tag in _US_TAGS:
+            order = "little" if element.is_little_endian else "big"
+            return str(int.from_bytes(raw[:2], order)) if len(raw) >= 2 else None
+        if raw.isascii() and b"\x1b" not in raw:
+            return raw.decode("ascii").strip(" \x00")
+    value = dataset.get(keyword)
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+class _Fast:
+    """Element values of one header, converted from raw bytes where that is safe."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def text(self, keyword: str) -> str:
+        return (_raw_text(self.dataset, keyword, _TAGS[keyword]) or "").strip()
+
+    def parts(self, keyword: str) -> tuple[str, ...]:
+        text = _raw_text(self.dataset, keyword, _TAGS[keyword])
+        return tuple(part.strip() for part in text.split("\\")) if text else ()
+
+    def int(self, keyword: str) -> int | None:
+        parts = self.parts(keyword)
+        return _int(parts[0]) if parts else None
+
+    def float(self, keyword: str) -> float | None:
+        parts = self.parts(keyword)
+        return _float(parts[0]) if parts else None
+
+    def floats(self, keyword: str, count: int) -> tuple[float, ...] | None:
+        parts = self.parts(keyword)
+        return _floats(parts, count) if parts else None
+
+
+_TAGS = {
+    keyword: int(pydicom.datadict.tag_for_keyword(keyword))
+    for keyword in (
+        "SOPInstanceUID", "SOPClassUID", "PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+        "StudyInstanceUID", "StudyDate", "StudyTime", "StudyDescription", "AccessionNumber",
+        "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "Modality", "BodyPartExamined",
+        "Manufacturer", "InstitutionName", "FrameOfReferenceUID", "InstanceNumber", "ImageType", "Rows",
+        "Columns", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "ImagerPixelSpacing",
+        "SliceThickness", "SpacingBetweenSlices", "GantryDetectorTilt", "RescaleSlope", "RescaleIntercept",
+        "RescaleType",
+        "PhotometricInterpretation", "SamplesPerPixel", "BitsAllocated", "BitsStored", "PixelRepresentation",
+        "EchoNumbers", "EchoTime", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionNumber",
+        "AcquisitionTime", "NumberOfFrames",
+    )
+}
+
+
+def _private_number(dataset: Dataset, tag: tuple[int, int], fmt: str) -> float | None:
+    """A private numeric element, whether pydicom knows its VR (explicit) or holds raw bytes (implicit)."""
+    if tag not in dataset:
+        return None
+    value = dataset[tag].value
+    if isinstance(value, bytes):
+        size = struct.calcsize(fmt)
+        if len(value) < size:
+            return None
+        return struct.unpack("<" + fmt, value[:size])[0]
+    return _float(value)
+
+
+def _or(value, default):
+    """The value, or the default when absent (0 is a value: a rescale slope of 0 is not replaced)."""
+    return default if value is None else value
+
+
+def image_part(image_type) -> str:
+    """magnitude / phase / real / imaginary / field map, from the tokens of ImageType or FrameType."""
+    tokens = [str(t).strip().upper() for t in (image_type or ())][2:]
+    for token in tokens:
+        if token in IMAGE_PART_TOKENS:
+            return IMAGE_PART_TOKENS[token]
+    return ""
+
+
+def _item(dataset: Dataset, keyword: str) -> Dataset | None:
+    sequence = dataset.get(keyword)
+    if not isinstance(sequence, pydicom.sequence.Sequence) or len(sequence) == 0:
+        return None
+    return sequence[0]
+
+
+def _find(groups: list[Dataset], sequence: str, keyword: str):
+    """A value from the first functional group (per-frame, then shared) whose sequence holds it."""
+    for group in groups:
+        item = _item(group, sequence) if group is not None else None
+        if item is not None and keyword in item:
+            return item.get(keyword)
+    return None
+
+
+def read_headers(path: str) -> list[ImageHeader]:
+    """The image headers of one DICOM file. Raises on anything unreadable; the scan turns that into a reason."""
+    with open(path, "rb") as fp:
+        try:
+            dataset = pydicom.dcmread(fp, stop_before_pixels=True)
+        except pydicom.errors.InvalidDicomError:
+            fp.seek(0)
+            dataset = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            if "SOPClassUID" not in dataset and "Rows" not in dataset:
+                raise
+        pixel_offset = fp.tell()
+        pixel_offset, pixel_length = _pixel_data_location(fp, pixel_offset, dataset)
+    return headers_of(dataset, path, pixel_offset, pixel_length)
+
+
+def _pixel_data_location(fp, offset: int, dataset: Dataset) -> tuple[int | None, int | None]:
+    """Offset and length of native PixelData's value, read from the element header pydicom stopped at."""
+    meta = getattr(dataset, "file_meta", None)
+    syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else "1.2.840.10008.1.2"
+    if syntax not in NATIVE_LITTLE_ENDIAN:
+        return None, None
+    fp.seek(offset)
+    head = fp.read(12)
+    if len(head) < 8 or head[:4] != b"\xe0\x7f\x10\x00":
+        return None, None
+    if syntax == "1.2.840.10008.1.2":  # implicit VR: tag, 4-byte length
+        length = struct.unpack("<I", head[4:8])[0]
+        start = offset + 8
+    else:  # explicit VR OB/OW: tag, VR, 2 reserved bytes, 4-byte length
+        if len(head) < 12:
+            return None, None
+        length = struct.unpack("<I", head[8:12])[0]
+        start = offset + 12
+    if length == 0xFFFFFFFF:
+        return None, None
+    return start, length
+
+
+def headers_of(dataset: Dataset, path: str, pixel_offset=None, pixel_length=None) -> list[ImageHeader]:
+    """Turn a parsed header into one `ImageHeader` per 2D image."""
+    meta = getattr(dataset, "file_meta", None)
+    syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
+    if not syntax:
+        syntax = "1.2.840.10008.1.2.1" if not dataset.is_implicit_VR else "1.2.840.10008.1.2"
+    sop_class = _text(dataset.get("SOPClassUID")) or _text(meta.get("MediaStorageSOPClassUID") if meta else "")
+    if sop_class in NOT_IMAGES:
+        raise ValueError(f"not an image: {NOT_IMAGES[sop_class]}")
+    if "Rows" not in dataset or "Columns" not in dataset:
+        name = UID(sop_class).name if sop_class else "unknown SOP class"
+        raise ValueError(f"no image in this file ({name})")
+    if _raw_text(dataset, "BitsAllocated", _TAGS["BitsAllocated"]) == "1":
+        raise ValueError("1-bit image (a mask or overlay), not a slice")
+
+    f = _Fast(dataset)
+    image_type = f.parts("ImageType")
+    base = ImageHeader(
+        path=path,
+        sop_instance_uid=f.text("SOPInstanceUID"),
+        sop_class_uid=sop_class,
+        transfer_syntax=syntax,
+        patient_name=f.text("PatientName"),
+        patient_id=f.text("PatientID"),
+        patient_birth_date=f.text("PatientBirthDate"),
+        patient_sex=f.text("PatientSex"),
+        study_instance_uid=f.text("StudyInstanceUID"),
+        study_date=f.text("StudyDate"),
+        study_time=f.text("StudyTime"),
+        study_description=f.text("StudyDescription"),
+        accession_number=f.text("AccessionNumber"),
+        series_instance_uid=f.text("SeriesInstanceUID"),
+        series_number=f.int("SeriesNumber"),
+        series_description=f.text("SeriesDescription"),
+        modality=f.text("Modality"),
+        body_part=f.text("BodyPartExamined"),
+        manufacturer=f.text("Manufacturer"),
+        institution=f.text("InstitutionName"),
+        frame_of_reference_uid=f.text("FrameOfReferenceUID"),
+        instance_number=f.int("InstanceNumber"),
+        image_type=image_type,
+        image_part=image_part(image_type),
+        rows=f.int("Rows") or 0,
+        columns=f.int("Columns") or 0,
+        position=f.floats("ImagePositionPatient", 3),
+        orientation=f.floats("ImageOrientationPatient", 6),
+        pixel_spacing=f.floats("PixelSpacing", 2) or f.floats("ImagerPixelSpacing", 2),
+        slice_thickness=f.float("SliceThickness"),
+        spacing_between_slices=f.float("SpacingBetweenSlices"),
+        gantry_tilt=f.float("GantryDetectorTilt"),
+        rescale_slope=_or(f.float("RescaleSlope"), 1.0),
+        rescale_intercept=_or(f.float("RescaleIntercept"), 0.0),
+        rescale_type=f.text("RescaleType"),
+        philips_scale_slope=_private_number(dataset, PHILIPS_SCALE_SLOPE, "f"),
+        photometric=f.text("PhotometricInterpretation") or "MONOCHROME2",
+        samples_per_pixel=f.int("SamplesPerPixel") or 1,
+        bits_allocated=f.int("BitsAllocated") or 16,
+        bits_stored=f.int("BitsStored") or f.int("BitsAllocated") or 16,
+        pixel_representation=f.int("PixelRepresentation") or 0,
+        echo_number=f.int("EchoNumbers"),
+        echo_time=f.float("EchoTime"),
+        temporal_position_identifier=f.int("TemporalPositionIdentifier"),
+        trigger_time=f.float("TriggerTime"),
+        acquisition_number=f.int("AcquisitionNumber"),
+        acquisition_time=f.text("AcquisitionTime"),
+        pixel_offset=pixel_offset,
+        pixel_length=pixel_length,
+        mosaic_tiles=_mosaic_tiles(dataset, image_type),
+    )
+    n_frames = f.int("NumberOfFrames") or 1
+    if n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in dataset:
+        return [base]
+    return _frames(dataset, replace(base, n_frames=n_frames), n_frames)
+
+
+def _mosaic_tiles(dataset: Dataset, image_type: tuple[str, ...]) -> int | None:
+    if "MOSAIC" not in (t.upper() for t in image_type):
+        return None
+    tiles = _private_number(dataset, SIEMENS_IMAGES_IN_MOSAIC, "H")
+    return int(tiles) if tiles else None
+
+
+def _frames(dataset: Dataset, base: ImageHeader, n_frames: int) -> list[ImageHeader]:
+    """One header per frame of a multi-frame file, from its functional groups where it has them."""
+    per_frame = list(dataset.get("PerFrameFunctionalGroupsSequence") or [])
+    shared = _item(dataset, "SharedFunctionalGroupsSequence")
+    offsets = dataset.get("GridFrameOffsetVector")
+    headers = []
+    for index in range(n_frames):
+        own = per_frame[index] if index < len(per_frame) else None
+        groups = [own, shared]
+        frame_type = _find(groups, "MRImageFrameTypeSequence", "FrameType") or _find(
+            groups, "CTImageFrameTypeSequence", "FrameType")
+        frame_type = tuple(str(t) for t in frame_type) if frame_type else base.image_type
+        position = _find(groups, "PlanePositionSequence", "ImagePositionPatient")
+        orientation = _find(groups, "PlaneOrientationSequence", "ImageOrientationPatient")
+        spacing = _find(groups, "PixelMeasuresSequence", "PixelSpacing")
+        thickness = _find(groups, "PixelMeasuresSequence", "SliceThickness")
+        slope = _find(groups, "PixelValueTransformationSequence", "RescaleSlope")
+        intercept = _find(groups, "PixelValueTransformationSequence", "RescaleIntercept")
+        echo_time = _find(groups, "MREchoSequence", "EffectiveEchoTime")
+        temporal_index = _find(groups, "FrameContentSequence", "TemporalPositionIndex")
+        trigger = _find(groups, "CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime")
+        philips_slope = None
+        for group in groups:
+            private = _item(group, PHILIPS_PER_FRAME_PRIVATE) if group is not None else None
+            if private is not None:
+                philips_slope = _private_number(private, PHILIPS_SCALE_SLOPE, "f")
+                if philips_slope is not None:
+                    break
+        headers.append(replace(
+            base,
+            frame=index,
+            image_type=frame_type,
+            image_part=image_part(frame_type) or base.image_part,
+            position=_floats(position, 3) if position is not None else base.position,
+            orientation=_floats(orientation, 6) if orientation is not None else base.orientation,
+            pixel_spacing=_floats(spacing, 2) if spacing is not None else base.pixel_spacing,
+            slice_thickness=_float(thickness) if thickness is not None else base.slice_thickness,
+            rescale_slope=_float(slope) if slope is not None else base.rescale_slope,
+            rescale_intercept=_float(intercept) if intercept is not None else base.rescale_intercept,
+            echo_time=_float(echo_time) if echo_time is not None else base.echo_time,
+            temporal_position_index=_int(temporal_index),
+            trigger_time=_float(trigger) if trigger is not None else base.trigger_time,
+            philips_scale_slope=philips_slope if philips_slope is not None else base.philips_scale_slope,
+            grid_frame_offset=_float(offsets[index]) if offsets is not None and index < len(offsets) else None,
+        ))
+    return headers
