@@ -248,6 +248,8 @@ def image_part(image_type) -> str:
 
 def _item(dataset: Dataset, keyword: str) -> Dataset | None:
     sequence = dataset.get(keyword)
+    if isinstance(sequence, pydicom.dataelem.DataElement):  # looked up by tag, not keyword
+        sequence = sequence.value
     if not isinstance(sequence, pydicom.sequence.Sequence) or len(sequence) == 0:
         return None
     return sequence[0]
