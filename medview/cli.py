@@ -22,7 +22,22 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", help="a folder (searched recursively), a DICOMDIR or a DICOM file")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(run=_run_info)
+    parser.subcommand_names = set(sub.choices)
     return parser
+
+
+def _open_viewer(argv: list[str]) -> int:
+    """The window: Qt is imported only here, never for a headless command."""
+    try:
+        from medview.gui.app import main as viewer_main
+    except ImportError as error:
+        print(f"medview: the viewer is not available ({error})", file=sys.stderr)
+        return 2
+    try:
+        return viewer_main(argv)
+    except MedviewError as error:
+        print(f"medview: {error}", file=sys.stderr)
+        return 2
 
 
 def _run_info(args: argparse.Namespace) -> int:
@@ -32,7 +47,11 @@ def _run_info(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`medview SUBCOMMAND ...` runs a headless command; `medview [PATH] [viewer flags]` opens the viewer."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in ("-h", "--help", "--version")):
+        return _open_viewer(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
