@@ -274,10 +274,7 @@ def _spec(key, notes, images, normal, time_labels) -> VolumeSpec:
     positions = np.array([_position(h, normal) for h in images[0]])
     row, col = np.array(first.orientation[:3]), np.array(first.orientation[3:])
     warnings = list(notes) + geometry_warnings(positions, normal, [h.slice_thickness for h in images[0]])
-    spacing = first.pixel_spacing
-    if spacing is None:
-        warnings.append("no PixelSpacing: 1 mm assumed, measurements are not in true mm")
-        spacing = (1.0, 1.0)
+    spacing = _pixel_spacing(first, warnings)
     return VolumeSpec(
         info=_series_info(first, _part_label(first, key, notes)),
         images=tuple(images), positions=positions, row_cosine=geometry.unit(row),
@@ -285,6 +282,15 @@ def _spec(key, notes, images, normal, time_labels) -> VolumeSpec:
         columns=first.columns, warnings=tuple(warnings), time_labels=tuple(time_labels),
         sort_key=_order(first, key),
     )
+
+
+def _pixel_spacing(h: ImageHeader, warnings: list[str]) -> tuple[float, float]:
+    """PixelSpacing, or 1 mm with a warning when the header has none or a meaningless one."""
+    spacing = h.pixel_spacing
+    if spacing is None or min(spacing) <= 0:
+        warnings.append("no valid PixelSpacing: 1 mm assumed, distances are not in true mm")
+        return (1.0, 1.0)
+    return (float(spacing[0]), float(spacing[1]))
 
 
 def _order(h: ImageHeader, key: tuple) -> tuple:
@@ -325,13 +331,14 @@ def _without_geometry(images: list[ImageHeader], key: tuple, notes: list[str]) -
     for frames in by_file.values():
         frames.sort(key=lambda h: h.frame)
         first = frames[0]
-        spacing = first.pixel_spacing or (1.0, 1.0)
+        warnings = [*notes, "no patient geometry (ImagePositionPatient / ImageOrientationPatient): "
+                            "orientation unknown"]
+        spacing = _pixel_spacing(first, warnings)
         positions = np.array([[0.0, 0.0, float(k)] for k in range(len(frames))])
-        warning = "no patient geometry (ImagePositionPatient / ImageOrientationPatient): orientation unknown"
         specs.append(VolumeSpec(
             info=_series_info(first, _part_label(first, key, notes)), images=(tuple(frames),),
             positions=positions, row_cosine=np.array([1.0, 0, 0]), column_cosine=np.array([0, 1.0, 0]),
             pixel_spacing=tuple(spacing), rows=first.rows, columns=first.columns,
-            warnings=(*notes, warning), has_geometry=False, sort_key=_order(first, key),
+            warnings=tuple(warnings), has_geometry=False, sort_key=_order(first, key),
         ))
     return specs
