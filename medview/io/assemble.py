@@ -135,7 +135,16 @@ def iter_assemble(
             return t, k
         h = spec.images[t][k]
         slope, intercept = _rescale(h, philips_values)
-        stored = decode_stored(h)
+        try:
+            stored = decode_stored(h)
+        except DecodeError as error:
+            # one broken file costs one slice, shown blank (stored value 0) and named in the warnings
+            failures[(t, k)] = str(error)
+            if spec.mosaic_tiles:
+                planes[t].fill(intercept)
+            else:
+                planes[t, k].fill(intercept)
+            return t, k
         if spec.mosaic_tiles:
             for tile, image in enumerate(_tiles(stored, spec)):
                 _put(planes[t, tile], image, slope, intercept, h)
@@ -145,6 +154,7 @@ def iter_assemble(
             _put(planes[t, k], stored, slope, intercept, h)
         return t, k
 
+    failures: dict[tuple[int, int], str] = {}
     workers = workers or min(2, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = set()
@@ -173,6 +183,11 @@ def iter_assemble(
                 future.cancel()
             raise
 
+    if failures and len(failures) == len(jobs):
+        raise DecodeError(next(iter(failures.values())))
+    warnings = list(spec.warnings) + [
+        f"slice {k + 1}{f' (time point {t + 1})' if len(spec.images) > 1 else ''} could not be decoded and is "
+        f"shown blank: {reason}" for (t, k), reason in sorted(failures.items())]
     first_point = spec.images[0]
     thickness = (tuple(float(first_point[0].slice_thickness or math.nan) for _ in range(spec.n_slices))
                  if spec.mosaic_tiles else
@@ -190,7 +205,7 @@ def iter_assemble(
         slice_thickness=thickness,
         sop_instance_uids=tuple(h.sop_instance_uid for h in first_point),
         time_labels=spec.time_labels,
-        warnings=spec.warnings,
+        warnings=tuple(warnings),
         has_geometry=spec.has_geometry,
     )
 

@@ -275,6 +275,9 @@ def read_headers(path: str) -> list[ImageHeader]:
             if "SOPClassUID" not in dataset and "Rows" not in dataset:
                 raise
         pixel_offset = fp.tell()
+        tag = fp.read(4)
+        if len(tag) < 4 and "Rows" in dataset:
+            raise ValueError("truncated: the file ends before the pixel data")
         pixel_offset, pixel_length = _pixel_data_location(fp, pixel_offset, dataset)
     return headers_of(dataset, path, pixel_offset, pixel_length)
 
@@ -299,6 +302,9 @@ def _pixel_data_location(fp, offset: int, dataset: Dataset) -> tuple[int | None,
         start = offset + 12
     if length == 0xFFFFFFFF:
         return None, None
+    fp.seek(0, 2)
+    if fp.tell() < start + length:
+        raise ValueError(f"truncated: the file ends {start + length - fp.tell()} bytes into the pixel data")
     return start, length
 
 
@@ -313,7 +319,7 @@ def headers_of(dataset: Dataset, path: str, pixel_offset=None, pixel_length=None
         raise ValueError(f"not an image: {NOT_IMAGES[sop_class]}")
     if "Rows" not in dataset or "Columns" not in dataset:
         name = UID(sop_class).name if sop_class else "unknown SOP class"
-        raise ValueError(f"no image in this file ({name})")
+        raise ValueError(f"no image in this file: no Rows/Columns ({name}; the header may be damaged)")
     if _raw_text(dataset, "BitsAllocated", _TAGS["BitsAllocated"]) == "1":
         raise ValueError("1-bit image (a mask or overlay), not a slice")
 
@@ -372,6 +378,10 @@ def headers_of(dataset: Dataset, path: str, pixel_offset=None, pixel_length=None
         mosaic_tiles=_mosaic_tiles(dataset, image_type),
     )
     n_frames = f.int("NumberOfFrames") or 1
+    if pixel_length is not None:
+        needed = base.rows * base.columns * base.samples_per_pixel * n_frames * (base.bits_allocated // 8)
+        if base.bits_allocated % 8 == 0 and pixel_length < needed:
+            raise ValueError(f"pixel data is shorter than the image: {pixel_length} of {needed} bytes")
     if n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in dataset:
         return [base]
     return _frames(dataset, replace(base, n_frames=n_frames), n_frames)

@@ -82,7 +82,8 @@ def describe_failure(path: str, error: BaseException) -> str:
         return "damaged DICOM header: sequences nested too deeply"
     if isinstance(error, MemoryError):
         return "damaged DICOM header: an element claims an impossible length"
-    if isinstance(error, (ValueError, NotDicomError)) and str(error).startswith(("not an image", "no image", "1-bit")):
+    if isinstance(error, (ValueError, NotDicomError)) and str(error).startswith(
+            ("not an image", "no image", "1-bit", "truncated", "pixel data is shorter")):
         return _one_line(error)
     return f"damaged DICOM header: {_one_line(error)}"
 

@@ -1,0 +1,58 @@
+"""A seeded mutator that damages real DICOM files the way disks, networks and bad exporters do.
+
+Each function takes the bytes of a good file and returns damaged bytes; the same seed gives the same damage.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+
+PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
+EXPLICIT_LE = b"1.2.840.10008.1.2.1\x00"
+
+
+def truncate(data: bytes, rng: random.Random) -> bytes:
+    """Cut the file somewhere after the preamble: inside the header or inside the pixels."""
+    return data[: rng.randrange(132, len(data) - 1)]
+
+
+def flip_header_bytes(data: bytes, rng: random.Random, count: int = 24) -> bytes:
+    """Flip random bits in the header (before the pixel data)."""
+    end = data.find(PIXEL_DATA_TAG)
+    end = end if end > 200 else min(len(data), 2048)
+    damaged = bytearray(data)
+    for _ in range(count):
+        position = rng.randrange(132, end)
+        damaged[position] ^= 1 << rng.randrange(8)
+    return bytes(damaged)
+
+
+def huge_pixel_length(data: bytes) -> bytes:
+    """PixelData claims nearly 4 GiB (explicit VR: tag, OW, 2 reserved bytes, 4-byte length)."""
+    at = data.rfind(PIXEL_DATA_TAG)
+    damaged = bytearray(data)
+    damaged[at + 8: at + 12] = struct.pack("<I", 0xFFFFFFF0)
+    return bytes(damaged)
+
+
+def huge_text_length(data: bytes) -> bytes:
+    """A short text element (2-byte length in explicit VR) claims 65535 bytes: the header runs into pixels."""
+    at = data.find(b"\x08\x00\x60\x00")  # Modality (0008,0060) CS
+    damaged = bytearray(data)
+    damaged[at + 6: at + 8] = b"\xff\xff"
+    return bytes(damaged)
+
+
+def deep_sequences(data: bytes, depth: int = 20000) -> bytes:
+    """Replace everything after the header's first element group with sequences nested `depth` deep."""
+    at = data.find(b"\x08\x00\x16\x00")  # SOPClassUID: keep the preamble and file meta before it
+    nested = (b"\x08\x00\x15\x11SQ\x00\x00\xff\xff\xff\xff"  # ReferencedSeriesSequence, undefined length
+              b"\xfe\xff\x00\xe0\xff\xff\xff\xff") * depth   # an item of undefined length
+    return data[:at] + nested
+
+
+def wrong_transfer_syntax(data: bytes, uid: bytes) -> bytes:
+    """The file meta says another transfer syntax than the data set is written in (same UID length)."""
+    assert len(uid) == len(EXPLICIT_LE)
+    return data.replace(EXPLICIT_LE, uid, 1)
