@@ -157,3 +157,15 @@ def test_nine_transfer_syntaxes_decode_identically_and_mosaic_is_unpacked(cases,
         ours = volumes[0].voxel_to_lps(k, 63, 0)  # our row 63 is the NIfTI's j = 0
         assert ours == pytest.approx(nifti_origin + k * k_axis, abs=0.01)
     assert volumes[0].voxel_to_lps(0, 0, 0) == pytest.approx(nifti_origin + 63 * j_axis, abs=0.01)
+
+
+def test_a_left_out_slice_gives_a_missing_slices_warning(tmp_path, cases):
+    files = sorted((cases / "mr_siemens_sagittal").iterdir())
+    for path in files:
+        if path != files[17]:
+            (tmp_path / path.name).symlink_to(path)
+    [volume] = load_volumes(tmp_path)
+    assert volume.n_slices == 34
+    missing = [w for w in volume.warnings if w.startswith("missing slices")]
+    assert len(missing) == 1 and "9.60 mm gap" in missing[0] and "about 1 slice missing" in missing[0]
+    assert not any(w.startswith("uneven") for w in volume.warnings)
