@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,11 +146,78 @@ def _resolve_case(base: Path, parts: list[str]) -> Path:
     return current
 
 
-def _pool(workers: int) -> Executor:
-    # fork is the cheap start on Linux; from a process that already runs other threads (the GUI),
-    # forkserver avoids inheriting their locks.
-    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "forkserver"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+_warm_pool: ProcessPoolExecutor | None = None
+
+
+def _fork_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+
+def start_scan_workers(workers: int | None = None) -> bool:
+    """Fork the header-reading workers now, while this process runs one thread, and keep them.
+
+    The GUI calls this at start-up: forking later, from a process that runs other threads, could inherit
+    locks those threads hold. Returns whether a warm pool is ready.
+    """
+    global _warm_pool
+    if _warm_pool is None and threading.active_count() == 1 and os.name == "posix":
+        workers = workers or min(2, os.cpu_count() or 1)
+        _warm_pool = _fork_pool(workers)
+        for future in [_warm_pool.submit(os.getpid) for _ in range(workers)]:
+            future.result()
+    return _warm_pool is not None
+
+
+def _pool(workers: int) -> tuple[Executor | None, bool]:
+    """(pool, owned): the warm pool, or a fresh forked one in a one-thread process, or none (read here)."""
+    if _warm_pool is not None:
+        return _warm_pool, False
+    if threading.active_count() == 1 and os.name == "posix":
+        return _fork_pool(workers), True
+    return None, False
+
+
+def _forget_warm_pool() -> None:
+    global _warm_pool
+    if _warm_pool is not None:
+        _warm_pool.shutdown(wait=False, cancel_futures=True)
+    _warm_pool = None
+
+
+def _read_in_pool(to_read: list[str], workers: int, outcomes: list, progress: Progress | None,
+                  cancel: CancelToken | None) -> int:
+    """Read headers on `workers` processes into `outcomes`; returns files done. Stops early on a broken pool."""
+    total, done = len(to_read), 0
+    size = max(CHUNK, min(256, total // (workers * 4) + 1))
+    try:
+        pool, owned = _pool(workers)
+    except (OSError, RuntimeError, ValueError):
+        return done
+    if pool is None:
+        return done
+    try:
+        pending = {pool.submit(_read_chunk, chunk) for chunk in _chunks(to_read, size)}
+        while pending:
+            finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            if cancel:
+                cancel.raise_if_cancelled()
+            for future in finished:
+                chunk_outcomes = future.result()
+                outcomes.extend(chunk_outcomes)
+                done += len(chunk_outcomes)
+            if finished and progress:
+                progress(done, total)
+    except (BrokenProcessPool, RuntimeError, OSError):
+        if not owned:
+            _forget_warm_pool()
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        raise
+    finally:
+        if owned:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return done
 
 
 def _chunks(paths: list[str], size: int) -> Iterable[list[str]]:
@@ -197,33 +265,18 @@ def scan_folder(
         progress(0, total)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     outcomes: list[tuple[str, list[ImageHeader] | None, str | None]] = []
-    if workers <= 1 or total < POOL_THRESHOLD:
-        for chunk in _chunks(to_read, CHUNK):
-            if cancel:
-                cancel.raise_if_cancelled()
-            outcomes.extend(_read_chunk(chunk))
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-    else:
-        size = max(CHUNK, min(256, total // (workers * 4) + 1))
-        with _pool(workers) as pool:
-            pending = {pool.submit(_read_chunk, chunk) for chunk in _chunks(to_read, size)}
-            try:
-                while pending:
-                    finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                    if cancel:
-                        cancel.raise_if_cancelled()
-                    for future in finished:
-                        chunk_outcomes = future.result()
-                        outcomes.extend(chunk_outcomes)
-                        done += len(chunk_outcomes)
-                    if finished and progress:
-                        progress(done, total)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+    if workers > 1 and total >= POOL_THRESHOLD:
+        done = _read_in_pool(to_read, workers, outcomes, progress, cancel)
+    # what the pool did not read (few files, or a pool that could not start or broke) is read here:
+    # a broken pool costs speed, never files
+    finished = {outcome[0] for outcome in outcomes}
+    for chunk in _chunks([p for p in to_read if p not in finished], CHUNK):
+        if cancel:
+            cancel.raise_if_cancelled()
+        outcomes.extend(_read_chunk(chunk))
+        done += len(chunk)
+        if progress:
+            progress(done, total)
     order = {p: i for i, p in enumerate(to_read)}
     outcomes.sort(key=lambda outcome: order[outcome[0]])
     for file, headers, reason in outcomes:

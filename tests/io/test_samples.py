@@ -103,3 +103,18 @@ def test_volume_order_is_fixed_and_series_index_means_the_same_volume(shared_dat
     assert first == second
     dates = [(s.info.patient_name, s.info.patient_id, s.info.study_date) for s in open_folder(folder).volumes]
     assert dates == sorted(dates)
+
+
+def test_scan_from_a_worker_thread_finds_the_same_images(shared_data):
+    """In a threaded process (the GUI) the scan never forks: same result, read in that process."""
+    import threading
+
+    from medview.io import scan_folder
+
+    folder = shared_data / "samples" / "ct_chest_lidc_0314"
+    direct = scan_folder(folder)
+    found = {}
+    thread = threading.Thread(target=lambda: found.update(result=scan_folder(folder)))
+    thread.start()
+    thread.join(timeout=120)
+    assert [h.path for h in found["result"].images] == [h.path for h in direct.images]

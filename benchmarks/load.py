@@ -1,0 +1,205 @@
+"""Load benchmark: medview's loader beside SimpleITK on the 275-slice chest CT, as stored, JPEG 2000 and RLE.
+
+    python benchmarks/load.py [--repeats 3] [--keep DIR]
+
+Prints one table from one run. The CT (../shared/data/samples/ct_chest_lidc_0314, file names not in slice
+order) is transcoded into a temporary folder to JPEG 2000 lossless and RLE with pydicom. Every time is the
+median of --repeats warm-cache runs; SimpleITK is timed in the same run so the ratios hold on a noisy machine.
+
+Rows:
+- header scan: medview's scan + index (headers only, both cores), files per second;
+- first slice: from the folder to the first decoded slice in hand (scan, index, one slice);
+- full volume: the pixels of the indexed series (medview `assemble_volume`) against SimpleITK
+  `ImageSeriesReader.Execute` on the same file list; and folder to volume for both (medview scan + index +
+  assemble against SimpleITK `GetGDCMSeriesFileNames` + `Execute`);
+- peak memory: medview's load in a subprocess of its own: peak RSS above the process's idle size, plus each
+  worker process above its own idle size, ÷ the volume's int16 bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CT = ROOT.parent / "shared" / "data" / "samples" / "ct_chest_lidc_0314"
+
+MEMORY_PROBE = r"""
+import json, resource, sys
+import psutil
+import medview.io as mio
+idle = psutil.Process().memory_info().rss
+volume = mio.load_volume(sys.argv[1])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"idle": idle, "peak": peak, "volume_bytes": int(volume.voxels.size * 2),
+                  "dtype": str(volume.voxels.dtype)}))
+"""
+
+
+def measure_memory(folder: Path) -> dict:
+    """Run the load in a process of its own; watch its worker processes from outside (no extra thread)."""
+    import psutil
+
+    process = subprocess.Popen([sys.executable, "-c", MEMORY_PROBE, str(folder)], stdout=subprocess.PIPE,
+                               text=True, cwd=ROOT)
+    watched = psutil.Process(process.pid)
+    workers: dict[int, tuple[int, int]] = {}
+    while process.poll() is None:
+        try:
+            children = watched.children(recursive=True)
+        except psutil.Error:
+            break
+        for child in children:
+            try:
+                rss = child.memory_info().rss
+            except psutil.Error:
+                continue
+            first, peak = workers.get(child.pid, (rss, rss))
+            workers[child.pid] = (first, max(peak, rss))
+        time.sleep(0.002)
+    result = json.loads(process.communicate()[0])
+    result["workers"] = sum(peak - first for first, peak in workers.values())
+    result["n_workers"] = len(workers)
+    return result
+
+
+def _transcode_one(args: tuple[str, str, str]) -> None:
+    import pydicom
+    from pydicom.uid import JPEG2000Lossless, RLELossless
+
+    source, target, kind = args
+    dataset = pydicom.dcmread(source)
+    if kind == "jpeg2000":
+        dataset.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+    else:
+        dataset.compress(RLELossless, encoding_plugin="pylibjpeg")
+    dataset.save_as(target)
+
+
+def transcode(source: Path, target: Path, kind: str) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    jobs = [(str(p), str(target / p.name), kind) for p in sorted(source.iterdir()) if p.is_file()]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        list(pool.map(_transcode_one, jobs, chunksize=8))
+
+
+def median_time(function, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def bench_folder(folder: Path, repeats: int) -> dict:
+    import SimpleITK as sitk
+
+    import medview.io as mio
+
+    n_files = sum(1 for p in folder.iterdir() if p.is_file())
+    # warm the page cache and the imports once
+    catalog = mio.open_folder(folder)
+    [spec] = catalog.volumes
+    scan_s, _ = median_time(lambda: mio.open_folder(folder), repeats)
+
+    def first_slice():
+        [s] = mio.open_folder(folder).volumes
+        generator = mio.iter_assemble(s)
+        image = next(generator)[2]
+        generator.close()
+        return image
+
+    first_s, _ = median_time(first_slice, repeats)
+    assemble_s, volume = median_time(lambda: mio.assemble_volume(spec), repeats)
+    end_to_end_s, _ = median_time(lambda: mio.assemble_volume(mio.open_folder(folder).volumes[0]), repeats)
+
+    names = [h.path for h in spec.images[0]]
+    reader = sitk.ImageSeriesReader()
+
+    def simpleitk_read():
+        reader.SetFileNames(names)
+        return reader.Execute()
+
+    def simpleitk_folder():
+        r = sitk.ImageSeriesReader()
+        r.SetFileNames(r.GetGDCMSeriesFileNames(str(folder)))
+        return r.Execute()
+
+    sitk_s, image = median_time(simpleitk_read, repeats)
+    sitk_folder_s, _ = median_time(simpleitk_folder, repeats)
+    same = bool(np.array_equal(volume.voxels, sitk.GetArrayViewFromImage(image)))
+
+    bytes_s, _ = median_time(lambda: [Path(n).read_bytes() for n in names], repeats)
+    memory = measure_memory(folder)
+    return {
+        "files": n_files, "scan_s": scan_s, "first_s": first_s, "assemble_s": assemble_s,
+        "end_to_end_s": end_to_end_s, "sitk_s": sitk_s, "sitk_folder_s": sitk_folder_s, "bytes_s": bytes_s,
+        "same_as_sitk": same, "memory": memory,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="keep the transcoded folders here (reused if present)")
+    args = parser.parse_args()
+    if not CT.is_dir():
+        print(f"benchmark data not found: {CT}", file=sys.stderr)
+        return 1
+
+    with tempfile.TemporaryDirectory(prefix="medview-bench-") as temporary:
+        base = args.keep or Path(temporary)
+        folders = {"as stored (implicit VR LE)": CT}
+        for kind, label in (("jpeg2000", "JPEG 2000 lossless"), ("rle", "RLE lossless")):
+            target = base / kind
+            if not target.is_dir() or not any(target.iterdir()):
+                start = time.perf_counter()
+                transcode(CT, target, kind)
+                print(f"transcoded to {label} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+            folders[label] = target
+        results = {label: bench_folder(folder, args.repeats) for label, folder in folders.items()}
+
+    import imagecodecs
+    import pydicom
+    import SimpleITK as sitk
+
+    print(f"\nmedview load benchmark: {CT.name}, 275 slices 512×512, median of {args.repeats} warm runs, "
+          f"{os.cpu_count()} cores")
+    print(f"(pydicom {pydicom.__version__}, SimpleITK {sitk.Version_VersionString()}, "
+          f"imagecodecs {imagecodecs.__version__}, numpy {np.__version__})\n")
+    header = (f"| {'series':<26} | {'scan files/s':>12} | {'first slice s':>13} | {'medview s':>9} | "
+              f"{'SimpleITK s':>11} | {'ratio':>5} | {'folder→vol medview s':>20} | {'folder→vol SimpleITK s':>22} "
+              f"| {'ratio':>5} | {'same voxels':>11} | {'peak mem ×vol':>13} |")
+    print(header)
+    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    for label, r in results.items():
+        m = r["memory"]
+        peak = (m["peak"] - m["idle"] + m["workers"]) / m["volume_bytes"]
+        print(f"| {label:<26} | {r['files'] / r['scan_s']:>12.0f} | {r['first_s']:>13.3f} | "
+              f"{r['assemble_s']:>9.3f} | {r['sitk_s']:>11.3f} | {r['assemble_s'] / r['sitk_s']:>5.2f} | "
+              f"{r['end_to_end_s']:>20.3f} | {r['sitk_folder_s']:>22.3f} | "
+              f"{r['end_to_end_s'] / r['sitk_folder_s']:>5.2f} | {str(r['same_as_sitk']):>11} | {peak:>13.2f} |")
+    stored = results["as stored (implicit VR LE)"]
+    print(f"\nreference: reading the file bytes alone takes {stored['bytes_s']:.3f} s "
+          f"({stored['bytes_s'] / stored['sitk_s']:.2f} × SimpleITK)")
+    for label, r in results.items():
+        m = r["memory"]
+        print(f"memory, {label}: main process {(m['peak'] - m['idle']) / 2**20:.0f} MiB above idle, "
+              f"{m['n_workers']} worker processes {m['workers'] / 2**20:.0f} MiB above theirs, "
+              f"volume {m['volume_bytes'] / 2**20:.0f} MiB (int16 bytes; loaded as {m['dtype']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
