@@ -43,7 +43,7 @@ def describe(index: int, spec: VolumeSpec, volume: Volume | None, error: str | N
         row["error"] = error
         return row
     steps = volume.slice_steps
-    row["slice_spacing_mm"] = (volume.slice_spacing if volume.slice_spacing is not None
+    row["slice_spacing_mm"] = (round(volume.slice_spacing, 4) if volume.slice_spacing is not None
                                else ("uneven" if len(steps) else None))
     if volume.slice_spacing is None and len(steps):
         row["slice_steps_mm"] = [round(float(s), 4) for s in steps]
@@ -64,6 +64,18 @@ def _number(value) -> float | int:
     return round(value, 4) if isinstance(value, float) else value
 
 
+def _runs_text(steps: list[float]) -> str:
+    """Slice steps as runs: "13 × 4.0019, 1.0811, 13 × 6.9986"."""
+    runs: list[list] = []
+    for step in steps:
+        if runs and abs(runs[-1][0] - step) <= 1e-3:
+            runs[-1][1] += 1
+        else:
+            runs.append([step, 1])
+    text = ", ".join(f"{count} × {step:g}" if count > 1 else f"{step:g}" for step, count in runs[:10])
+    return text + (", ..." if len(runs) > 10 else "")
+
+
 def _text_row(row: dict) -> str:
     shape = row["shape"]
     dims = f"{shape['slices']}×{shape['rows']}×{shape['columns']}"
@@ -81,8 +93,7 @@ def _text_row(row: dict) -> str:
     else:
         spacing = row["slice_spacing_mm"]
         if spacing == "uneven":
-            steps = row["slice_steps_mm"]
-            spacing = "uneven (" + ", ".join(f"{s:g}" for s in steps[:12]) + (", ..." if len(steps) > 12 else "") + ")"
+            spacing = f"uneven ({_runs_text(row['slice_steps_mm'])})"
         elif spacing is not None:
             spacing = f"{spacing:.4g}"
         ps = row["pixel_spacing_mm"]
