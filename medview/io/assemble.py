@@ -156,10 +156,19 @@ def iter_assemble(
 
     failures: dict[tuple[int, int], str] = {}
     workers = workers or min(2, os.cpu_count() or 1)
+    def landed(t: int, k: int):
+        if spec.mosaic_tiles:
+            for tile in range(spec.mosaic_tiles):
+                yield t, tile, planes[t, tile]
+        else:
+            yield t, k, planes[t, k]
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = set()
         queue = iter(jobs)
-        for job in queue:  # keep a few jobs in flight, not the whole volume
+        # the slice asked for is decoded alone and handed over first: the viewer shows it at once
+        yield from landed(*pool.submit(decode, next(queue)).result())
+        pending = set()
+        for job in queue:  # then keep a few jobs in flight, not the whole volume
             pending.add(pool.submit(decode, job))
             if len(pending) >= workers * 4:
                 break
@@ -173,11 +182,7 @@ def iter_assemble(
                     next_job = next(queue, None)
                     if next_job is not None:
                         pending.add(pool.submit(decode, next_job))
-                    if spec.mosaic_tiles:
-                        for tile in range(spec.mosaic_tiles):
-                            yield t, tile, planes[t, tile]
-                    else:
-                        yield t, k, planes[t, k]
+                    yield from landed(t, k)
         except BaseException:
             for future in pending:
                 future.cancel()
