@@ -89,7 +89,8 @@ def _tiles(frame: np.ndarray, spec: VolumeSpec) -> np.ndarray:
     per_row = math.ceil(math.sqrt(spec.mosaic_tiles))
     rows, columns = spec.rows, spec.columns
     grid = frame[: per_row * rows, : per_row * columns].reshape(per_row, rows, per_row, columns)
-    return grid.transpose(0, 2, 1, 3).reshape(per_row * per_row, rows, columns)[: spec.mosaic_tiles]
+    tiles = grid.transpose(0, 2, 1, 3).reshape(per_row * per_row, rows, columns)[: spec.mosaic_tiles]
+    return tiles[::-1] if spec.mosaic_descending else tiles
 
 
 def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float, h: ImageHeader) -> None:

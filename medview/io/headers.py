@@ -15,6 +15,9 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from medview.io.siemens_csa import CSA_IMAGE_HEADER
+from medview.io.siemens_csa import slice_normal as csa_slice_normal
+
 #: Transfer syntaxes whose native pixel bytes the fast path reads straight from the file.
 NATIVE_LITTLE_ENDIAN = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
 
@@ -105,6 +108,8 @@ class ImageHeader:
     pixel_offset: int | None = None
     pixel_length: int | None = None
     mosaic_tiles: int | None = None
+    #: Siemens CSA SliceNormalVector of a mosaic: the direction its tiles are stacked in
+    mosaic_normal: tuple[float, float, float] | None = None
     #: offsets along the normal of the frames of a single-file volume (RT dose), in mm
     grid_frame_offset: float | None = None
 
@@ -376,6 +381,7 @@ def headers_of(dataset: Dataset, path: str, pixel_offset=None, pixel_length=None
         pixel_offset=pixel_offset,
         pixel_length=pixel_length,
         mosaic_tiles=_mosaic_tiles(dataset, image_type),
+        mosaic_normal=_mosaic_normal(dataset, image_type),
     )
     n_frames = f.int("NumberOfFrames") or 1
     if pixel_length is not None:
@@ -392,6 +398,12 @@ def _mosaic_tiles(dataset: Dataset, image_type: tuple[str, ...]) -> int | None:
         return None
     tiles = _private_number(dataset, SIEMENS_IMAGES_IN_MOSAIC, "H")
     return int(tiles) if tiles else None
+
+
+def _mosaic_normal(dataset: Dataset, image_type: tuple[str, ...]) -> tuple[float, float, float] | None:
+    if "MOSAIC" not in (t.upper() for t in image_type) or CSA_IMAGE_HEADER not in dataset:
+        return None
+    return csa_slice_normal(dataset[CSA_IMAGE_HEADER].value)
 
 
 def _frames(dataset: Dataset, base: ImageHeader, n_frames: int) -> list[ImageHeader]:

@@ -51,6 +51,8 @@ class VolumeSpec:
     time_labels: tuple[str, ...] = ()
     #: tiles per mosaic image (Siemens MOSAIC unpacked into slices), 0 when not a mosaic
     mosaic_tiles: int = 0
+    #: the mosaic's tiles run against the slice order (CSA SliceNormalVector opposite cross(row, column))
+    mosaic_descending: bool = False
     has_geometry: bool = True
     sort_key: tuple = field(default=(), compare=False, repr=False)
 
@@ -312,13 +314,19 @@ def _mosaic(h: ImageHeader, key: tuple, notes: list[str]) -> VolumeSpec:
     origin = (np.asarray(h.position) + row * col_mm * (h.columns - columns) / 2
               + col * row_mm * (h.rows - rows) / 2)
     step = h.spacing_between_slices or h.slice_thickness or 1.0
-    positions = np.array([origin + i * step * normal for i in range(tiles)])
-    warnings = [*notes, f"Siemens mosaic unpacked into {tiles} slices of {rows}×{columns} "
-                        "(slice order taken as ascending along the normal)"]
+    if h.mosaic_normal is not None:
+        descending = float(np.dot(h.mosaic_normal, normal)) < 0
+        order = "descending: tiles reversed" if descending else "ascending"
+    else:
+        descending, order = False, "no CSA SliceNormalVector: taken as ascending"
+    # tile i lies at origin + i·step·(±normal); slice k runs ascending along the normal
+    first = origin - (tiles - 1) * step * normal if descending else origin
+    positions = np.array([first + k * step * normal for k in range(tiles)])
+    warnings = [*notes, f"Siemens mosaic unpacked into {tiles} slices of {rows}×{columns} (tile order {order})"]
     return VolumeSpec(
         info=_series_info(h, _part_label(h, key, notes)), images=((h,),), positions=positions,
         row_cosine=row, column_cosine=col, pixel_spacing=(row_mm, col_mm), rows=rows, columns=columns,
-        warnings=tuple(warnings), mosaic_tiles=tiles, sort_key=_order(h, key),
+        warnings=tuple(warnings), mosaic_tiles=tiles, mosaic_descending=descending, sort_key=_order(h, key),
     )
 
 

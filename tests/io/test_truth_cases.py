@@ -142,7 +142,7 @@ def test_nine_transfer_syntaxes_decode_identically_and_mosaic_is_unpacked(cases,
     for volume in volumes:
         assert volume.shape == (35, 64, 64)
         assert np.array_equal(volume.voxels, volumes[0].voxels)
-        assert any("mosaic unpacked into 35 slices" in w for w in volume.warnings)
+        assert any("mosaic unpacked into 35 slices of 64×64 (tile order ascending)" in w for w in volume.warnings)
         assert volume.plane.name == "axial" and volume.plane.angle_deg == pytest.approx(6.2, abs=0.05)
     # the tiles are the mosaic's pixels: tile (i // 6, i % 6) of the 384² frame is slice i
     frame = np.zeros((384, 384), volumes[0].voxels.dtype)
@@ -169,3 +169,17 @@ def test_a_left_out_slice_gives_a_missing_slices_warning(tmp_path, cases):
     missing = [w for w in volume.warnings if w.startswith("missing slices")]
     assert len(missing) == 1 and "9.60 mm gap" in missing[0] and "about 1 slice missing" in missing[0]
     assert not any(w.startswith("uneven") for w in volume.warnings)
+
+
+def test_mosaic_tiles_stacked_against_the_normal_are_reversed_into_slice_order(cases, tmp_path):
+    data = (cases / "mr_transfer_syntaxes_mosaic" / "1.dcm").read_bytes()
+    flipped = data.replace(b"0.10799944", b"-.10799944").replace(b"0.99415095", b"-.99415095")
+    assert flipped != data
+    (tmp_path / "descending.dcm").write_bytes(flipped)
+    [ascending] = load_volumes(cases / "mr_transfer_syntaxes_mosaic" / "1.dcm")
+    [descending] = load_volumes(tmp_path / "descending.dcm")
+    assert any("tile order descending" in w for w in descending.warnings)
+    assert np.array_equal(descending.voxels, ascending.voxels[::-1])
+    # tile 0 sits where the mosaic's corrected origin is, now the last slice in ascending order
+    assert descending.positions[-1] == pytest.approx(ascending.positions[0], abs=1e-6)
+    assert np.all(np.diff(descending.positions @ descending.normal) > 0)
