@@ -110,6 +110,21 @@ def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float,
             target += np.float32(intercept)
 
 
+#: A volume may take at most this share of the machine's memory: a lying header must not exhaust it.
+MEMORY_SHARE = 0.6
+
+
+def _check_fits_in_memory(shape: tuple[int, ...], dtype: np.dtype, spec: VolumeSpec) -> None:
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if size > MEMORY_SHARE * physical:
+        raise DecodeError(f"{spec.label}: {' × '.join(map(str, shape))} voxels need {size / 2**30:.1f} GiB, "
+                          f"more than this machine can hold ({physical / 2**30:.0f} GiB)")
+
+
 def iter_assemble(
     spec: VolumeSpec,
     cancel: CancelToken | None = None,
@@ -124,6 +139,7 @@ def iter_assemble(
     images = [h for point in spec.images for h in point]
     dtype = output_dtype(images, philips_values)
     shape = spec.shape
+    _check_fits_in_memory(shape, dtype, spec)
     voxels = np.empty(shape, dtype=dtype)
     planes = voxels if voxels.ndim == 4 else voxels[np.newaxis]
     jobs = [(t, k) for t in range(len(spec.images)) for k in range(len(spec.images[t]))]

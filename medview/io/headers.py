@@ -439,7 +439,9 @@ def _frames(dataset: Dataset, base: ImageHeader, n_frames: int) -> list[ImageHea
             frame=index,
             image_type=frame_type,
             image_part=image_part(frame_type) or base.image_part,
-            position=_floats(position, 3) if position is not None else base.position,
+            # frames with no position of their own and no offsets (cine, ultrasound) have no slice geometry
+            position=(_floats(position, 3) if position is not None
+                      else base.position if offsets is not None else None),
             orientation=_floats(orientation, 6) if orientation is not None else base.orientation,
             pixel_spacing=_floats(spacing, 2) if spacing is not None else base.pixel_spacing,
             slice_thickness=_float(thickness) if thickness is not None else base.slice_thickness,

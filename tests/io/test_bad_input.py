@@ -147,3 +147,19 @@ def test_info_on_a_folder_with_nothing_loadable_exits_nonzero_with_one_line(tmp_
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith("medview: nothing could be loaded")
+
+
+def test_a_header_claiming_a_gigantic_image_is_refused_before_allocating(tmp_path, shared_data):
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    from medview.errors import DecodeError
+    from medview.io import assemble_volume
+
+    dataset = pydicom.dcmread(shared_data / "samples" / "mr_brain_t1post_tcia_btp" / "1-01.dcm")
+    dataset.compress(RLELossless, encoding_plugin="pylibjpeg")
+    dataset.Rows, dataset.Columns, dataset.NumberOfFrames = 65535, 65535, 40
+    dataset.save_as(tmp_path / "giant.dcm")
+    [spec] = open_folder(tmp_path).volumes
+    with pytest.raises(DecodeError, match="more than this machine can hold"):
+        assemble_volume(spec)
