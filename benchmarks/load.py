@@ -35,12 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CT = ROOT.parent / "shared" / "data" / "samples" / "ct_chest_lidc_0314"
 
 MEMORY_PROBE = r"""
-import json, resource, sys
+import json, sys
 import psutil
 import medview.io as mio
 idle = psutil.Process().memory_info().rss
 volume = mio.load_volume(sys.argv[1])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: ru_maxrss survives fork + exec and would count the benchmark's own memory
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"idle": idle, "peak": peak, "volume_bytes": int(volume.voxels.size * 2),
                   "dtype": str(volume.voxels.dtype)}))
 """
