@@ -22,6 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", help="a folder (searched recursively), a DICOMDIR or a DICOM file")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(run=_run_info)
+
+    from medview.ai.commands import register as register_ai
+
+    register_ai(sub)
     parser.subcommand_names = set(sub.choices)
     return parser
 

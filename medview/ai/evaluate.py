@@ -1,0 +1,116 @@
+"""`medview evaluate`: a model's figures on a labels.csv dataset, by the split its card records.
+
+On the dataset a model was trained on (its card's patient families are found there) the default is the card's
+test part, using the families the card lists (never a re-drawn split); on any other dataset, every row. A patch
+model is scored on patches cut as in training (fixed seed). Figures: accuracy, per-class precision / recall /
+F1, macro one-vs-rest ROC AUC, confusion matrix, ECE before and after temperature scaling and, for a slice
+model where boxes exist, the Grad-CAM pointing game beside a baseline that always points at the centre.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from medview.ai import dataset as data
+from medview.ai import metrics
+from medview.ai.inputs import DATASET_MM_PER_PIXEL
+from medview.ai.manifest import ModelCard
+from medview.errors import MedviewError
+
+PATCH_SEED = 11
+
+
+def trained_on_this(card: ModelCard, rows: list[data.Row]) -> bool:
+    families = card.raw.get("training_data", {}).get("split", {}).get("families", {})
+    listed = {f for part in families.values() for f in part}
+    return bool(listed) and listed <= {row.family for row in rows}
+
+
+def choose_rows(card: ModelCard, rows: list[data.Row], split: str | None) -> tuple[list[data.Row], str]:
+    """The rows to score and the name of that choice."""
+    own = trained_on_this(card, rows)
+    if split is None:
+        split = "test" if own else "all"
+    if split == "all":
+        return list(rows), "all"
+    if not own:
+        raise MedviewError(f"{card.name} was not trained on this dataset: only --split all applies")
+    families = set(card.raw["training_data"]["split"]["families"][split])
+    return [row for row in rows if row.family in families], split
+
+
+def evaluate(dataset: str | Path, card: ModelCard, split: str | None = None, pointing: bool = True,
+             limit: int | None = None) -> dict:
+    import torch
+
+    from medview.ai.infer import classifier_for
+    from medview.ai.saliency import grad_cam
+    from medview.ai.train import TASKS, logits_of, patch_examples, slice_examples
+
+    started = time.perf_counter()
+    rows = data.read_labels(dataset)
+    chosen, split_name = choose_rows(card, rows, split)
+    if limit:
+        chosen = chosen[:limit]
+    tumour_labels = [x for x in card.labels if x != "normal brain"]
+    unknown = sorted({row.label for row in chosen} - set(tumour_labels))
+    if unknown:
+        raise MedviewError(f"{card.name} does not know the labels {', '.join(unknown)}")
+    images, masks = data.load_arrays(dataset, chosen)
+    setup = TASKS[card.task]
+    y = np.array([tumour_labels.index(row.label) for row in chosen], dtype=np.int64)
+    if card.task == "slice":
+        x, _ = slice_examples(images, masks, setup)
+    else:
+        x, _, y = patch_examples(images, masks, list(y), setup, random.Random(PATCH_SEED), 2, 2)
+    network = classifier_for(card).network
+    logits = logits_of(network, x)
+    labels = list(card.labels)
+    report = metrics.classification_report(metrics.softmax(logits, card.temperature), y, labels)
+    report["ece_before_calibration"] = round(metrics.ece(metrics.softmax(logits), y), 4)
+    report["ece_after_calibration"] = report.pop("ece")
+    report.update({"model": {"name": card.name, "version": card.version, "sha256": card.weights_sha256},
+                   "dataset": str(dataset), "split": split_name, "images": len(chosen),
+                   "temperature": card.temperature})
+    if card.task == "slice" and pointing and all(row.box for row in chosen):
+        peaks = []
+        scale = (setup.size * setup.mm_per_pixel / DATASET_MM_PER_PIXEL) / setup.size
+        for index in range(len(x)):
+            tensor = torch.from_numpy(x[index:index + 1].copy())
+            target = int(logits[index].argmax())
+            cam = grad_cam(network, tensor, target)
+            r, c = np.unravel_index(int(cam.argmax()), cam.shape)
+            peaks.append((int((r + 0.5) * scale), int((c + 0.5) * scale)))  # onto the 256² image grid
+        boxes = [row.box for row in chosen]
+        centre = (images.shape[1] // 2, images.shape[2] // 2)
+        report["pointing_game"] = {
+            "gradcam": metrics.pointing_game(peaks, boxes),
+            "centre_baseline": metrics.pointing_game([centre] * len(boxes), boxes),
+            "note": "share of slices whose saliency peak lies inside the tumour box",
+        }
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{report['model']['name']} {report['model']['version']} (sha256 {report['model']['sha256'][:12]}) "
+             f"on {report['dataset']}, split {report['split']}: {report['images']} images, {report['n']} examples",
+             f"accuracy {report['accuracy']}, balanced accuracy {report['balanced_accuracy']}, "
+             f"macro AUC {report['macro_auc']}",
+             f"ECE (15 bins) {report['ece_before_calibration']} before, {report['ece_after_calibration']} after "
+             f"temperature scaling (T = {report['temperature']})"]
+    lines.append(f"{'class':<14} {'precision':>9} {'recall':>7} {'F1':>7} {'n':>6}")
+    for label, row in report["per_class"].items():
+        lines.append(f"{label:<14} {row['precision']:>9} {row['recall']:>7} {row['f1']:>7} {row['support']:>6}")
+    labels = report["confusion"]["labels"]
+    lines.append("confusion (rows truth, columns predicted): " + ", ".join(labels))
+    for label, counts in zip(labels, report["confusion"]["rows_truth_columns_predicted"], strict=True):
+        lines.append(f"  {label:<14} " + " ".join(f"{c:>6}" for c in counts))
+    if "pointing_game" in report:
+        game = report["pointing_game"]
+        lines.append(f"pointing game: Grad-CAM {game['gradcam']}, centre baseline {game['centre_baseline']}")
+    return "\n".join(lines)
