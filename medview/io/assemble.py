@@ -252,3 +252,15 @@ def assemble_volume(
         if progress:
             progress(done, total)
 
+
+
+def slice_values(spec: VolumeSpec, k: int, t: int = 0, philips_values: str = PHILIPS_DISPLAYED) -> np.ndarray:
+    """One slice after the modality LUT, without assembling the volume (thumbnails, previews)."""
+    h = spec.images[t][0 if spec.mosaic_tiles else k]
+    slope, intercept = _rescale(h, philips_values)
+    stored = decode_stored(h)
+    if spec.mosaic_tiles:
+        stored = _tiles(stored, spec)[k]
+    out = np.empty(stored.shape, dtype=output_dtype([h], philips_values))
+    _put(out, stored, slope, intercept, h)
+    return out

@@ -1,0 +1,88 @@
+"""Window and level: which values map to black and white. CT presets in HU; MR windows from percentiles.
+
+A window is (width, level) in the volume's values (HU for CT): values below level − width/2 are black, above
+level + width/2 white. MONOCHROME1 and the user's invert swap black and white in the display only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    width: float
+    level: float
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.width > 0:
+            raise ValueError(f"window width must be positive, got {self.width}")
+
+    @property
+    def low(self) -> float:
+        return self.level - self.width / 2
+
+    @property
+    def high(self) -> float:
+        return self.level + self.width / 2
+
+    def __str__(self) -> str:
+        return f"W {self.width:g} / L {self.level:g}"
+
+
+#: CT presets (HU), in the order of keys 1–8.
+CT_PRESETS = (
+    Window(80, 40, "brain"),
+    Window(200, 75, "subdural"),
+    Window(40, 40, "stroke"),
+    Window(1500, -600, "lung"),
+    Window(350, 50, "mediastinum"),
+    Window(400, 50, "abdomen"),
+    Window(150, 30, "liver"),
+    Window(1800, 400, "bone"),
+)
+
+#: MR presets as percentile ranges of the volume's values, in the order of keys 1–4.
+MR_PERCENTILES = (
+    ("full range", 0.0, 100.0),
+    ("default (1–99 %)", 1.0, 99.0),
+    ("bright (50–99.5 %)", 50.0, 99.5),
+    ("contrast (5–95 %)", 5.0, 95.0),
+)
+
+
+def parse_window(text: str) -> Window:
+    """'WIDTH/LEVEL' as on the command line (`--window 400/40`)."""
+    try:
+        width, level = (float(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"a window is WIDTH/LEVEL, e.g. 400/40, not {text!r}") from None
+    return Window(width, level, "custom")
+
+
+def percentile_window(values: np.ndarray, low: float, high: float, name: str = "") -> Window:
+    """The window spanning two percentiles of the values (on a subsample: fast on big volumes)."""
+    flat = np.asarray(values).ravel()
+    if flat.size > 2_000_000:
+        flat = flat[:: flat.size // 1_000_000]
+    a, b = np.percentile(flat, [low, high])
+    if b <= a:
+        b = a + 1
+    return Window(float(b - a), float((a + b) / 2), name)
+
+
+def presets_for(modality: str, values: np.ndarray) -> list[Window]:
+    """The presets a radiologist expects for this modality, in key order (1, 2, ...)."""
+    if modality.upper() == "CT":
+        return list(CT_PRESETS)
+    return [percentile_window(values, low, high, name) for name, low, high in MR_PERCENTILES]
+
+
+def default_window(modality: str, values: np.ndarray) -> Window:
+    """The window a series opens with: soft tissue (W 400 / L 40) for CT, 1–99 % of the values otherwise."""
+    if modality.upper() == "CT":
+        return Window(400, 40, "soft tissue")
+    return percentile_window(values, 1.0, 99.0, "default (1–99 %)")

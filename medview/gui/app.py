@@ -1,0 +1,93 @@
+"""`medview [PATH]`: the window. Flags for documentation and tests: --series, --slice, --window, --screenshot.
+
+With no PATH the bundled sample study opens. With --screenshot the window renders once the series is loaded
+(and any requested classification is drawn), saves a PNG and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medview.core.window_level import parse_window
+from medview.errors import MedviewError
+from medview.io.scan import start_scan_workers
+
+SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="medview", description="Open the viewer (research use only).")
+    parser.add_argument("path", nargs="?", help="a DICOM folder, DICOMDIR or file (default: the bundled sample)")
+    parser.add_argument("--series", help="SeriesInstanceUID or 0-based index in `medview info`'s list")
+    parser.add_argument("--slice", type=int, help="0-based slice index k in slice order")
+    parser.add_argument("--window", help="WIDTH/LEVEL in the volume's values (HU for CT)")
+    parser.add_argument("--screenshot", help="render the window to this PNG once loaded, then exit")
+    parser.add_argument("--size", default="1400x900", help="window size for --screenshot, WIDTHxHEIGHT")
+    parser.add_argument("--classify-at", help="COL,ROW: classify the region at this pixel (with --slice)")
+    parser.add_argument("--classify-slice", action="store_true", help="classify the slice shown")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_arguments(argv)
+    window = parse_window(args.window) if args.window else None
+    path = Path(args.path) if args.path else SAMPLE
+    if not path.exists():
+        raise MedviewError(f"{path} does not exist")
+    start_scan_workers()  # fork the header readers while this process still runs one thread
+
+    import pyqtgraph as pg
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from medview.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    main_window = MainWindow()
+    series = int(args.series) if args.series and args.series.isdigit() else args.series
+    outcome = {"code": 0}
+    if args.screenshot:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        main_window.resize(width, height)
+        _arrange_for_screenshot(main_window, args, outcome, app)
+    main_window.show()
+    QTimer.singleShot(0, lambda: main_window.open_path(str(path), series, args.slice, window))
+    app.exec()
+    return outcome["code"]
+
+
+def _arrange_for_screenshot(main_window, args, outcome: dict, app) -> None:
+    """Save the window to args.screenshot once the series is loaded (and classified, if asked), then quit."""
+    from PySide6.QtCore import QTimer
+
+    def save() -> None:
+        main_window.grab().save(args.screenshot)
+        print(f"screenshot saved to {args.screenshot}")
+        app.quit()
+
+    def loaded(_index: int) -> None:
+        if args.classify_at or args.classify_slice:
+            panel = getattr(main_window, "inference", None)
+            if panel is None:
+                print("medview: no inference panel in this window", file=sys.stderr)
+                outcome["code"] = 2
+            else:
+                panel.result_drawn.connect(lambda *_: QTimer.singleShot(200, save))
+                if args.classify_at:
+                    column, row = (float(v) for v in args.classify_at.split(","))
+                    panel.classify_point(column, row)
+                else:
+                    panel.classify_slice()
+                return
+        QTimer.singleShot(300, save)
+
+    def failed(message: str) -> None:
+        print(f"medview: {message}", file=sys.stderr)
+        outcome["code"] = 2
+        QTimer.singleShot(300, save)
+
+    main_window.series_loaded.connect(loaded)
+    main_window.failed.connect(failed)

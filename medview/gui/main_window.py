@@ -1,0 +1,401 @@
+"""The main window: series browser, slice viewer, docks, menus, and the loading that never blocks it.
+
+Opening a folder scans it in a worker (progress bar and Cancel in the status bar); the catalog fills the series
+browser and thumbnails follow. Choosing a volume decodes it in a worker that hands each slice over as it lands:
+the slice on screen appears first, the rest fill in while the window stays responsive. A slice that lands is
+drawn only if it is the one on screen; results of a series the user left are dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medview.core.window_level import Window
+from medview.errors import MedviewError
+from medview.gui.docks import SkippedFiles, TagDock, read_tags
+from medview.gui.series_browser import SeriesBrowser, thumbnail_pixels
+from medview.gui.shown_series import ShownSeries
+from medview.gui.slice_view import SliceView
+from medview.gui.workers import Job
+from medview.io import iter_assemble, open_folder
+from medview.io.assemble import slice_values
+from medview.io.index import Catalog
+
+RECENT_LIMIT = 8
+
+
+class _ProgressRelay(QObject):
+    """Carries (done, total) from the I/O layer's callback in a worker thread to the GUI thread."""
+
+    progress = Signal(int, int)
+
+
+def scan_job(path: str, relay: _ProgressRelay, token):
+    """Worker: scan and index, then thumbnails of every volume's middle slice."""
+    catalog = open_folder(path, progress=relay.progress.emit, cancel=token)
+    yield ("catalog", catalog)
+    for index, spec in enumerate(catalog.volumes):
+        if token.cancelled:
+            return
+        try:
+            values = slice_values(spec, spec.n_slices // 2)
+        except MedviewError:
+            continue
+        yield ("thumbnail", index, thumbnail_pixels(values, spec.images[0][0].photometric))
+
+
+def load_job(series: ShownSeries, first: int, token):
+    """Worker: decode a volume, handing over each slice as it lands; returns (series, volume)."""
+    volume = yield from iter_assemble(series.spec, cancel=token, first=first)
+    return series, volume
+
+
+def tags_job(source: tuple, path: str, frame: int, token):
+    yield None
+    return source, read_tags(path, frame)
+
+
+class MainWindow(QMainWindow):
+    series_shown = Signal(int)        # a volume's index, once its first slice is drawn
+    series_loaded = Signal(int)       # once every slice has landed
+    catalog_ready = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("medview — research use only")
+        self.settings = settings or QSettings("medview", "medview")
+        self.catalog: Catalog | None = None
+        self.folder: str | None = None
+        self.shown: ShownSeries | None = None
+        self.jobs: dict[str, Job] = {}
+        self.wanted_slice: int | None = None
+        self.wanted_window: Window | None = None
+        self.wanted_series: str | int | None = None
+
+        self.view = SliceView(self)
+        self.slider = QSlider(Qt.Orientation.Vertical, self)
+        self.slider.setInvertedAppearance(True)
+        self.time_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.time_label = QLabel("", self)
+        self.time_slider.hide()
+        self.time_label.hide()
+        centre = QWidget(self)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.view, 1)
+        row.addWidget(self.slider)
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(row, 1)
+        time_row = QHBoxLayout()
+        time_row.addWidget(self.time_label)
+        time_row.addWidget(self.time_slider, 1)
+        column.addLayout(time_row)
+        self.setCentralWidget(centre)
+
+        self.browser = SeriesBrowser(self)
+        self.skipped = SkippedFiles(self)
+        self.tags = TagDock(self)
+        self.browser_dock = self._dock("Series", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.skipped_dock = self._dock("Skipped files", self.skipped, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tags_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.skipped_dock.hide()
+        self.tags_dock.hide()
+
+        self.progress = QProgressBar(self)
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_loading)
+        self.cursor_label = QLabel("", self)
+        self.statusBar().addWidget(self.cursor_label, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+
+        self.relay = _ProgressRelay()
+        self.relay.progress.connect(self._scan_progress)
+        self.browser.volume_chosen.connect(self.show_volume)
+        self.view.slice_changed.connect(self._slice_changed)
+        self.view.status_changed.connect(self.cursor_label.setText)
+        self.slider.valueChanged.connect(self.view.set_slice)
+        self.time_slider.valueChanged.connect(self._time_changed)
+        self.cine = QTimer(self)
+        self.cine.setInterval(100)
+        self.cine.timeout.connect(self._cine_step)
+        self.tag_timer = QTimer(self)
+        self.tag_timer.setSingleShot(True)
+        self.tag_timer.setInterval(150)
+        self.tag_timer.timeout.connect(self._load_tags)
+        self.tags_dock.visibilityChanged.connect(lambda visible: visible and self.tag_timer.start())
+        self._build_menus()
+        self.setAcceptDrops(True)
+        self.resize(1280, 860)
+        self._restore_layout()
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # -- menus ---------------------------------------------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut: str | None = None, checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open Folder…", self.ask_folder, "Ctrl+O")
+        self.recent_menu = file.addMenu("Open &Recent")
+        self._fill_recent()
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, "Ctrl+Q")
+        view = bar.addMenu("&View")
+        self._action(view, "&Fit", self.view.fit, "F")
+        self._action(view, "&1:1", self.view.one_to_one, "Ctrl+1")
+        self._action(view, "Zoom &in", lambda: self.view.zoom_by(1.25), "Ctrl+=")
+        self._action(view, "Zoom &out", lambda: self.view.zoom_by(0.8), "Ctrl+-")
+        self.invert_action = self._action(view, "&Invert", lambda on: self.view.set_invert(on), "I", True)
+        self._action(view, "&Rotate 90° clockwise", lambda: self.view.rotate(1), "R")
+        self._action(view, "Flip &horizontally", lambda: self.view.flip(True), "H")
+        self._action(view, "Flip &vertically", lambda: self.view.flip(False), "V")
+        self.overlay_action = self._action(view, "&Overlays", lambda on: self.view.set_overlays_visible(on),
+                                           "O", True)
+        self.overlay_action.setChecked(True)
+        self.cine_action = self._action(view, "&Cine", self._toggle_cine, "C", True)
+        view.addSeparator()
+        for dock in (self.browser_dock, self.tags_dock, self.skipped_dock):
+            view.addAction(dock.toggleViewAction())
+        self.window_menu = bar.addMenu("&Window")
+        self.window_menu.aboutToShow.connect(self._fill_window_menu)
+
+    def _fill_window_menu(self) -> None:
+        self.window_menu.clear()
+        self.view.ensure_window()
+        for index, preset in enumerate(self.view.presets[:9]):
+            action = self.window_menu.addAction(f"{index + 1}  {preset.name}  ({preset})")
+            action.triggered.connect(lambda _=False, i=index: self.view.apply_preset(i))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.recent_folders():
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.open_path(f))
+
+    def recent_folders(self) -> list[str]:
+        value = self.settings.value("recent_folders", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, folder: str) -> None:
+        folders = [folder] + [f for f in self.recent_folders() if f != folder]
+        self.settings.setValue("recent_folders", folders[:RECENT_LIMIT])
+        self._fill_recent()
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event):  # noqa: N802 - Qt name
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.cancel_loading()
+        super().closeEvent(event)
+
+    # -- opening -------------------------------------------------------------------------------------------
+    def ask_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a DICOM folder", self.folder or str(Path.home()))
+        if folder:
+            self.open_path(folder)
+
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt name
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 - Qt name
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_path(paths[0])
+            event.acceptProposedAction()
+
+    def open_path(self, path: str, series: str | int | None = None, k: int | None = None,
+                  window: Window | None = None) -> None:
+        """Scan a folder in a worker; then show `series` (default the first volume) at slice k."""
+        self.cancel_loading()
+        self.folder = str(path)
+        self.wanted_series, self.wanted_slice, self.wanted_window = series, k, window
+        self.statusBar().showMessage(f"Scanning {path}…")
+        self._busy(True, 0)
+        self.jobs["scan"] = Job(scan_job, str(path), self.relay, on_yield=self._scan_yielded,
+                                on_error=self._error, on_finished=lambda: self._busy(False)).start()
+
+    def _scan_progress(self, done: int, total: int) -> None:
+        self.progress.setMaximum(max(1, total))
+        self.progress.setValue(done)
+
+    def _scan_yielded(self, item) -> None:
+        if item[0] == "catalog":
+            self._show_catalog(item[1])
+        elif item[0] == "thumbnail":
+            self.browser.set_thumbnail(item[1], item[2])
+
+    def _show_catalog(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.browser.show_catalog(catalog)
+        self.skipped.show_skipped(catalog.skipped)
+        self.skipped_dock.setVisible(bool(catalog.skipped))
+        self.skipped_dock.setWindowTitle(f"Skipped files ({len(catalog.skipped)})")
+        self._remember(self.folder)
+        self.catalog_ready.emit(catalog)
+        if not catalog.volumes:
+            self._error(MedviewError(f"no image could be loaded from {self.folder} "
+                                     f"({len(catalog.skipped)} files skipped)"))
+            return
+        try:
+            spec = catalog.find(self.wanted_series)
+        except MedviewError as error:
+            self._error(error)
+            return
+        index = catalog.volumes.index(spec)
+        self.statusBar().showMessage(f"{catalog.n_files} files, {len(catalog.volumes)} volumes", 5000)
+        self.browser.select(index)  # → show_volume
+
+    def show_volume(self, index: int) -> None:
+        """Show a volume of the catalog; decode it in a worker, its slices drawn as they land."""
+        if self.catalog is None or not 0 <= index < len(self.catalog.volumes):
+            return
+        if self.shown is not None and self.shown.index == index:
+            return
+        if "load" in self.jobs:
+            self.jobs.pop("load").cancel()
+        self.cine.stop()
+        self.cine_action.setChecked(False)
+        series = ShownSeries(self.catalog.volumes[index], index)
+        self.shown = series
+        k = self.wanted_slice if self.wanted_slice is not None else series.n_slices // 2
+        self.wanted_slice = None
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, series.n_slices - 1)
+        self.slider.setValue(min(max(k, 0), series.n_slices - 1))
+        self.slider.blockSignals(False)
+        four_d = series.time_points > 1
+        self.time_slider.setVisible(four_d)
+        self.time_label.setVisible(four_d)
+        self.time_slider.setRange(0, series.time_points - 1)
+        self.time_slider.setValue(0)
+        self.view.set_series(series, k, self.wanted_window)
+        self.wanted_window = None
+        self._busy(True, series.n_slices * series.time_points)
+        self.jobs["load"] = Job(load_job, series, self.view.k, on_yield=self._slice_landed,
+                                on_done=self._volume_loaded, on_error=self._error,
+                                on_finished=lambda: self._busy(False)).start()
+
+    def _slice_landed(self, item) -> None:
+        t, k, pixels = item
+        series = self.shown
+        if series is None or series.loaded:
+            return
+        series.land(t, k, pixels)
+        self.progress.setValue(self.progress.value() + 1)
+        if (t, k) == (self.view.t, self.view.k) and self.view.series is series:
+            first = series.sample_values() is not None and self.view.window is None
+            self.view.refresh()
+            if first or self.progress.value() == 1:
+                self.series_shown.emit(series.index)
+
+    def _volume_loaded(self, result) -> None:
+        series, volume = result
+        if series is not self.shown:
+            return  # the user moved on: this volume is not the one on screen
+        series.complete(volume)
+        self.view.refresh()
+        if volume.warnings:
+            self.statusBar().showMessage("; ".join(volume.warnings), 10000)
+        self.series_loaded.emit(series.index)
+
+    def cancel_loading(self) -> None:
+        for job in self.jobs.values():
+            job.cancel()
+        self.jobs.clear()
+        self._busy(False)
+
+    def _busy(self, busy: bool, total: int = 0) -> None:
+        if busy:
+            self.progress.setMaximum(max(1, total))
+            self.progress.setValue(0)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    def _error(self, error: BaseException) -> None:
+        message = str(error) if isinstance(error, MedviewError) else f"{type(error).__name__}: {error}"
+        self.statusBar().showMessage(message, 15000)
+        self.failed.emit(message)
+
+    # -- slices, time, cine, tags --------------------------------------------------------------------------
+    def _slice_changed(self, k: int) -> None:
+        if self.slider.value() != k:
+            self.slider.blockSignals(True)
+            self.slider.setValue(k)
+            self.slider.blockSignals(False)
+        if self.tags_dock.isVisible():
+            self.tag_timer.start()
+
+    def _time_changed(self, t: int) -> None:
+        self.view.set_time(t)
+        if self.shown is not None and self.shown.spec.time_labels:
+            self.time_label.setText(self.shown.spec.time_labels[t])
+
+    def _toggle_cine(self, on: bool) -> None:
+        if on:
+            self.cine.start()
+        else:
+            self.cine.stop()
+
+    def _cine_step(self) -> None:
+        if self.shown is not None:
+            self.view.set_slice((self.view.k + 1) % self.shown.n_slices)
+
+    def _load_tags(self) -> None:
+        series = self.shown
+        if series is None:
+            return
+        header = series.header_of(self.view.k, self.view.t)
+        source = (series.index, self.view.k, self.view.t)
+        if "tags" in self.jobs:
+            self.jobs.pop("tags").cancel()
+        self.jobs["tags"] = Job(tags_job, source, header.path, header.frame, on_done=self._tags_read,
+                                on_error=self._error).start()
+
+    def _tags_read(self, result) -> None:
+        source, rows = result
+        if self.shown is not None and source == (self.shown.index, self.view.k, self.view.t):
+            self.tags.show_tags(source, rows)

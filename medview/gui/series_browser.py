@@ -1,0 +1,101 @@
+"""Series browser: Patient → Study → Series/volume, each volume with a thumbnail of its middle slice,
+modality, description, slice count and a warning icon whose tooltip lists the loader's warnings."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem
+
+from medview.io.index import Catalog, VolumeSpec
+
+THUMBNAIL = 64
+INDEX_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _date(text: str) -> str:
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else (text or "no date")
+
+
+def thumbnail_pixels(values: np.ndarray, photometric: str = "MONOCHROME2") -> np.ndarray:
+    """A THUMBNAIL² grey image of a slice, windowed 1–99 %, for the browser (computed in a worker)."""
+    values = np.asarray(values, dtype=np.float32)
+    step = max(1, max(values.shape) // THUMBNAIL)
+    small = values[::step, ::step]
+    low, high = np.percentile(small, [1, 99]) if small.size else (0, 1)
+    grey = np.clip((small - low) / max(high - low, 1e-6), 0, 1)
+    if photometric == "MONOCHROME1":
+        grey = 1 - grey
+    return np.ascontiguousarray((grey * 255).astype(np.uint8))
+
+
+class SeriesBrowser(QTreeWidget):
+    """Emits `volume_chosen(index)` with the volume's index in the catalog's fixed order."""
+
+    volume_chosen = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(["Series", "Slices"])
+        self.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+        self.setColumnWidth(0, 260)
+        self.items: dict[int, QTreeWidgetItem] = {}
+        self.itemSelectionChanged.connect(self._selected)
+
+    def show_catalog(self, catalog: Catalog) -> None:
+        self.clear()
+        self.items = {}
+        patients: dict[tuple, QTreeWidgetItem] = {}
+        studies: dict[str, QTreeWidgetItem] = {}
+        warning_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        for index, spec in enumerate(catalog.volumes):
+            info = spec.info
+            patient_key = (info.patient_name, info.patient_id)
+            if patient_key not in patients:
+                patients[patient_key] = QTreeWidgetItem(
+                    self, [f"{info.patient_name or '(no name)'}  {info.patient_id}".strip()])
+                patients[patient_key].setExpanded(True)
+            if info.study_instance_uid not in studies:
+                studies[info.study_instance_uid] = QTreeWidgetItem(
+                    patients[patient_key], [f"{_date(info.study_date)}  {info.study_description}".strip()])
+                studies[info.study_instance_uid].setExpanded(True)
+            item = QTreeWidgetItem(studies[info.study_instance_uid], [self._text(spec), self._count(spec)])
+            item.setData(0, INDEX_ROLE, index)
+            if spec.warnings:
+                item.setIcon(1, warning_icon)
+                item.setToolTip(0, "\n".join(spec.warnings))
+                item.setToolTip(1, "\n".join(spec.warnings))
+            self.items[index] = item
+
+    @staticmethod
+    def _text(spec: VolumeSpec) -> str:
+        info = spec.info
+        number = f"#{info.series_number} " if info.series_number is not None else ""
+        part = f" ({info.part})" if info.part else ""
+        return f"{info.modality} {number}{info.series_description}{part}".strip()
+
+    @staticmethod
+    def _count(spec: VolumeSpec) -> str:
+        text = f"{spec.n_slices}"
+        return text + (f" × {spec.time_points} t" if spec.time_points > 1 else "")
+
+    def set_thumbnail(self, index: int, pixels: np.ndarray) -> None:
+        item = self.items.get(index)
+        if item is None:
+            return
+        height, width = pixels.shape
+        image = QImage(pixels.data, width, height, pixels.strides[0], QImage.Format.Format_Grayscale8).copy()
+        item.setIcon(0, QIcon(QPixmap.fromImage(image)))
+
+    def select(self, index: int) -> None:
+        item = self.items.get(index)
+        if item is not None:
+            self.setCurrentItem(item)
+
+    def _selected(self) -> None:
+        items = self.selectedItems()
+        if items:
+            index = items[0].data(0, INDEX_ROLE)
+            if index is not None:
+                self.volume_chosen.emit(int(index))

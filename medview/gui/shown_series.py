@@ -1,0 +1,122 @@
+"""A series on screen: its geometry from the index at once, its slices as they land, then the whole volume.
+
+The viewer draws from this object while the loader is still decoding: a slice that has not landed yet is
+None (drawn as "loading"), never another slice's pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from medview.core.volume import Volume
+from medview.io.index import VolumeSpec
+
+
+class ShownSeries:
+    def __init__(self, spec: VolumeSpec, index: int) -> None:
+        self.spec = spec
+        self.index = index
+        self.volume: Volume | None = None
+        self._landed: dict[tuple[int, int], np.ndarray] = {}
+
+    # -- filled by the loading worker ----------------------------------------------------------------------
+    def land(self, t: int, k: int, pixels: np.ndarray) -> None:
+        self._landed[(t, k)] = pixels
+
+    def complete(self, volume: Volume) -> None:
+        self.volume = volume
+        self._landed.clear()
+
+    @property
+    def loaded(self) -> bool:
+        return self.volume is not None
+
+    def slice(self, k: int, t: int = 0) -> np.ndarray | None:
+        if self.volume is not None:
+            return self.volume.slice(k, t)
+        return self._landed.get((t, k))
+
+    def sample_values(self) -> np.ndarray | None:
+        """Pixels to choose a default window from: the volume, or the slices landed so far."""
+        if self.volume is not None:
+            return self.volume.voxels
+        if not self._landed:
+            return None
+        return np.stack(list(self._landed.values())[:8])
+
+    # -- geometry (the index knows it before any pixel is decoded) -----------------------------------------
+    @property
+    def info(self):
+        return self.spec.info
+
+    @property
+    def modality(self) -> str:
+        return self.spec.info.modality
+
+    @property
+    def n_slices(self) -> int:
+        return self.spec.n_slices
+
+    @property
+    def time_points(self) -> int:
+        return self.spec.time_points
+
+    @property
+    def rows(self) -> int:
+        return self.spec.rows
+
+    @property
+    def columns(self) -> int:
+        return self.spec.columns
+
+    @property
+    def pixel_spacing(self) -> tuple[float, float]:
+        return self.spec.pixel_spacing
+
+    @property
+    def row_cosine(self) -> np.ndarray:
+        return self.spec.row_cosine
+
+    @property
+    def column_cosine(self) -> np.ndarray:
+        return self.spec.column_cosine
+
+    @property
+    def normal(self) -> np.ndarray:
+        return self.spec.normal
+
+    @property
+    def positions(self) -> np.ndarray:
+        return self.spec.positions
+
+    @property
+    def has_geometry(self) -> bool:
+        return self.spec.has_geometry
+
+    @property
+    def photometric(self) -> str:
+        return self.volume.photometric if self.volume else self.spec.images[0][0].photometric
+
+    @property
+    def value_unit(self) -> str:
+        if self.volume is not None:
+            return self.volume.value_unit
+        return "HU" if self.modality == "CT" else ""
+
+    def thickness(self, k: int) -> float:
+        if self.spec.mosaic_tiles:
+            value = self.spec.images[0][0].slice_thickness
+        else:
+            value = self.spec.images[0][k].slice_thickness
+        return math.nan if value is None else float(value)
+
+    def voxel_to_lps(self, k: int, r: float, c: float) -> np.ndarray:
+        row_mm, col_mm = self.pixel_spacing
+        return self.positions[k] + c * col_mm * self.row_cosine + r * row_mm * self.column_cosine
+
+    def header_of(self, k: int, t: int = 0):
+        """The ImageHeader of slice k (its file and frame) for the tag dock."""
+        point = self.spec.images[t]
+        return point[0] if self.spec.mosaic_tiles else point[k]

@@ -1,0 +1,353 @@
+"""The slice viewer: one slice of a series at a time, right side up, right way round, at its true aspect.
+
+Built on pyqtgraph's ImageItem in row-major order inside a ViewBox whose y axis points down, so that pixel
+(row r, column c) is drawn at r down and c across, as DICOM stores it. The item is scaled to mm (column spacing
+across, row spacing down), so unequal pixel spacings keep the true aspect; rotation and flips are a transform
+of the item, and the orientation markers follow them. MONOCHROME1 and the user's invert swap the grey ramp,
+never the values. Mouse: wheel scrolls slices, Ctrl+wheel zooms, left-drag pans, right-drag sets the window
+(horizontal: width, vertical: level).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QTransform
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from medview.core import orientation
+from medview.core.window_level import Window, default_window, presets_for
+
+OVERLAY_STYLE = "color: #f0f0a0; background: transparent; font-size: 11px;"
+MARKER_STYLE = "color: #ffd060; background: transparent; font-size: 15px; font-weight: bold;"
+GREY = np.stack([np.arange(256)] * 3, axis=1).astype(np.uint8)
+
+
+class _SliceBox(pg.ViewBox):
+    """A ViewBox where the wheel scrolls slices (Ctrl+wheel zooms) and right-drag sets the window."""
+
+    def __init__(self, owner: SliceView) -> None:
+        super().__init__(invertY=True, lockAspect=True, enableMenu=False)
+        self.owner = owner
+
+    def wheelEvent(self, event, axis=None):  # noqa: N802 - Qt name
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(event, axis)
+            self.owner.zoom_changed()
+            return
+        delta = event.delta() if hasattr(event, "delta") else event.angleDelta().y()
+        self.owner.step(-1 if delta > 0 else 1)
+        event.accept()
+
+    def mouseDragEvent(self, event, axis=None):  # noqa: N802 - Qt name
+        if event.button() == Qt.MouseButton.RightButton:
+            event.accept()
+            delta = event.screenPos() - event.lastScreenPos()
+            self.owner.drag_window(delta.x(), delta.y())
+            return
+        super().mouseDragEvent(event, axis)
+
+
+class SliceView(QWidget):
+    """Shows slice k (and time point t) of a `ShownSeries` with its overlays."""
+
+    slice_changed = Signal(int)
+    status_changed = Signal(str)
+    window_changed = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.graphics = pg.GraphicsView(self)
+        self.graphics.setBackground("k")
+        self.box = _SliceBox(self)
+        self.graphics.setCentralItem(self.box)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.box.addItem(self.image)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.corners = {name: self._label(OVERLAY_STYLE) for name in ("top_left", "top_right", "bottom_left",
+                                                                       "bottom_right")}
+        self.markers = {name: self._label(MARKER_STYLE) for name in ("left", "right", "top", "bottom")}
+        self.series = None
+        self.k = 0
+        self.t = 0
+        self.window: Window | None = None
+        self.presets: list[Window] = []
+        self.invert = False
+        self.rotation = 0
+        self.flip_horizontal = False
+        self.flip_vertical = False
+        self.overlays_visible = True
+        self.scene_mouse = self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        self._last_cursor: tuple[int, int] | None = None
+
+    def _label(self, style: str) -> QLabel:
+        label = QLabel(self.graphics)
+        label.setStyleSheet(style)
+        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        return label
+
+    # -- what is shown ------------------------------------------------------------------------------------
+    def set_series(self, series, k: int | None = None, window: Window | None = None) -> None:
+        """Show a series (loaded or loading), at slice k (default the middle) and a window (default by modality)."""
+        self.series = series
+        self.k = series.n_slices // 2 if k is None else int(np.clip(k, 0, series.n_slices - 1))
+        self.t = 0
+        self.rotation, self.flip_horizontal, self.flip_vertical = 0, False, False
+        self.window = window
+        self.presets = []
+        self._place_image()
+        self.refresh()
+        self.fit()
+
+    def ensure_window(self) -> None:
+        """The default window and presets once pixels exist (MR windows come from the values)."""
+        if self.series is None:
+            return
+        values = self.series.sample_values()
+        if values is None:
+            return
+        if not self.presets:
+            self.presets = presets_for(self.series.modality, values)
+        if self.window is None:
+            self.window = default_window(self.series.modality, values)
+            self.window_changed.emit(self.window)
+
+    def refresh(self) -> None:
+        """Redraw the current slice and overlays (called on every scroll step: keep it cheap)."""
+        series = self.series
+        if series is None:
+            return
+        self.ensure_window()
+        pixels = series.slice(self.k, self.t)
+        if pixels is None:
+            self.image.clear()
+        else:
+            window = self.window or Window(1, 0)
+            self.image.setImage(pixels, autoLevels=False, levels=(window.low, window.high), lut=self._lut())
+        self._update_overlays(loaded=pixels is not None)
+        self.slice_changed.emit(self.k)
+
+    def _lut(self) -> np.ndarray:
+        inverted = self.invert != (self.series is not None and self.series.photometric == "MONOCHROME1")
+        return GREY[::-1] if inverted else GREY
+
+    # -- geometry of the display --------------------------------------------------------------------------
+    def _place_image(self) -> None:
+        """Scale pixels to mm (true aspect), then rotate and flip about the image centre."""
+        series = self.series
+        row_mm, col_mm = series.pixel_spacing
+        width, height = series.columns * col_mm, series.rows * row_mm
+        transform = QTransform()
+        transform.translate(width / 2, height / 2)
+        transform.rotate(90 * self.rotation)
+        transform.scale(-1 if self.flip_horizontal else 1, -1 if self.flip_vertical else 1)
+        transform.translate(-width / 2, -height / 2)
+        transform.scale(col_mm, row_mm)
+        self.image.setTransform(transform)
+
+    def fit(self) -> None:
+        """The whole image in view (from the geometry: works before the first pixel has landed)."""
+        if self.series is not None:
+            rect = self.image.transform().mapRect(QRectF(0, 0, self.series.columns, self.series.rows))
+            self.box.setRange(rect, padding=0.02)
+            self.zoom_changed()
+
+    def one_to_one(self) -> None:
+        """One image pixel per screen pixel (by the column spacing)."""
+        if self.series is None:
+            return
+        row_mm, col_mm = self.series.pixel_spacing
+        view = self.box.screenGeometry() if hasattr(self.box, "screenGeometry") else None
+        width_px = self.graphics.viewport().width() if view is None else view.width()
+        height_px = self.graphics.viewport().height()
+        center = self.box.viewRect().center()
+        half_w, half_h = width_px * col_mm / 2, height_px * col_mm / 2
+        self.box.setRange(xRange=(center.x() - half_w, center.x() + half_w),
+                          yRange=(center.y() - half_h, center.y() + half_h), padding=0)
+        self.zoom_changed()
+
+    def zoom(self) -> float:
+        """Screen pixels per image pixel (across)."""
+        if self.series is None:
+            return 1.0
+        mm_across = self.box.viewRect().width()
+        if mm_across <= 0:
+            return 1.0
+        return self.graphics.viewport().width() / (mm_across / self.series.pixel_spacing[1])
+
+    def zoom_by(self, factor: float) -> None:
+        self.box.scaleBy((1 / factor, 1 / factor))
+        self.zoom_changed()
+
+    def zoom_changed(self) -> None:
+        self._update_overlays(loaded=True)
+
+    def rotate(self, quarter_turns: int = 1) -> None:
+        self.rotation = (self.rotation + quarter_turns) % 4
+        self._place_image()
+        self.fit()
+
+    def flip(self, horizontal: bool = True) -> None:
+        if horizontal:
+            self.flip_horizontal = not self.flip_horizontal
+        else:
+            self.flip_vertical = not self.flip_vertical
+        self._place_image()
+        self.refresh()
+
+    def set_invert(self, invert: bool) -> None:
+        self.invert = invert
+        self.refresh()
+
+    # -- navigation and window ----------------------------------------------------------------------------
+    def set_slice(self, k: int) -> None:
+        if self.series is None:
+            return
+        k = int(np.clip(k, 0, self.series.n_slices - 1))
+        if k != self.k:
+            self.k = k
+            self.refresh()
+
+    def step(self, delta: int) -> None:
+        self.set_slice(self.k + delta)
+
+    def set_time(self, t: int) -> None:
+        if self.series is not None and 0 <= t < self.series.time_points and t != self.t:
+            self.t = t
+            self.refresh()
+
+    def set_window(self, window: Window) -> None:
+        self.window = window
+        self.refresh()
+        self.window_changed.emit(window)
+
+    def apply_preset(self, index: int) -> None:
+        self.ensure_window()
+        if 0 <= index < len(self.presets):
+            self.set_window(self.presets[index])
+
+    def drag_window(self, dx: float, dy: float) -> None:
+        """Right-drag: right widens the window, down raises the level, in steps of the window's own scale."""
+        if self.window is None:
+            return
+        scale = max(self.window.width, 1.0) / 200.0
+        width = max(1.0, self.window.width + dx * scale * 2)
+        self.set_window(Window(width, self.window.level + dy * scale, "custom"))
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt name
+        key = event.key()
+        steps = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}
+        if key in steps:
+            self.step(steps[key])
+        elif key == Qt.Key.Key_PageUp:
+            self.step(-max(1, (self.series.n_slices if self.series else 10) // 10))
+        elif key == Qt.Key.Key_PageDown:
+            self.step(max(1, (self.series.n_slices if self.series else 10) // 10))
+        elif key == Qt.Key.Key_Home:
+            self.set_slice(0)
+        elif key == Qt.Key.Key_End and self.series is not None:
+            self.set_slice(self.series.n_slices - 1)
+        elif Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
+            self.apply_preset(key - Qt.Key.Key_1)
+        else:
+            super().keyPressEvent(event)
+
+    # -- where the mouse is -------------------------------------------------------------------------------
+    def pixel_at(self, scene_pos) -> tuple[int, int] | None:
+        """(row, column) of the image pixel under a scene position, or None outside the image."""
+        if self.series is None:
+            return None
+        point = self.image.mapFromScene(scene_pos)
+        c, r = math.floor(point.x()), math.floor(point.y())
+        if 0 <= r < self.series.rows and 0 <= c < self.series.columns:
+            return r, c
+        return None
+
+    def widget_point_of(self, row: float, column: float) -> QPointF:
+        """Where the centre of pixel (row, column) is drawn, in the viewport's pixels (for tests, tools)."""
+        scene = self.image.mapToScene(QPointF(column + 0.5, row + 0.5))
+        return QPointF(self.graphics.mapFromScene(scene))
+
+    def _mouse_moved(self, scene_pos) -> None:
+        where = self.pixel_at(scene_pos)
+        self._last_cursor = where
+        self.status_changed.emit(self.describe_pixel(*where) if where else "")
+
+    def describe_pixel(self, r: int, c: int) -> str:
+        """'value HU at (k, r, c) = ..., LPS (x, y, z) mm' for the status bar."""
+        series = self.series
+        pixels = series.slice(self.k, self.t)
+        if pixels is None:
+            return f"(k, r, c) = ({self.k}, {r}, {c}): not loaded yet"
+        value = pixels[r, c]
+        value_text = f"{value:g}" if isinstance(value, (float, np.floating)) else f"{int(value)}"
+        unit = f" {series.value_unit}" if series.value_unit else ""
+        x, y, z = series.voxel_to_lps(self.k, r, c)
+        return (f"{value_text}{unit} at (k, r, c) = ({self.k}, {r}, {c}); "
+                f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+
+    # -- overlays -------------------------------------------------------------------------------------------
+    def set_overlays_visible(self, visible: bool) -> None:
+        self.overlays_visible = visible
+        for label in (*self.corners.values(), *self.markers.values()):
+            label.setVisible(visible)
+
+    def _update_overlays(self, loaded: bool) -> None:
+        series = self.series
+        if series is None:
+            return
+        info = series.info
+        k = self.k
+        position = series.positions[k]
+        thickness = series.thickness(k)
+        time_text = f"\nt {self.t + 1} / {series.time_points}" if series.time_points > 1 else ""
+        self.corners["top_left"].setText(
+            f"{info.patient_name or '(no name)'}\n{info.patient_id}\n{_date(info.study_date)}")
+        self.corners["top_right"].setText(
+            f"{info.modality} series {info.series_number if info.series_number is not None else '-'}\n"
+            f"{info.series_description}{f' ({info.part})' if info.part else ''}")
+        window = self.window
+        self.corners["bottom_left"].setText(
+            f"slice {k + 1} / {series.n_slices}{'' if loaded else ' (loading)'}{time_text}\n"
+            f"position {float(position @ series.normal):.1f} mm\n"
+            + (f"thickness {thickness:g} mm" if thickness == thickness else "thickness -"))
+        self.corners["bottom_right"].setText(
+            (f"{window}" if window else "") + f"\nzoom {self.zoom():.2f}×")
+        markers = orientation.edge_markers(series.row_cosine, series.column_cosine, self.rotation,
+                                           self.flip_horizontal, self.flip_vertical)
+        if not series.has_geometry:
+            markers = {name: "" for name in markers}
+        for name, label in self.markers.items():
+            label.setText(markers[name])
+        self._place_labels()
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt name
+        super().resizeEvent(event)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        width, height = self.graphics.width(), self.graphics.height()
+        margin = 6
+        for name, label in self.corners.items():
+            label.adjustSize()
+            x = margin if "left" in name else width - label.width() - margin
+            y = margin if "top" in name else height - label.height() - margin
+            label.move(x, y)
+        for name, label in self.markers.items():
+            label.adjustSize()
+            if name in ("left", "right"):
+                x = margin if name == "left" else width - label.width() - margin
+                label.move(x, (height - label.height()) // 2)
+            else:
+                y = margin + 2 if name == "top" else height - label.height() - margin
+                label.move((width - label.width()) // 2, y)
+
+
+def _date(text: str) -> str:
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text

@@ -1,0 +1,56 @@
+"""The one worker abstraction of the app: superqt's thread workers around plain generator functions.
+
+A job is a generator: it yields progress or partial results (a decoded slice, a thumbnail) and returns its
+result. Workers get plain data in and hand plain data back through signals, on the GUI thread; errors reach
+the caller's `on_error` (shown in place), never a silent thread death. Cancel is real: the generator stops at
+its next yield, and a `CancelToken` lets the I/O layer stop between files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+
+from superqt.utils import GeneratorWorker, create_worker
+
+from medview.errors import Cancelled
+from medview.io import CancelToken
+
+
+class Job:
+    """A running generator in a worker thread, with its cancel token."""
+
+    def __init__(self, generator_function: Callable[..., Generator], *args,
+                 on_yield: Callable | None = None, on_done: Callable | None = None,
+                 on_error: Callable[[BaseException], None] | None = None,
+                 on_finished: Callable[[], None] | None = None, **kwargs) -> None:
+        self.token = CancelToken()
+        self.cancelled = False
+        self.worker: GeneratorWorker = create_worker(generator_function, *args, _start_thread=False,
+                                                     token=self.token, **kwargs)
+        if on_yield:
+            self.worker.yielded.connect(on_yield)
+        if on_done:
+            self.worker.returned.connect(on_done)
+        if on_finished:
+            self.worker.finished.connect(on_finished)
+        self.worker.errored.connect(lambda error: self._errored(error, on_error))
+        self.running = True
+        self.worker.finished.connect(self._finished)
+
+    def _finished(self) -> None:
+        self.running = False
+
+    def _errored(self, error: BaseException, on_error) -> None:
+        if isinstance(error, Cancelled) or self.cancelled:
+            return
+        if on_error:
+            on_error(error)
+
+    def start(self) -> Job:
+        self.worker.start()
+        return self
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.token.cancel()
+        self.worker.quit()
