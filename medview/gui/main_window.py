@@ -270,6 +270,7 @@ class MainWindow(QMainWindow):
 
     def _show_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self.shown = None
         self.browser.show_catalog(catalog)
         self.skipped.show_skipped(catalog.skipped)
         self.skipped_dock.setVisible(bool(catalog.skipped))
@@ -293,7 +294,7 @@ class MainWindow(QMainWindow):
         """Show a volume of the catalog; decode it in a worker, its slices drawn as they land."""
         if self.catalog is None or not 0 <= index < len(self.catalog.volumes):
             return
-        if self.shown is not None and self.shown.index == index:
+        if self.shown is not None and self.shown.spec is self.catalog.volumes[index]:
             return
         if "load" in self.jobs:
             self.jobs.pop("load").cancel()

@@ -1,0 +1,197 @@
+"""The viewer driven as a user would: open, pick a series, scroll, window, zoom; asserting on state and pixels."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt
+
+from medview.core.window_level import Window
+from medview.gui.app import SAMPLE
+from medview.gui.main_window import MainWindow
+from medview.io import load_volume
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    main = MainWindow(settings)
+    qtbot.addWidget(main)
+    main.resize(1100, 800)
+    main.show()
+    qtbot.waitExposed(main)
+    yield main
+    main.cancel_loading()
+
+
+def open_and_wait(qtbot, main, path, **kwargs):
+    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
+        main.open_path(str(path), **kwargs)
+    qtbot.wait(50)
+
+
+def viewport_pixels(main) -> np.ndarray:
+    image = main.view.graphics.viewport().grab().toImage().convertToFormat(
+        main.view.graphics.viewport().grab().toImage().Format.Format_Grayscale8)
+    buffer = np.frombuffer(image.constBits(), dtype=np.uint8)
+    return buffer.reshape(image.height(), image.bytesPerLine())[:, : image.width()].copy()
+
+
+def test_bundled_sample_opens_and_is_not_blank(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=17)
+    assert window.view.k == 17 and window.shown.loaded
+    pixels = viewport_pixels(window)
+    assert pixels.std() > 20, "the brain must be drawn"
+    assert "slice 18 / 24" in window.view.corners["bottom_left"].text()
+
+
+def test_window_level_change_changes_pixels(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=17)
+    before = viewport_pixels(window)
+    window.view.set_window(Window(300, 900))
+    after = viewport_pixels(window)
+    assert np.abs(after.astype(int) - before.astype(int)).mean() > 5
+    width = window.view.window.width
+    window.view.drag_window(40, 0)  # right-drag to the right widens the window
+    assert window.view.window.width > width
+    qtbot.keyClick(window.view, Qt.Key.Key_2)
+    assert window.view.window == window.view.presets[1]
+    assert "W 300 / L 900" in str(Window(300, 900))
+
+
+def test_tumour_in_the_patients_left_is_drawn_on_the_images_right_and_markers_say_so(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=17)
+    view = window.view
+    width = view.graphics.viewport().width()
+    tumour = view.widget_point_of(210, 175)  # README: the mass at k 17, column 175, row 210
+    normal = view.widget_point_of(150, 75)
+    assert tumour.x() > width / 2 > normal.x()
+    assert view.markers["right"].text() == "L" and view.markers["left"].text() == "R"
+    assert view.markers["top"].text() == "A" and view.markers["bottom"].text() == "P"
+    # the enhancing rim of the mass is brighter on screen than the brain across the midline
+    pixels = viewport_pixels(window)
+    x, y = int(tumour.x()), int(tumour.y())
+    mirror = int(width - tumour.x())
+    assert pixels[y - 30:y + 30, x - 30:x + 30].max() > pixels[y - 30:y + 30, mirror - 30:mirror + 30].max()
+
+
+def test_flip_and_rotate_move_the_markers_with_the_image(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=17)
+    view = window.view
+    view.flip(horizontal=True)
+    assert view.markers["right"].text() == "R"
+    assert view.widget_point_of(210, 175).x() < view.graphics.viewport().width() / 2
+    view.flip(horizontal=True)
+    view.rotate(1)
+    assert view.markers["top"].text() == "R" and view.markers["right"].text() == "A"
+
+
+def test_sagittal_case_has_the_right_letters(qtbot, window, shared_data):
+    open_and_wait(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_sagittal")
+    markers = {name: label.text() for name, label in window.view.markers.items()}
+    assert markers == {"left": "A", "right": "P", "top": "S", "bottom": "I"}
+
+
+def test_value_under_the_cursor_is_the_loaders_voxel(qtbot, window, shared_data):
+    folder = shared_data / "samples" / "ct_chest"
+    open_and_wait(qtbot, window, folder, k=14)
+    expected = int(load_volume(folder).voxels[14, 305, 160])
+    point = window.view.widget_point_of(305, 160)
+    qtbot.mouseMove(window.view.graphics.viewport(), QPoint(int(point.x()), int(point.y())))
+    qtbot.waitUntil(lambda: "(k, r, c) = (14, 305, 160)" in window.cursor_label.text(), timeout=5000)
+    text = window.cursor_label.text()
+    assert text.startswith(f"{expected} HU at (k, r, c) = (14, 305, 160)")
+    assert "LPS (" in text
+
+
+def test_unequal_pixel_spacing_is_drawn_at_its_true_aspect(qtbot, window, tmp_path):
+    copy = tmp_path / "anisotropic"
+    copy.mkdir()
+    for path in sorted(SAMPLE.iterdir()):
+        dataset = pydicom.dcmread(path)
+        dataset.PixelSpacing = [0.6875, 1.375]  # rows 0.6875 mm apart, columns 1.375 mm apart
+        dataset.save_as(copy / path.name)
+    open_and_wait(qtbot, window, copy, k=17)
+    view = window.view
+    top_left, bottom_right = view.widget_point_of(0, 0), view.widget_point_of(319, 259)
+    ratio = (bottom_right.x() - top_left.x()) / (bottom_right.y() - top_left.y())
+    assert ratio == pytest.approx(259 * 1.375 / (319 * 0.6875), rel=0.01)
+
+
+def test_scrolling_by_keys_wheel_and_slider(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=10)
+    view = window.view
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert view.k == 11
+    qtbot.keyClick(view, Qt.Key.Key_PageDown)
+    assert view.k == 13
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    assert view.k == 0
+    window.slider.setValue(20)
+    assert view.k == 20 and "slice 21 / 24" in view.corners["bottom_left"].text()
+    zoom = view.zoom()
+    view.zoom_by(2.0)
+    assert view.zoom() == pytest.approx(2 * zoom, rel=0.05)
+
+
+def test_first_slice_is_drawn_before_the_series_has_loaded(qtbot, window, shared_data):
+    seen = {}
+    window.series_shown.connect(lambda index: seen.setdefault("loaded_when_shown", window.shown.loaded))
+    open_and_wait(qtbot, window, shared_data / "samples" / "ct_chest_lidc_0314", k=159)
+    assert seen["loaded_when_shown"] is False
+    assert window.view.k == 159
+
+
+def test_bad_files_are_listed_in_the_skipped_dock_and_the_good_series_loads(qtbot, window, tmp_path):
+    folder = tmp_path / "mixed"
+    shutil.copytree(SAMPLE, folder)
+    (folder / "notes.txt").write_text("not DICOM")
+    open_and_wait(qtbot, window, folder)
+    assert window.skipped.rowCount() == 1
+    assert "not a DICOM file" in window.skipped.item(0, 1).text()
+    assert window.skipped_dock.isVisibleTo(window)
+
+
+def test_4d_series_gets_a_time_slider(qtbot, window, shared_data):
+    open_and_wait(qtbot, window, shared_data / "dicom_cases" / "mr_philips_4d_oblique_scaling")
+    assert window.time_slider.isVisibleTo(window) and window.time_slider.maximum() == 2
+    before = window.view.series.slice(window.view.k, 0).copy()
+    window.time_slider.setValue(2)
+    assert window.view.t == 2
+    assert not np.array_equal(window.view.series.slice(window.view.k, 2), before)
+
+
+def test_tag_dock_shows_the_slices_header_and_searches_it(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=5)
+    window.tags_dock.show()
+    qtbot.waitUntil(lambda: window.tags.tree.topLevelItemCount() > 20, timeout=10_000)
+    window.tags.search.setText("pixel spacing")
+    assert window.tags.visible_rows() == ["Pixel Spacing"]
+
+
+def test_monochrome1_is_shown_inverted_without_changing_values(qtbot, window):
+    from pydicom.data import get_testdata_file
+
+    open_and_wait(qtbot, window, get_testdata_file("RG1_UNCI.dcm"))
+    assert window.view._lut()[0, 0] == 255
+    window.view.set_invert(True)
+    assert window.view._lut()[0, 0] == 0
+
+
+def test_recent_folders_are_remembered(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE)
+    assert window.recent_folders()[0] == str(SAMPLE)
+
+
+def test_cancel_stops_loading_and_the_window_carries_on(qtbot, window, shared_data):
+    window.open_path(str(shared_data / "samples" / "ct_chest_lidc_0314"))
+    qtbot.waitUntil(lambda: window.shown is not None, timeout=TIMEOUT)
+    window.cancel_button.click()
+    assert not window.cancel_button.isVisible()
+    open_and_wait(qtbot, window, SAMPLE)
+    assert window.shown.loaded
