@@ -30,13 +30,20 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def prepare_process() -> None:
+    """Before Qt starts: fork the header readers while this process runs one thread, and hand the GIL to
+    the GUI thread every millisecond (not every 5 ms) while workers parse headers in Python."""
+    start_scan_workers()
+    sys.setswitchinterval(0.001)
+
+
 def main(argv: list[str]) -> int:
     args = parse_arguments(argv)
     window = parse_window(args.window) if args.window else None
     path = Path(args.path) if args.path else SAMPLE
     if not path.exists():
         raise MedviewError(f"{path} does not exist")
-    start_scan_workers()  # fork the header readers while this process still runs one thread
+    prepare_process()
 
     import pyqtgraph as pg
     from PySide6.QtCore import QTimer

@@ -23,7 +23,6 @@ from medview.core.window_level import Window, default_window, presets_for
 
 OVERLAY_STYLE = "color: #f0f0a0; background: transparent; font-size: 11px;"
 MARKER_STYLE = "color: #ffd060; background: transparent; font-size: 15px; font-weight: bold;"
-GREY = np.stack([np.arange(256)] * 3, axis=1).astype(np.uint8)
 
 
 class _SliceBox(pg.ViewBox):
@@ -85,6 +84,7 @@ class SliceView(QWidget):
         self.overlays_visible = True
         self.scene_mouse = self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         self._last_cursor: tuple[int, int] | None = None
+        self._shown_text: dict[str, str] = {}
 
     def _label(self, style: str) -> QLabel:
         label = QLabel(self.graphics)
@@ -128,14 +128,18 @@ class SliceView(QWidget):
         if pixels is None:
             self.image.clear()
         else:
+            # inverting by swapping the levels keeps pyqtgraph on its fast grey path (a lookup table costs
+            # a pass over every pixel on every scroll step)
             window = self.window or Window(1, 0)
-            self.image.setImage(pixels, autoLevels=False, levels=(window.low, window.high), lut=self._lut())
+            levels = (window.high, window.low) if self.inverted else (window.low, window.high)
+            self.image.setImage(pixels, autoLevels=False, levels=levels)
         self._update_overlays(loaded=pixels is not None)
         self.slice_changed.emit(self.k)
 
-    def _lut(self) -> np.ndarray:
-        inverted = self.invert != (self.series is not None and self.series.photometric == "MONOCHROME1")
-        return GREY[::-1] if inverted else GREY
+    @property
+    def inverted(self) -> bool:
+        """White for low values: MONOCHROME1, or the user's invert (which undoes it on MONOCHROME1)."""
+        return self.invert != (self.series is not None and self.series.photometric == "MONOCHROME1")
 
     # -- geometry of the display --------------------------------------------------------------------------
     def _place_image(self) -> None:
@@ -304,28 +308,33 @@ class SliceView(QWidget):
             return
         info = series.info
         k = self.k
-        position = series.positions[k]
         thickness = series.thickness(k)
         time_text = f"\nt {self.t + 1} / {series.time_points}" if series.time_points > 1 else ""
-        self.corners["top_left"].setText(
-            f"{info.patient_name or '(no name)'}\n{info.patient_id}\n{_date(info.study_date)}")
-        self.corners["top_right"].setText(
-            f"{info.modality} series {info.series_number if info.series_number is not None else '-'}\n"
-            f"{info.series_description}{f' ({info.part})' if info.part else ''}")
-        window = self.window
-        self.corners["bottom_left"].setText(
-            f"slice {k + 1} / {series.n_slices}{'' if loaded else ' (loading)'}{time_text}\n"
-            f"position {float(position @ series.normal):.1f} mm\n"
-            + (f"thickness {thickness:g} mm" if thickness == thickness else "thickness -"))
-        self.corners["bottom_right"].setText(
-            (f"{window}" if window else "") + f"\nzoom {self.zoom():.2f}×")
+        number = info.series_number if info.series_number is not None else "-"
+        texts = {
+            "top_left": f"{info.patient_name or '(no name)'}\n{info.patient_id}\n{_date(info.study_date)}",
+            "top_right": f"{info.modality} series {number}\n{info.series_description}"
+                         + (f" ({info.part})" if info.part else ""),
+            "bottom_left": f"slice {k + 1} / {series.n_slices}{'' if loaded else ' (loading)'}{time_text}\n"
+                           f"position {float(series.positions[k] @ series.normal):.1f} mm\n"
+                           + (f"thickness {thickness:g} mm" if thickness == thickness else "thickness -"),
+            "bottom_right": (f"{self.window}" if self.window else "") + f"\nzoom {self.zoom():.2f}×",
+        }
         markers = orientation.edge_markers(series.row_cosine, series.column_cosine, self.rotation,
                                            self.flip_horizontal, self.flip_vertical)
-        if not series.has_geometry:
-            markers = {name: "" for name in markers}
-        for name, label in self.markers.items():
-            label.setText(markers[name])
-        self._place_labels()
+        labels = {**self.corners, **self.markers}
+        texts.update({name: (text if series.has_geometry else "") for name, text in markers.items()})
+        changed = [self._set_text(name, labels[name], text) for name, text in texts.items()]
+        if any(changed):
+            self._place_labels()
+
+    def _set_text(self, key: str, label: QLabel, text: str) -> bool:
+        """Set a label's text only when it changed (a QLabel relayouts on every setText)."""
+        if self._shown_text.get(key) == text:
+            return False
+        self._shown_text[key] = text
+        label.setText(text)
+        return True
 
     def resizeEvent(self, event):  # noqa: N802 - Qt name
         super().resizeEvent(event)

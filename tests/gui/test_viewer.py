@@ -178,9 +178,13 @@ def test_monochrome1_is_shown_inverted_without_changing_values(qtbot, window):
     from pydicom.data import get_testdata_file
 
     open_and_wait(qtbot, window, get_testdata_file("RG1_UNCI.dcm"))
-    assert window.view._lut()[0, 0] == 255
-    window.view.set_invert(True)
-    assert window.view._lut()[0, 0] == 0
+    view = window.view
+    assert view.inverted
+    low, high = view.image.levels
+    assert low > high, "MONOCHROME1: low values drawn white"
+    view.set_invert(True)
+    assert not view.inverted and view.image.levels[0] < view.image.levels[1]
+    assert np.array_equal(view.series.slice(0), load_volume(get_testdata_file("RG1_UNCI.dcm")).voxels[0])
 
 
 def test_recent_folders_are_remembered(qtbot, window):
