@@ -101,6 +101,27 @@ class Classifier:
             saliency_method=saliency or "", point=point, tumour_probability=tumour, flagged=flagged,
         )
 
+    def tumour_probabilities(self, image: np.ndarray, pixel_spacing: tuple[float, float],
+                             points: list[tuple[float, float]], batch: int = 64) -> np.ndarray:
+        """P(tumour) at each (column, row) point of one image, in batches, without saliency (series runs)."""
+        import torch
+
+        if self.card.task != "patch" or "normal brain" not in self.card.labels:
+            raise ModelError(f"{self.card.name} is not a patch model with a normal-brain class")
+        if not points:
+            return np.zeros(0, dtype=np.float32)
+        from medview.ai.inputs import unit_range
+
+        image01 = unit_range(image)
+        inputs = np.stack([self.model_input(image01, pixel_spacing, p, already_unit=True)[0] for p in points])
+        normal = self.card.labels.index("normal brain")
+        out = []
+        with self._lock, torch.no_grad():
+            for start in range(0, len(inputs), batch):
+                logits = self.network(torch.from_numpy(inputs[start:start + batch, None].copy())).numpy()
+                out.append(1.0 - softmax(logits, self.card.temperature)[:, normal])
+        return np.concatenate(out).astype(np.float32)
+
     def classify_slice(self, volume, k: int, point: tuple[float, float] | None = None, t: int = 0,
                        saliency: str | None = "gradcam") -> Prediction:
         """Slice k (and time point t) of a `medview.core.volume.Volume`; `point` is (column, row)."""

@@ -151,3 +151,14 @@ def brain_mask(image01: np.ndarray, pixel_spacing: tuple[float, float], skull_mm
     head = _fill_rows_and_columns(erode(dilate(image01 > threshold, 2), 2))
     inner = erode(head, max(1, int(round(skull_mm / min(pixel_spacing)))))
     return inner & (image01 > threshold * 1.5)
+
+
+def tissue_grid(image: np.ndarray, pixel_spacing: tuple[float, float], step_mm: float = 12.0
+                ) -> list[tuple[float, float]]:
+    """(column, row) points every `step_mm` over the brain tissue of a slice: where a series run looks."""
+    image01 = unit_range(image)
+    tissue = brain_mask(image01, pixel_spacing)
+    row_step = max(1, int(round(step_mm / pixel_spacing[0])))
+    column_step = max(1, int(round(step_mm / pixel_spacing[1])))
+    rows, columns = np.nonzero(tissue[::row_step, ::column_step])
+    return [(float(c * column_step), float(r * row_step)) for r, c in zip(rows, columns, strict=True)]

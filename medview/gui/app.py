@@ -83,6 +83,7 @@ def _arrange_for_screenshot(main_window, args, outcome: dict, app) -> None:
                 outcome["code"] = 2
             else:
                 panel.result_drawn.connect(lambda *_: QTimer.singleShot(200, save))
+                panel.failed.connect(failed)
                 if args.classify_at:
                     column, row = (float(v) for v in args.classify_at.split(","))
                     panel.classify_point(column, row)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from medview.core.window_level import Window
 from medview.errors import MedviewError
 from medview.gui.docks import SkippedFiles, TagDock, read_tags
+from medview.gui.inference_panel import InferencePanel
 from medview.gui.series_browser import SeriesBrowser, thumbnail_pixels
 from medview.gui.shown_series import ShownSeries
 from medview.gui.slice_view import SliceView
@@ -117,6 +118,8 @@ class MainWindow(QMainWindow):
         self.tags_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea)
         self.skipped_dock.hide()
         self.tags_dock.hide()
+        self.inference = InferencePanel(self)
+        self.inference_dock = self._dock("AI", self.inference, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.progress = QProgressBar(self)
         self.progress.setMaximumWidth(220)
@@ -188,7 +191,7 @@ class MainWindow(QMainWindow):
         self.overlay_action.setChecked(True)
         self.cine_action = self._action(view, "&Cine", self._toggle_cine, "C", True)
         view.addSeparator()
-        for dock in (self.browser_dock, self.tags_dock, self.skipped_dock):
+        for dock in (self.browser_dock, self.inference_dock, self.tags_dock, self.skipped_dock):
             view.addAction(dock.toggleViewAction())
         self.window_menu = bar.addMenu("&Window")
         self.window_menu.aboutToShow.connect(self._fill_window_menu)
@@ -271,6 +274,7 @@ class MainWindow(QMainWindow):
     def _show_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.shown = None
+        self.inference.forget()
         self.browser.show_catalog(catalog)
         self.skipped.show_skipped(catalog.skipped)
         self.skipped_dock.setVisible(bool(catalog.skipped))
@@ -315,6 +319,7 @@ class MainWindow(QMainWindow):
         self.time_slider.setValue(0)
         self.view.set_series(series, k, self.wanted_window)
         self.wanted_window = None
+        self.inference.reload_models()
         self._busy(True, series.n_slices * series.time_points)
         self.jobs["load"] = Job(load_job, series, self.view.k, on_yield=self._slice_landed,
                                 on_done=self._volume_loaded, on_error=self._error,

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from medview.core import orientation
 from medview.core.window_level import Window, default_window, presets_for
 
+AI_STYLE = "color: #ff9060; background: rgba(0, 0, 0, 120); font-size: 12px; font-weight: bold; padding: 2px;"
 OVERLAY_STYLE = "color: #f0f0a0; background: transparent; font-size: 11px;"
 MARKER_STYLE = "color: #ffd060; background: transparent; font-size: 15px; font-weight: bold;"
 
@@ -56,6 +57,7 @@ class SliceView(QWidget):
     slice_changed = Signal(int)
     status_changed = Signal(str)
     window_changed = Signal(object)
+    pixel_clicked = Signal(int, int, int)  # k, row, column of a left click on the image
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +67,20 @@ class SliceView(QWidget):
         self.graphics.setCentralItem(self.box)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.image)
+        # saliency: an ImageItem with the image's own transform, so it stays on the same pixels at every
+        # zoom, pan, flip and rotation; click markers are children of the image item for the same reason
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setZValue(10)
+        self.box.addItem(self.heat)
+        self.heat_source: tuple | None = None  # (series index, k, t) the saliency belongs to
+        self.heat_values: np.ndarray | None = None
+        self.heat_opacity = 0.5
+        self.heat_threshold = 0.2
+        self.heat_enabled = True
+        self.marks = pg.ScatterPlotItem(symbol="+", size=22, pen=pg.mkPen("#00e5ff", width=2), brush=None)
+        self.marks.setParentItem(self.image)
+        self.marks.setZValue(20)
+        self.click_points: dict[tuple, list[tuple[int, int]]] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -72,6 +88,9 @@ class SliceView(QWidget):
         self.corners = {name: self._label(OVERLAY_STYLE) for name in ("top_left", "top_right", "bottom_left",
                                                                        "bottom_right")}
         self.markers = {name: self._label(MARKER_STYLE) for name in ("left", "right", "top", "bottom")}
+        self.ai_label = self._label(AI_STYLE)
+        self.ai_label.setText("AI generated, research use only")
+        self.ai_label.hide()
         self.series = None
         self.k = 0
         self.t = 0
@@ -82,7 +101,8 @@ class SliceView(QWidget):
         self.flip_horizontal = False
         self.flip_vertical = False
         self.overlays_visible = True
-        self.scene_mouse = self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.graphics.scene().sigMouseClicked.connect(self._mouse_clicked)
         self._last_cursor: tuple[int, int] | None = None
         self._shown_text: dict[str, str] = {}
 
@@ -134,6 +154,8 @@ class SliceView(QWidget):
             levels = (window.high, window.low) if self.inverted else (window.low, window.high)
             self.image.setImage(pixels, autoLevels=False, levels=levels)
         self._update_overlays(loaded=pixels is not None)
+        self._draw_heat()
+        self._draw_marks()
         self.slice_changed.emit(self.k)
 
     @property
@@ -154,6 +176,7 @@ class SliceView(QWidget):
         transform.translate(-width / 2, -height / 2)
         transform.scale(col_mm, row_mm)
         self.image.setTransform(transform)
+        self.heat.setTransform(transform)
 
     def fit(self) -> None:
         """The whole image in view (from the geometry: works before the first pixel has landed)."""
@@ -328,6 +351,57 @@ class SliceView(QWidget):
         if any(changed):
             self._place_labels()
 
+    # -- AI overlays ----------------------------------------------------------------------------------------
+    def show_saliency(self, source: tuple, values: np.ndarray | None) -> None:
+        """Saliency for (series index, k, t), on that slice's pixel grid; drawn only on that slice."""
+        self.heat_source, self.heat_values = source, values
+        self._draw_heat()
+
+    def set_heat_style(self, opacity: float | None = None, threshold: float | None = None,
+                       enabled: bool | None = None) -> None:
+        if opacity is not None:
+            self.heat_opacity = opacity
+        if threshold is not None:
+            self.heat_threshold = threshold
+        if enabled is not None:
+            self.heat_enabled = enabled
+        self._draw_heat()
+
+    def heat_on_screen(self) -> bool:
+        return self.heat.isVisible() and self.heat.image is not None
+
+    def _draw_heat(self) -> None:
+        here = (getattr(self.series, "index", None), self.k, self.t)
+        values = self.heat_values
+        if not self.heat_enabled or values is None or self.heat_source != here:
+            self.heat.hide()
+            self.ai_label.hide()
+            return
+        self.heat.setImage(heat_rgba(values, self.heat_opacity, self.heat_threshold), autoLevels=False,
+                           levels=(0, 255))
+        self.heat.show()
+        self.ai_label.show()
+        self._place_labels()
+
+    def add_click_mark(self, k: int, row: int, column: int) -> None:
+        self.click_points.setdefault((getattr(self.series, "index", None), k), []).append((row, column))
+        self._draw_marks()
+
+    def clear_click_marks(self) -> None:
+        self.click_points.clear()
+        self._draw_marks()
+
+    def _draw_marks(self) -> None:
+        points = self.click_points.get((getattr(self.series, "index", None), self.k), [])
+        self.marks.setData(pos=[(c + 0.5, r + 0.5) for r, c in points])
+
+    def _mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        where = self.pixel_at(event.scenePos())
+        if where is not None:
+            self.pixel_clicked.emit(self.k, *where)
+
     def _set_text(self, key: str, label: QLabel, text: str) -> bool:
         """Set a label's text only when it changed (a QLabel relayouts on every setText)."""
         if self._shown_text.get(key) == text:
@@ -343,6 +417,8 @@ class SliceView(QWidget):
     def _place_labels(self) -> None:
         width, height = self.graphics.width(), self.graphics.height()
         margin = 6
+        self.ai_label.adjustSize()
+        self.ai_label.move((width - self.ai_label.width()) // 2, 30)
         for name, label in self.corners.items():
             label.adjustSize()
             x = margin if "left" in name else width - label.width() - margin
@@ -360,3 +436,13 @@ class SliceView(QWidget):
 
 def _date(text: str) -> str:
     return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text
+
+
+def heat_rgba(values: np.ndarray, opacity: float, threshold: float) -> np.ndarray:
+    """Saliency in [0, 1] → RGBA (the 'inferno' colour map); transparent below the threshold."""
+    lut = pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=False)
+    index = np.clip((values * 255).astype(np.int32), 0, 255)
+    rgba = np.empty(values.shape + (4,), dtype=np.uint8)
+    rgba[..., :3] = lut[index]
+    rgba[..., 3] = np.where(values >= threshold, int(opacity * 255), 0)
+    return rgba
