@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,3 +20,16 @@ def shared_data() -> Path:
     """../shared/data: tests fail (never skip) when it is missing."""
     assert SHARED_DATA.is_dir(), f"test data not found at {SHARED_DATA}"
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, shared_data) -> Path:
+    """A slice and a patch model trained by `medview train` for two steps on a dozen images per split."""
+    root = tmp_path_factory.mktemp("models")
+    for task in ("slice", "patch"):
+        done = subprocess.run(
+            [sys.executable, "-m", "medview.cli", "train", str(shared_data / "brain_tumor_mri"), "--task", task,
+             "--out", str(root / task), "--limit", "12", "--max-steps", "2", "--epochs", "1"],
+            capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    return root

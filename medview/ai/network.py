@@ -34,13 +34,22 @@ class LesionGate(nn.Module):
 
 
 class LesionCNN(nn.Module):
-    """widths: channels per conv block; a 2× max pool follows every block but the last."""
+    """widths: channels per conv block; a 2× max pool follows every block but the last.
+
+    stem: when > 0, a 5×5 convolution with stride 2 (and batch norm, ReLU) to that many channels comes first,
+    so the blocks start at half the input's resolution: about half the training time on a CPU for the same
+    receptive field.
+    """
 
     def __init__(self, n_classes: int, widths: tuple[int, ...] = (16, 32, 64, 128, 128),
-                 hidden: int = 64, dropout: float = 0.3) -> None:
+                 hidden: int = 64, dropout: float = 0.3, stem: int = 0) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = 1
+        if stem:
+            layers += [nn.Conv2d(1, stem, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(stem),
+                       nn.ReLU(inplace=True)]
+            channels = stem
         for index, width in enumerate(widths):
             layers.append(conv_block(channels, width))
             if index < len(widths) - 1:
@@ -68,7 +77,8 @@ class LesionCNN(nn.Module):
 
 
 def build(architecture: dict, n_classes: int) -> LesionCNN:
-    """The network a model card describes: {"name": "LesionCNN", "widths": [...], "hidden": N}."""
+    """The network a model card describes: {"name": "LesionCNN", "widths": [...], "hidden": N, "stem": N}."""
     if architecture.get("name") != "LesionCNN":
         raise ValueError(f"unknown architecture {architecture.get('name')!r}")
-    return LesionCNN(n_classes, tuple(architecture["widths"]), int(architecture.get("hidden", 64)))
+    return LesionCNN(n_classes, tuple(architecture["widths"]), int(architecture.get("hidden", 64)),
+                     stem=int(architecture.get("stem", 0)))

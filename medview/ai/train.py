@@ -38,10 +38,11 @@ class TaskSetup:
     patch_mm: float | None = None
     tumour_patches: int = 3  # per training image (patch task)
     normal_patches: int = 3
+    learning_rate: float = 2e-3
 
 
 TASKS = {
-    "slice": TaskSetup(size=128, mm_per_pixel=1.96, widths=(16, 32, 64, 128)),
+    "slice": TaskSetup(size=128, mm_per_pixel=1.96, widths=(16, 32, 64, 128), learning_rate=1e-3),
     "patch": TaskSetup(size=64, mm_per_pixel=1.0, widths=(16, 32, 64, 96), batch=64, patch_mm=64.0),
 }
 
@@ -164,16 +165,20 @@ class Progress:
 
 
 def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs: int, batch: int, seed: int,
-        patience: int, lesion_weight: float, progress: bool, max_steps: int | None = None):
-    """AdamW with a cosine schedule; early stopping on the validation NLL; returns (best state, history)."""
+        patience: int, lesion_weight: float, progress: bool, max_steps: int | None = None,
+        learning_rate: float = 2e-3, min_epochs: int = 0):
+    """AdamW with a one-cycle schedule; the best validation NLL is kept; early stopping after `min_epochs`
+    (while the learning rate is high the validation loss swings: patience counts only once it has come down).
+    Returns (best state, history)."""
     import torch
     from torch.nn import functional as F
 
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.AdamW(network.parameters(), lr=2e-3, weight_decay=1e-3)
+    optimiser = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=1e-3)
     steps_per_epoch = max(1, math.ceil(len(train_x) / batch))
     total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=total, pct_start=0.15)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=learning_rate, total_steps=total,
+                                                    pct_start=0.15)
     weights = torch.tensor(class_weights, dtype=torch.float32)
     x_all, m_all, y_all = (torch.from_numpy(a) for a in (train_x, train_m, train_y))
     bar = Progress(total, progress)
@@ -204,7 +209,7 @@ def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs:
         if val_loss < best_loss:
             best_loss, stale = val_loss, 0
             best = {k: v.detach().clone() for k, v in network.state_dict().items()}
-        else:
+        elif epoch + 1 > min_epochs:
             stale += 1
             if stale >= patience:
                 bar.line(f"early stop: no better validation NLL for {patience} epochs")
@@ -284,7 +289,8 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
     network = LesionCNN(len(labels), setup.widths, setup.hidden)
     best, history = fit(network, train_x, train_m, train_y, examples["val"][0], examples["val"][2],
                         class_weights, epochs, setup.batch, seed, patience, lesion_weight=1.0,
-                        progress=progress, max_steps=max_steps)
+                        progress=progress, max_steps=max_steps, learning_rate=setup.learning_rate,
+                        min_epochs=epochs // 2)
     if best is not None:
         network.load_state_dict(best)
     network.eval()

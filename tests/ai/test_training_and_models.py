@@ -21,19 +21,6 @@ def brain_data(shared_data):
     return shared_data / "brain_tumor_mri"
 
 
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory, brain_data):
-    """A slice and a patch model trained for two steps on a dozen images per split, by `medview train`."""
-    root = tmp_path_factory.mktemp("models")
-    for task in ("slice", "patch"):
-        done = subprocess.run(
-            [sys.executable, "-m", "medview.cli", "train", str(brain_data), "--task", task, "--out",
-             str(root / task), "--limit", "12", "--max-steps", "2", "--epochs", "1"],
-            capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-    return root
-
-
 def test_training_writes_a_complete_model_folder_that_loads(tiny_models):
     for task, labels in (("slice", 3), ("patch", 4)):
         card = read_card(tiny_models / task)

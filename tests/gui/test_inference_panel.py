@@ -1,0 +1,139 @@
+"""The inference panel as a user meets it: click on the tumour, classify a series, cancel, broken models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt
+
+import medview.ai.registry as registry
+from medview.ai.infer import classifier_for
+from medview.ai.manifest import read_card
+from medview.gui.app import SAMPLE
+from medview.gui.main_window import MainWindow
+from medview.io import load_volume
+
+TIMEOUT = 120_000
+
+
+@pytest.fixture()
+def models(tmp_path, tiny_models, monkeypatch):
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models, folder)
+    monkeypatch.setattr(registry, "BUNDLED", tmp_path / "no-bundled-models")
+    monkeypatch.setenv("MEDVIEW_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path, models):
+    main = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(main)
+    main.resize(1300, 850)
+    main.show()
+    qtbot.waitExposed(main)
+    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
+        main.open_path(str(SAMPLE), k=17)
+    yield main
+    main.inference.cancel_series()
+    main.cancel_loading()
+
+
+def test_a_click_on_the_tumour_shows_what_the_headless_api_says_there(qtbot, window, models):
+    panel, view = window.inference, window.view
+    panel.click_mode.setChecked(True)
+    point = view.widget_point_of(210, 175)
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as drawn:
+        qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
+                         pos=QPoint(int(point.x()), int(point.y())))
+    prediction = drawn.args[0]
+    assert prediction.point == (175.0, 210.0)
+    headless = classifier_for(read_card(models / "patch")).classify_slice(load_volume(SAMPLE), 17, (175, 210))
+    assert prediction.label == headless.label
+    assert prediction.probabilities == pytest.approx(headless.probabilities, abs=1e-5)
+    for label, probability in headless.probabilities.items():
+        assert panel.bars[label].value() == int(round(probability * 1000))
+    assert headless.label in panel.answer.text()
+    # the overlay on screen is the headless saliency, peak for peak, on the clicked slice
+    assert view.heat_on_screen() and view.heat_source == (window.shown.index, 17, 0)
+    shown = view.heat_values
+    assert np.unravel_index(shown.argmax(), shown.shape) == np.unravel_index(
+        headless.saliency.argmax(), headless.saliency.shape)
+    assert view.ai_label.isVisible() and "research use only" in view.ai_label.text()
+    assert view.click_points[(window.shown.index, 17)] == [(210, 175)]
+
+
+def test_the_slice_model_answer_reads_as_tumour_type_not_detection(qtbot, window):
+    panel = window.inference
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT):
+        panel.classify_slice()
+    assert panel.answer.text().startswith("Tumour type, if this is a tumour:")
+
+
+def test_a_result_for_slice_5_arriving_while_slice_9_is_shown_is_not_drawn_on_9(qtbot, window):
+    panel, view = window.inference, window.view
+    view.set_slice(5)
+    view.set_slice(9)  # the user moved on before the result came back
+    card = panel.card_for("patch")
+    key = (window.shown.index, 5, 0, (100.0, 100.0), card.weights_sha256)
+    prediction = classifier_for(card).classify_slice(window.shown.volume, 5, (100.0, 100.0))
+    view.show_saliency(None, None)
+    panel._classified((key, prediction))
+    assert not view.heat_on_screen()
+    assert "slice 6 kept" in panel.status.text()
+    view.set_slice(5)
+    assert view.heat_on_screen() and view.heat_source == key[:3]
+
+
+def test_a_series_run_can_be_cancelled_halfway_and_the_viewer_carries_on(qtbot, window):
+    panel = window.inference
+    panel.classify_series()
+    qtbot.waitUntil(lambda: len(panel.series_scores) >= 3, timeout=TIMEOUT)
+    panel.cancel_series()
+    done = len(panel.series_scores)
+    qtbot.wait(500)
+    assert len(panel.series_scores) <= done + 1 < window.shown.n_slices
+    assert "cancelled" in panel.status.text()
+    window.view.step(1)
+    assert window.view.k == 18
+
+
+def test_a_full_series_run_plots_every_slice_and_a_plot_click_jumps(qtbot, window):
+    panel = window.inference
+    with qtbot.waitSignal(panel.series_finished, timeout=TIMEOUT) as finished:
+        panel.classify_series()
+    scores = finished.args[0]
+    assert sorted(scores) == list(range(24))
+    x, y = panel.curve.getData()
+    assert list(x) == list(range(24)) and np.all((0 <= y) & (y <= 1))
+
+
+def test_a_broken_model_folder_shows_an_error_and_the_viewer_still_scrolls(qtbot, window, models):
+    manifest = models / "patch" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["weights"]["sha256"] = "0" * 64
+    manifest.write_text(json.dumps(data))
+    window.inference.reload_models()
+    assert "Refused" in window.inference.status.text() and "sha256" in window.inference.status.text()
+    failures = []
+    window.inference.failed.connect(failures.append)
+    window.inference.classify_point(175, 210)
+    assert failures and "No fitting model" in failures[0]
+    window.view.step(-1)
+    assert window.view.k == 16
+
+
+def test_torch_is_not_imported_by_opening_the_window(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, os\nos.environ['QT_QPA_PLATFORM']='offscreen'\n"
+            "from PySide6.QtWidgets import QApplication\nfrom PySide6.QtCore import QSettings\n"
+            "from medview.gui.main_window import MainWindow\napp = QApplication([])\n"
+            f"w = MainWindow(QSettings({str(tmp_path / 's.ini')!r}, QSettings.Format.IniFormat))\nw.show()\n"
+            "app.processEvents()\nprint('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "False"
