@@ -33,6 +33,7 @@ class TaskSetup:
     size: int
     mm_per_pixel: float
     widths: tuple[int, ...]
+    stem: int = 0  # channels of a stride-2 5×5 stem convolution (0: none)
     hidden: int = 64
     batch: int = 32
     patch_mm: float | None = None
@@ -42,7 +43,8 @@ class TaskSetup:
 
 
 TASKS = {
-    "slice": TaskSetup(size=128, mm_per_pixel=1.96, widths=(16, 32, 64, 128), learning_rate=1e-3),
+    "slice": TaskSetup(size=128, mm_per_pixel=1.96, widths=(32, 64, 128), stem=16,
+                       learning_rate=1e-3),
     "patch": TaskSetup(size=64, mm_per_pixel=1.0, widths=(16, 32, 64, 96), batch=64, patch_mm=64.0),
 }
 
@@ -286,7 +288,7 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
     train_x, train_m, train_y, _ = examples["train"]
     counts = np.bincount(train_y, minlength=len(labels)).astype(np.float64)
     class_weights = (counts.sum() / (len(labels) * np.maximum(counts, 1))).tolist()
-    network = LesionCNN(len(labels), setup.widths, setup.hidden)
+    network = LesionCNN(len(labels), setup.widths, setup.hidden, stem=setup.stem)
     best, history = fit(network, train_x, train_m, train_y, examples["val"][0], examples["val"][2],
                         class_weights, epochs, setup.batch, seed, patience, lesion_weight=1.0,
                         progress=progress, max_steps=max_steps, learning_rate=setup.learning_rate,
@@ -329,7 +331,8 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
                        "(medview.ai.inputs)",
             "source_mm_per_pixel_of_training_images": DATASET_MM_PER_PIXEL,
         },
-        "architecture": {"name": "LesionCNN", "widths": list(setup.widths), "hidden": setup.hidden,
+        "architecture": {"name": "LesionCNN", "stem": setup.stem, "widths": list(setup.widths),
+                         "hidden": setup.hidden,
                          "parameters": int(sum(p.numel() for p in network.parameters()))},
         "weights": {"file": weights_path.name, "sha256": sha256_of(weights_path), "format": "safetensors"},
         "training_data": {

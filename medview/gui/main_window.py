@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
     catalog_ready = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, settings: QSettings | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, with_inference: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("medview — research use only")
         self.settings = settings or QSettings("medview", "medview")
@@ -118,8 +118,9 @@ class MainWindow(QMainWindow):
         self.tags_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea)
         self.skipped_dock.hide()
         self.tags_dock.hide()
-        self.inference = InferencePanel(self)
-        self.inference_dock = self._dock("AI", self.inference, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inference = InferencePanel(self) if with_inference else None
+        self.inference_dock = (self._dock("AI", self.inference, Qt.DockWidgetArea.RightDockWidgetArea)
+                               if with_inference else None)
 
         self.progress = QProgressBar(self)
         self.progress.setMaximumWidth(220)
@@ -192,6 +193,8 @@ class MainWindow(QMainWindow):
         self.cine_action = self._action(view, "&Cine", self._toggle_cine, "C", True)
         view.addSeparator()
         for dock in (self.browser_dock, self.inference_dock, self.tags_dock, self.skipped_dock):
+            if dock is None:
+                continue
             view.addAction(dock.toggleViewAction())
         self.window_menu = bar.addMenu("&Window")
         self.window_menu.aboutToShow.connect(self._fill_window_menu)
@@ -274,7 +277,8 @@ class MainWindow(QMainWindow):
     def _show_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.shown = None
-        self.inference.forget()
+        if self.inference is not None:
+            self.inference.forget()
         self.browser.show_catalog(catalog)
         self.skipped.show_skipped(catalog.skipped)
         self.skipped_dock.setVisible(bool(catalog.skipped))
@@ -319,7 +323,8 @@ class MainWindow(QMainWindow):
         self.time_slider.setValue(0)
         self.view.set_series(series, k, self.wanted_window)
         self.wanted_window = None
-        self.inference.reload_models()
+        if self.inference is not None:
+            self.inference.reload_models()
         self._busy(True, series.n_slices * series.time_points)
         self.jobs["load"] = Job(load_job, series, self.view.k, on_yield=self._slice_landed,
                                 on_done=self._volume_loaded, on_error=self._error,
