@@ -199,3 +199,16 @@ def test_cancel_stops_loading_and_the_window_carries_on(qtbot, window, shared_da
     assert not window.cancel_button.isVisible()
     open_and_wait(qtbot, window, SAMPLE)
     assert window.shown.loaded
+
+
+def test_a_folder_dropped_on_the_window_opens(qtbot, window):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(SAMPLE))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
+        window.dropEvent(event)
+    assert window.folder == str(SAMPLE) and window.shown.n_slices == 24
