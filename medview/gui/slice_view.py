@@ -15,15 +15,41 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QTransform
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QVBoxLayout, QWidget
 
 from medview.core import orientation
 from medview.core.window_level import Window, default_window, presets_for
 
-AI_STYLE = "color: #ff9060; background: rgba(0, 0, 0, 120); font-size: 12px; font-weight: bold; padding: 2px;"
-OVERLAY_STYLE = "color: #f0f0a0; background: transparent; font-size: 11px;"
-MARKER_STYLE = "color: #ffd060; background: transparent; font-size: 15px; font-weight: bold;"
+#: (colour, point size, bold) of the overlay texts
+AI_STYLE = ("#ff9060", 10, True)
+OVERLAY_STYLE = ("#f0f0a0", 9, False)
+MARKER_STYLE = ("#ffd060", 12, True)
+
+
+class OverlayText(QGraphicsSimpleTextItem):
+    """Text drawn in the view's own paint pass and cached as a pixmap until it changes: cheaper on every
+    scroll step than a QLabel over the view, which Qt composites again whenever the image repaints."""
+
+    def __init__(self, style: tuple[str, int, bool]) -> None:
+        super().__init__()
+        colour, size, bold = style
+        self.setBrush(QColor(colour))
+        font = QFont()
+        font.setPointSize(size)
+        font.setBold(bold)
+        self.setFont(font)
+        self.setZValue(1000)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def width(self) -> float:
+        return self.boundingRect().width()
+
+    def height(self) -> float:
+        return self.boundingRect().height()
+
+    def move(self, x: float, y: float) -> None:
+        self.setPos(x, y)
 
 
 class _SliceBox(pg.ViewBox):
@@ -81,6 +107,7 @@ class SliceView(QWidget):
         self.marks.setParentItem(self.image)
         self.marks.setZValue(20)
         self.click_points: dict[tuple, list[tuple[int, int]]] = {}
+        self._marks_drawn: list = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
@@ -106,11 +133,10 @@ class SliceView(QWidget):
         self._last_cursor: tuple[int, int] | None = None
         self._shown_text: dict[str, str] = {}
 
-    def _label(self, style: str) -> QLabel:
-        label = QLabel(self.graphics)
-        label.setStyleSheet(style)
-        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        return label
+    def _label(self, style: tuple[str, int, bool]) -> OverlayText:
+        text = OverlayText(style)
+        self.graphics.scene().addItem(text)  # in scene (= viewport) coordinates: fixed on screen
+        return text
 
     # -- what is shown ------------------------------------------------------------------------------------
     def set_series(self, series, k: int | None = None, window: Window | None = None) -> None:
@@ -343,8 +369,7 @@ class SliceView(QWidget):
                            + (f"thickness {thickness:g} mm" if thickness == thickness else "thickness -"),
             "bottom_right": (f"{self.window}" if self.window else "") + f"\nzoom {self.zoom():.2f}×",
         }
-        markers = orientation.edge_markers(series.row_cosine, series.column_cosine, self.rotation,
-                                           self.flip_horizontal, self.flip_vertical)
+        markers = self._markers(series)
         labels = {**self.corners, **self.markers}
         texts.update({name: (text if series.has_geometry else "") for name, text in markers.items()})
         changed = [self._set_text(name, labels[name], text) for name, text in texts.items()]
@@ -392,8 +417,11 @@ class SliceView(QWidget):
         self._draw_marks()
 
     def _draw_marks(self) -> None:
-        points = self.click_points.get((getattr(self.series, "index", None), self.k), [])
-        self.marks.setData(pos=[(c + 0.5, r + 0.5) for r, c in points])
+        points = [(c + 0.5, r + 0.5) for r, c in
+                  self.click_points.get((getattr(self.series, "index", None), self.k), [])]
+        if points != self._marks_drawn:  # setData is not free: only when the marks change
+            self.marks.setData(pos=points)
+            self._marks_drawn = points
 
     def _mouse_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or event.double():
@@ -402,8 +430,17 @@ class SliceView(QWidget):
         if where is not None:
             self.pixel_clicked.emit(self.k, *where)
 
-    def _set_text(self, key: str, label: QLabel, text: str) -> bool:
-        """Set a label's text only when it changed (a QLabel relayouts on every setText)."""
+    def _markers(self, series) -> dict[str, str]:
+        """Edge letters for this series and view transform (cached: they change only with those)."""
+        key = (id(series), self.rotation, self.flip_horizontal, self.flip_vertical)
+        if getattr(self, "_markers_key", None) != key:
+            self._markers_key = key
+            self._markers_value = orientation.edge_markers(series.row_cosine, series.column_cosine, self.rotation,
+                                                           self.flip_horizontal, self.flip_vertical)
+        return self._markers_value
+
+    def _set_text(self, key: str, label: OverlayText, text: str) -> bool:
+        """Set a text only when it changed (a new text is laid out and cached again)."""
         if self._shown_text.get(key) == text:
             return False
         self._shown_text[key] = text
@@ -415,17 +452,14 @@ class SliceView(QWidget):
         self._place_labels()
 
     def _place_labels(self) -> None:
-        width, height = self.graphics.width(), self.graphics.height()
+        width, height = self.graphics.viewport().width(), self.graphics.viewport().height()
         margin = 6
-        self.ai_label.adjustSize()
         self.ai_label.move((width - self.ai_label.width()) // 2, 30)
         for name, label in self.corners.items():
-            label.adjustSize()
             x = margin if "left" in name else width - label.width() - margin
             y = margin if "top" in name else height - label.height() - margin
             label.move(x, y)
         for name, label in self.markers.items():
-            label.adjustSize()
             if name in ("left", "right"):
                 x = margin if name == "left" else width - label.width() - margin
                 label.move(x, (height - label.height()) // 2)
