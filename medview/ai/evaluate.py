@@ -22,6 +22,7 @@ from medview.ai.manifest import ModelCard
 from medview.errors import MedviewError
 
 PATCH_SEED = 11
+NORMAL = "normal brain"
 
 
 def trained_on_this(card: ModelCard, rows: list[data.Row]) -> bool:
@@ -43,25 +44,33 @@ def choose_rows(card: ModelCard, rows: list[data.Row], split: str | None) -> tup
     return [row for row in rows if row.family in families], split
 
 
+def setup_of(card: ModelCard):
+    """The input geometry a card records, as `medview.ai.train` cuts its examples (never the current defaults)."""
+    from medview.ai.train import TaskSetup
+
+    return TaskSetup(size=card.size, mm_per_pixel=card.mm_per_pixel, widths=(), patch_mm=card.patch_mm)
+
+
 def evaluate(dataset: str | Path, card: ModelCard, split: str | None = None, pointing: bool = True,
              limit: int | None = None) -> dict:
     import torch
 
     from medview.ai.infer import classifier_for
+    from medview.ai.inputs import slice_input
     from medview.ai.saliency import grad_cam
-    from medview.ai.train import TASKS, logits_of, patch_examples, slice_examples
+    from medview.ai.train import logits_of, patch_examples, slice_examples
 
     started = time.perf_counter()
     rows = data.read_labels(dataset)
     chosen, split_name = choose_rows(card, rows, split)
     if limit:
         chosen = chosen[:limit]
-    tumour_labels = [x for x in card.labels if x != "normal brain"]
+    tumour_labels = [x for x in card.labels if x != NORMAL]
     unknown = sorted({row.label for row in chosen} - set(tumour_labels))
     if unknown:
         raise MedviewError(f"{card.name} does not know the labels {', '.join(unknown)}")
     images, masks = data.load_arrays(dataset, chosen)
-    setup = TASKS[card.task]
+    setup = setup_of(card)
     y = np.array([tumour_labels.index(row.label) for row in chosen], dtype=np.int64)
     if card.task == "slice":
         x, _ = slice_examples(images, masks, setup)
@@ -70,21 +79,26 @@ def evaluate(dataset: str | Path, card: ModelCard, split: str | None = None, poi
     network = classifier_for(card).network
     logits = logits_of(network, x)
     labels = list(card.labels)
-    report = metrics.classification_report(metrics.softmax(logits, card.temperature), y, labels)
+    calibrated = metrics.softmax(logits, card.temperature)
+    report = metrics.classification_report(calibrated, y, labels)
     report["ece_before_calibration"] = round(metrics.ece(metrics.softmax(logits), y), 4)
     report["ece_after_calibration"] = report.pop("ece")
     report.update({"model": {"name": card.name, "version": card.version, "sha256": card.weights_sha256},
                    "dataset": str(dataset), "split": split_name, "images": len(chosen),
                    "temperature": card.temperature})
+    if card.task == "patch" and NORMAL in labels:
+        report["detector"] = detector_figures(calibrated[:, labels.index(NORMAL)], y == labels.index(NORMAL),
+                                              (card.operating_point or {}).get("threshold"))
     if card.task == "slice" and pointing and all(row.box for row in chosen):
+        # the peak of the saliency as the product shows it: Grad-CAM put back onto the image's own pixels
         peaks = []
-        scale = (setup.size * setup.mm_per_pixel / DATASET_MM_PER_PIXEL) / setup.size
+        spacing = (DATASET_MM_PER_PIXEL, DATASET_MM_PER_PIXEL)
         for index in range(len(x)):
             tensor = torch.from_numpy(x[index:index + 1].copy())
-            target = int(logits[index].argmax())
-            cam = grad_cam(network, tensor, target)
-            r, c = np.unravel_index(int(cam.argmax()), cam.shape)
-            peaks.append((int((r + 0.5) * scale), int((c + 0.5) * scale)))  # onto the 256² image grid
+            cam = grad_cam(network, tensor, int(logits[index].argmax()))
+            _, placement = slice_input(images[index], spacing, card.size, card.mm_per_pixel)
+            heat = placement.to_source(cam)
+            peaks.append(np.unravel_index(int(heat.argmax()), heat.shape))
         boxes = [row.box for row in chosen]
         centre = (images.shape[1] // 2, images.shape[2] // 2)
         report["pointing_game"] = {
@@ -94,6 +108,17 @@ def evaluate(dataset: str | Path, card: ModelCard, split: str | None = None, poi
         }
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def detector_figures(p_normal: np.ndarray, is_normal: np.ndarray, threshold: float | None) -> dict:
+    """Tumour against normal brain on P(tumour) = 1 - P(normal brain): AUC, and the card's operating point."""
+    score = 1.0 - p_normal
+    tumour = ~is_normal
+    figures = {"auc_tumour_vs_normal": round(metrics.roc_auc(score, tumour), 4), "threshold": threshold}
+    if threshold is not None:
+        figures["sensitivity"] = round(float((score[tumour] >= threshold).mean()), 4) if tumour.any() else None
+        figures["specificity"] = round(float((score[~tumour] < threshold).mean()), 4) if (~tumour).any() else None
+    return figures
 
 
 def format_report(report: dict) -> str:
@@ -110,6 +135,11 @@ def format_report(report: dict) -> str:
     lines.append("confusion (rows truth, columns predicted): " + ", ".join(labels))
     for label, counts in zip(labels, report["confusion"]["rows_truth_columns_predicted"], strict=True):
         lines.append(f"  {label:<14} " + " ".join(f"{c:>6}" for c in counts))
+    if "detector" in report:
+        d = report["detector"]
+        lines.append(f"tumour vs normal brain: AUC {d['auc_tumour_vs_normal']}; at the card's operating point "
+                     f"P(tumour) >= {d['threshold']}: sensitivity {d.get('sensitivity')}, "
+                     f"specificity {d.get('specificity')}")
     if "pointing_game" in report:
         game = report["pointing_game"]
         lines.append(f"pointing game: Grad-CAM {game['gradcam']}, centre baseline {game['centre_baseline']}")

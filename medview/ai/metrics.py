@@ -78,7 +78,8 @@ def classification_report(probabilities: np.ndarray, targets: np.ndarray, labels
     return {
         "n": int(len(targets)),
         "accuracy": round(float((predicted == targets).mean()), 4),
-        "balanced_accuracy": round(float(np.mean([per_class[x]["recall"] for x in labels])), 4),
+        "balanced_accuracy": round(float(np.mean([per_class[x]["recall"] for x in labels
+                                                   if per_class[x]["support"]] or [0.0])), 4),
         "macro_auc": round(float(np.mean(valid)), 4) if valid else None,
         "per_class": per_class,
         "confusion": {"labels": labels, "rows_truth_columns_predicted": confusion.tolist()},
