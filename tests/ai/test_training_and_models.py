@@ -158,3 +158,21 @@ def test_evaluate_defaults_to_the_cards_test_part_on_its_own_dataset(tiny_models
     assert {"accuracy", "macro_auc", "per_class", "confusion", "ece_before_calibration",
             "ece_after_calibration", "pointing_game"} <= set(report)
     assert np.isfinite(report["pointing_game"]["centre_baseline"])
+
+
+def test_classify_cli_on_a_dataset_png(tiny_models, brain_data):
+    done = subprocess.run([sys.executable, "-m", "medview.cli", "classify", str(brain_data / "images" / "0001.png"),
+                           "--model", str(tiny_models / "slice"), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result["probabilities"]) == {"glioma", "meningioma", "pituitary"}
+    assert result["task"] == "slice"
+
+
+def test_classify_cli_refuses_a_point_outside_the_image(tiny_models, shared_data):
+    done = subprocess.run([sys.executable, "-m", "medview.cli", "classify",
+                           str(shared_data / "samples" / "mr_brain_t1post_tcia_btp"), "--slice", "3", "--at",
+                           "900,10", "--model", str(tiny_models / "patch")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "outside the image" in done.stderr and "Traceback" not in done.stderr
