@@ -78,13 +78,18 @@ def main() -> int:
 
     import torch
 
-    from medview.ai.manifest import read_card
+    from medview.ai.registry import scan_models
     from medview.io import load_volume
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     volume = load_volume(SAMPLE)
-    rows = [measure(read_card(args.models / name), volume)
-            for name in ("brain-tumour-slice", "brain-tumour-patch")]
+    cards, problems = scan_models([args.models])
+    for problem in problems:
+        print(f"skipped {problem.folder.name}: {problem.reason}", file=sys.stderr)
+    # the first model of each task in the registry's order: the one `medview classify` picks
+    chosen = [next(c for c in cards if c.task == task) for task in ("slice", "patch") if any(
+        c.task == task for c in cards)]
+    rows = [measure(card, volume) for card in chosen]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nmedview inference benchmark: {SAMPLE.name} ({volume.n_slices}×{volume.shape[1]}×{volume.shape[2]}), "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores\n")
