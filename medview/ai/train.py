@@ -26,6 +26,8 @@ from medview.ai.inputs import DATASET_MM_PER_PIXEL, brain_mask, dilate, patch_in
 from medview.ai.manifest import DISCLAIMER, MANIFEST, sha256_of
 
 NORMAL = "normal brain"
+#: Normal-brain patch centres lie this far inside the head outline (clear of skull and scalp).
+SKULL_MM = 12.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def normal_centres(image01: np.ndarray, mask: np.ndarray, setup: TaskSetup, rng:
     """Brain tissue (not air, not skull) far enough from the tumour that the patch holds none of it."""
     spacing = (DATASET_MM_PER_PIXEL, DATASET_MM_PER_PIXEL)
     away = int(math.ceil((setup.patch_mm / 2 * math.sqrt(2) + 4) / DATASET_MM_PER_PIXEL))
-    candidates = brain_mask(image01, spacing) & ~dilate(mask, away)
+    candidates = brain_mask(image01, spacing, SKULL_MM) & ~dilate(mask, away)
     rows, columns = np.nonzero(candidates)
     if len(rows) == 0:
         return []
@@ -361,14 +363,20 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
             "Tells the tumour type (glioma, meningioma, pituitary tumour) of a T1 post-contrast brain MRI slice "
             "that is known to hold a tumour. It is not a detector: every slice gets one of the three types."
             if task == "slice" else
-            "Click-to-classify on T1 post-contrast brain MRI: a 64 mm patch centred on the clicked point is "
-            "called normal brain or glioma / meningioma / pituitary tumour; P(tumour) above the operating point "
-            "flags the point. Trained on patches centred in tumours and in brain tissue away from them."),
+            f"Click-to-classify on T1 post-contrast brain MRI: a {setup.patch_mm:g} mm patch centred on the clicked "
+            "point is called normal brain or glioma / meningioma / pituitary tumour; P(tumour) at or above the "
+            "operating point flags the point. It is the detector of the two bundled models."),
         "limitations": [
             "Trained on 2D slices of one public dataset (two hospitals in China, 2005–2010), mixed views.",
             "Training images were 8-bit, JPEG-compressed, min–max scaled: other contrasts and scanners may shift "
             "its answers.",
             "Not validated for clinical use; other tumour types, post-operative changes and children unseen.",
+            *(["Every training slice holds a tumour: on a slice without one it still answers a tumour type."]
+              if task == "slice" else
+              [f"'Normal brain' patches were centred in brain tissue (by intensity, {SKULL_MM:g} mm inside the head "
+               f"outline) with no tumour inside the patch; points near a tumour (oedema, margins), skull, air "
+               "and non-brain tissue were never shown, so answers there are not tested.",
+               "The operating point was chosen on validation patches (Youden's J), not on whole series."]),
         ],
         "research_use_only": True,
         "disclaimer": f"{DISCLAIMER}, not for diagnosis",
