@@ -422,6 +422,7 @@ class SliceView(QWidget):
         if points != self._marks_drawn:  # setData is not free: only when the marks change
             self.marks.setData(pos=points)
             self._marks_drawn = points
+        self.marks.setVisible(bool(points))  # an empty scatter item still costs a paint pass
 
     def _mouse_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or event.double():
