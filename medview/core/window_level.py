@@ -30,7 +30,12 @@ class Window:
         return self.level + self.width / 2
 
     def __str__(self) -> str:
-        return f"W {self.width:g} / L {self.level:g}"
+        return f"W {_short(self.width)} / L {_short(self.level)}"
+
+
+def _short(value: float) -> str:
+    """A window figure as a reader wants it: 1047 not 1047.01, but 0.0125 or 523.5 kept."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 #: CT presets (HU), in the order of keys 1–8.
@@ -86,3 +91,16 @@ def default_window(modality: str, values: np.ndarray) -> Window:
     if modality.upper() == "CT":
         return Window(400, 40, "soft tissue")
     return percentile_window(values, 1.0, 99.0, "default (1–99 %)")
+
+
+def grey(values: np.ndarray, window: Window, inverted: bool = False) -> np.ndarray:
+    """Values → 8-bit grey through a window: the display mapping, as the slice view draws it.
+
+    Linear from black at `window.low` to white at `window.high`, clipped outside; `inverted` (MONOCHROME1
+    or the user's invert) swaps black and white. The values themselves are never changed.
+    """
+    scaled = (np.asarray(values, dtype=np.float32) - np.float32(window.low)) * np.float32(255.0 / window.width)
+    scaled = np.clip(scaled, 0, 255)
+    if inverted:
+        scaled = 255 - scaled
+    return scaled.astype(np.uint8)

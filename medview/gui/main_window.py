@@ -46,10 +46,13 @@ class _ProgressRelay(QObject):
     progress = Signal(int, int)
 
 
-def scan_job(path: str, relay: _ProgressRelay, token):
-    """Worker: scan and index, then thumbnails of every volume's middle slice."""
+def scan_job(path: str, ticket: int, relay: _ProgressRelay, token):
+    """Worker: scan and index, then thumbnails of every volume's middle slice.
+
+    Everything yielded carries the scan's ticket: what a cancelled scan had already sent is recognised as
+    stale on arrival and dropped, never drawn into the next folder's browser."""
     catalog = open_folder(path, progress=relay.progress.emit, cancel=token)
-    yield ("catalog", catalog)
+    yield (ticket, "catalog", catalog)
     for index, spec in enumerate(catalog.volumes):
         if token.cancelled:
             return
@@ -57,13 +60,20 @@ def scan_job(path: str, relay: _ProgressRelay, token):
             values = slice_values(spec, spec.n_slices // 2)
         except MedviewError:
             continue
-        yield ("thumbnail", index, thumbnail_pixels(values, spec.images[0][0].photometric))
+        yield (ticket, "thumbnail", index, thumbnail_pixels(values, spec.images[0][0].photometric))
 
 
 def load_job(series: ShownSeries, first: int, token):
-    """Worker: decode a volume, handing over each slice as it lands; returns (series, volume)."""
-    volume = yield from iter_assemble(series.spec, cancel=token, first=first)
-    return series, volume
+    """Worker: decode a volume, handing over (series, t, k, pixels) as each slice lands; returns
+    (series, volume). The series travels with every slice so that the window can tell a slice of the series
+    on screen from one a cancelled load had already sent."""
+    slices = iter_assemble(series.spec, cancel=token, first=first)
+    while True:
+        try:
+            t, k, pixels = next(slices)
+        except StopIteration as finished:
+            return series, finished.value
+        yield series, t, k, pixels
 
 
 def tags_job(source: tuple, path: str, frame: int, token):
@@ -88,6 +98,7 @@ class MainWindow(QMainWindow):
         self.wanted_slice: int | None = None
         self.wanted_window: Window | None = None
         self.wanted_series: str | int | None = None
+        self.scan_ticket = 0
 
         self.view = SliceView(self)
         self.slider = QSlider(Qt.Orientation.Vertical, self)
@@ -260,19 +271,38 @@ class MainWindow(QMainWindow):
         self.folder = str(path)
         self.wanted_series, self.wanted_slice, self.wanted_window = series, k, window
         self.statusBar().showMessage(f"Scanning {path}…")
-        self._busy(True, 0)
-        self.jobs["scan"] = Job(scan_job, str(path), self.relay, on_yield=self._scan_yielded,
-                                on_error=self._error, on_finished=lambda: self._busy(False)).start()
+        self.scan_ticket += 1
+        self._start("scan", scan_job, str(path), self.scan_ticket, self.relay, on_yield=self._scan_yielded,
+                    total=0)
+
+    def _start(self, name: str, function, *args, total: int, **callbacks) -> None:
+        """Run a job under a name (one per name: the previous one is cancelled) with the progress bar."""
+        if name in self.jobs:
+            self.jobs.pop(name).cancel()
+        self._busy(True, total)
+        job = Job(function, *args, on_error=self._error, **callbacks)
+        job.worker.finished.connect(lambda: self._job_finished(name, job))
+        self.jobs[name] = job.start()
+
+    def _job_finished(self, name: str, job: Job) -> None:
+        """A job ended: hide the progress bar, unless it was replaced by a job that is still running."""
+        if self.jobs.get(name) is job:
+            del self.jobs[name]
+        if not any(n in self.jobs for n in ("scan", "load")):
+            self._busy(False)
 
     def _scan_progress(self, done: int, total: int) -> None:
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(done)
 
     def _scan_yielded(self, item) -> None:
-        if item[0] == "catalog":
-            self._show_catalog(item[1])
-        elif item[0] == "thumbnail":
-            self.browser.set_thumbnail(item[1], item[2])
+        ticket, kind, *rest = item
+        if ticket != self.scan_ticket:
+            return  # from a scan the user replaced
+        if kind == "catalog":
+            self._show_catalog(*rest)
+        elif kind == "thumbnail":
+            self.browser.set_thumbnail(*rest)
 
     def _show_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -304,8 +334,6 @@ class MainWindow(QMainWindow):
             return
         if self.shown is not None and self.shown.spec is self.catalog.volumes[index]:
             return
-        if "load" in self.jobs:
-            self.jobs.pop("load").cancel()
         self.cine.stop()
         self.cine_action.setChecked(False)
         series = ShownSeries(self.catalog.volumes[index], index)
@@ -325,16 +353,13 @@ class MainWindow(QMainWindow):
         self.wanted_window = None
         if self.inference is not None:
             self.inference.reload_models()
-        self._busy(True, series.n_slices * series.time_points)
-        self.jobs["load"] = Job(load_job, series, self.view.k, on_yield=self._slice_landed,
-                                on_done=self._volume_loaded, on_error=self._error,
-                                on_finished=lambda: self._busy(False)).start()
+        self._start("load", load_job, series, self.view.k, on_yield=self._slice_landed,
+                    on_done=self._volume_loaded, total=series.n_slices * series.time_points)
 
     def _slice_landed(self, item) -> None:
-        t, k, pixels = item
-        series = self.shown
-        if series is None or series.loaded:
-            return
+        series, t, k, pixels = item
+        if series is not self.shown or series.loaded:
+            return  # a slice of a series the user left (sent before its load was cancelled)
         series.land(t, k, pixels)
         self.progress.setValue(self.progress.value() + 1)
         if (t, k) == (self.view.t, self.view.k) and self.view.series is series:

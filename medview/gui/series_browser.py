@@ -8,6 +8,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem
 
+from medview.core.window_level import grey, percentile_window
 from medview.io.index import Catalog, VolumeSpec
 
 THUMBNAIL = 64
@@ -20,14 +21,10 @@ def _date(text: str) -> str:
 
 def thumbnail_pixels(values: np.ndarray, photometric: str = "MONOCHROME2") -> np.ndarray:
     """A THUMBNAIL² grey image of a slice, windowed 1–99 %, for the browser (computed in a worker)."""
-    values = np.asarray(values, dtype=np.float32)
     step = max(1, max(values.shape) // THUMBNAIL)
-    small = values[::step, ::step]
-    low, high = np.percentile(small, [1, 99]) if small.size else (0, 1)
-    grey = np.clip((small - low) / max(high - low, 1e-6), 0, 1)
-    if photometric == "MONOCHROME1":
-        grey = 1 - grey
-    return np.ascontiguousarray((grey * 255).astype(np.uint8))
+    small = np.asarray(values)[::step, ::step]
+    window = percentile_window(small, 1.0, 99.0)
+    return np.ascontiguousarray(grey(small, window, inverted=photometric == "MONOCHROME1"))
 
 
 class SeriesBrowser(QTreeWidget):
@@ -86,6 +83,9 @@ class SeriesBrowser(QTreeWidget):
             return
         height, width = pixels.shape
         image = QImage(pixels.data, width, height, pixels.strides[0], QImage.Format.Format_Grayscale8).copy()
+        if max(width, height) < THUMBNAIL:  # a tiny image (16×16 on a CD) is enlarged, pixels kept square
+            image = image.scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio,
+                                 Qt.TransformationMode.FastTransformation)
         item.setIcon(0, QIcon(QPixmap.fromImage(image)))
 
     def select(self, index: int) -> None:

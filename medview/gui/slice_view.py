@@ -147,6 +147,7 @@ class SliceView(QWidget):
         self.rotation, self.flip_horizontal, self.flip_vertical = 0, False, False
         self.window = window
         self.presets = []
+        self._last_cursor = None
         self._place_image()
         self.refresh()
         self.fit()
@@ -182,6 +183,8 @@ class SliceView(QWidget):
         self._update_overlays(loaded=pixels is not None)
         self._draw_heat()
         self._draw_marks()
+        if self._last_cursor is not None:  # the mouse rests on the image while the wheel scrolls
+            self.status_changed.emit(self.describe_pixel(*self._last_cursor))
         self.slice_changed.emit(self.k)
 
     @property
@@ -191,16 +194,21 @@ class SliceView(QWidget):
 
     # -- geometry of the display --------------------------------------------------------------------------
     def _place_image(self) -> None:
-        """Scale pixels to mm (true aspect), then rotate and flip about the image centre."""
+        """Scale pixels to mm (true aspect), then rotate and flip about the image centre.
+
+        The rotation is applied first and the flips after it, on the screen's axes (as
+        `orientation.screen_directions` assumes): "flip horizontally" swaps the screen's left and right
+        edges whatever the rotation."""
         series = self.series
         row_mm, col_mm = series.pixel_spacing
         width, height = series.columns * col_mm, series.rows * row_mm
-        transform = QTransform()
+        transform = QTransform()  # QTransform composes so that the last call acts first on a point
         transform.translate(width / 2, height / 2)
-        transform.rotate(90 * self.rotation)
         transform.scale(-1 if self.flip_horizontal else 1, -1 if self.flip_vertical else 1)
+        transform.rotate(90 * self.rotation)
         transform.translate(-width / 2, -height / 2)
         transform.scale(col_mm, row_mm)
+        self._last_cursor = None  # another pixel is under the mouse now
         self.image.setTransform(transform)
         self.heat.setTransform(transform)
 
@@ -215,10 +223,8 @@ class SliceView(QWidget):
         """One image pixel per screen pixel (by the column spacing)."""
         if self.series is None:
             return
-        row_mm, col_mm = self.series.pixel_spacing
-        view = self.box.screenGeometry() if hasattr(self.box, "screenGeometry") else None
-        width_px = self.graphics.viewport().width() if view is None else view.width()
-        height_px = self.graphics.viewport().height()
+        col_mm = self.series.pixel_spacing[1]
+        width_px, height_px = self.box.width(), self.box.height()
         center = self.box.viewRect().center()
         half_w, half_h = width_px * col_mm / 2, height_px * col_mm / 2
         self.box.setRange(xRange=(center.x() - half_w, center.x() + half_w),
@@ -232,7 +238,7 @@ class SliceView(QWidget):
         mm_across = self.box.viewRect().width()
         if mm_across <= 0:
             return 1.0
-        return self.graphics.viewport().width() / (mm_across / self.series.pixel_spacing[1])
+        return self.box.width() / (mm_across / self.series.pixel_spacing[1])
 
     def zoom_by(self, factor: float) -> None:
         self.box.scaleBy((1 / factor, 1 / factor))
@@ -242,7 +248,11 @@ class SliceView(QWidget):
         self._update_overlays(loaded=True)
 
     def rotate(self, quarter_turns: int = 1) -> None:
-        self.rotation = (self.rotation + quarter_turns) % 4
+        """Turn the image on screen clockwise by quarter turns, also when it is flipped."""
+        # the view is flip ∘ rotation; turning it on screen gives turn ∘ flip ∘ rotation, and a single flip
+        # reverses the sense of a turn passed through it (turn ∘ flip = flip ∘ turn⁻¹)
+        mirrored = self.flip_horizontal != self.flip_vertical
+        self.rotation = (self.rotation + (-quarter_turns if mirrored else quarter_turns)) % 4
         self._place_image()
         self.fit()
 
@@ -331,6 +341,11 @@ class SliceView(QWidget):
         where = self.pixel_at(scene_pos)
         self._last_cursor = where
         self.status_changed.emit(self.describe_pixel(*where) if where else "")
+
+    def leaveEvent(self, event):  # noqa: N802 - Qt name
+        self._last_cursor = None
+        self.status_changed.emit("")
+        super().leaveEvent(event)
 
     def describe_pixel(self, r: int, c: int) -> str:
         """'value HU at (k, r, c) = ..., LPS (x, y, z) mm' for the status bar."""

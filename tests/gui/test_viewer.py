@@ -212,3 +212,124 @@ def test_a_folder_dropped_on_the_window_opens(qtbot, window):
     with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
         window.dropEvent(event)
     assert window.folder == str(SAMPLE) and window.shown.n_slices == 24
+
+
+def _screen_frame(view, r: int = 100, c: int = 100) -> np.ndarray:
+    """2×2: screen displacement (x right, y down, in viewport pixels) per step of column (first) and row."""
+    p00, p01, p10 = view.widget_point_of(r, c), view.widget_point_of(r, c + 1), view.widget_point_of(r + 1, c)
+    return np.array([[p01.x() - p00.x(), p10.x() - p00.x()], [p01.y() - p00.y(), p10.y() - p00.y()]])
+
+
+def test_every_rotation_and_flip_keeps_markers_on_the_drawn_anatomy(qtbot, window):
+    """Any sequence of turns and flips: the letters on the screen's right and bottom edges name the patient
+    directions the drawn image runs to there, and each action acts on the screen (a flip after a turn still
+    swaps the screen's left and right)."""
+    from medview.core.orientation import direction_letters
+
+    open_and_wait(qtbot, window, SAMPLE, k=17)
+    view = window.view
+    series = view.series
+    row_mm, col_mm = series.pixel_spacing
+    expected = _screen_frame(view)
+    actions = {"R": (view.rotate, np.array([[0, -1], [1, 0]])),  # clockwise on a y-down screen
+               "H": (lambda: view.flip(True), np.diag([-1, 1])),
+               "V": (lambda: view.flip(False), np.diag([1, -1]))}
+    for name in "RHRVRRHVHRRRVHRV":
+        act, on_screen = actions[name]
+        act()
+        expected = on_screen @ expected
+        frame = _screen_frame(view)
+        assert np.allclose(frame, expected, atol=0.05 * np.abs(expected).max()), f"after {name}"
+        index_steps = np.linalg.solve(frame, np.eye(2))  # (column, row) steps per screen right / down
+        right, down = (steps[0] * col_mm * series.row_cosine + steps[1] * row_mm * series.column_cosine
+                       for steps in index_steps.T)
+        assert view.markers["right"].text() == direction_letters(right / np.linalg.norm(right))
+        assert view.markers["bottom"].text() == direction_letters(down / np.linalg.norm(down))
+
+
+def test_a_flip_after_a_turn_moves_the_tumour_across_the_screen(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=17)
+    view = window.view
+    centre = view.graphics.viewport().width() / 2
+    view.rotate(1)  # image right-posterior → screen bottom-left
+    assert view.widget_point_of(210, 175).x() < centre
+    view.flip(horizontal=True)
+    assert view.widget_point_of(210, 175).x() > centre
+    assert view.markers["right"].text() == "P" and view.markers["top"].text() == "R"
+
+
+def test_slices_a_left_series_had_already_sent_are_not_drawn_in_the_next(qtbot, window, shared_data):
+    """Echo 2 starts loading, the user picks echo 1 before its slices are handled: none of echo 2's slices,
+    already queued, may land in echo 1."""
+    import time
+
+    from medview.gui.shown_series import ShownSeries
+    from medview.io import load_volumes
+
+    folder = shared_data / "dicom_cases" / "mr_siemens_multi_echo"
+    truth = load_volumes(folder)
+    open_and_wait(qtbot, window, folder, series=0)
+    landed = []
+    original = ShownSeries.land
+
+    def recording_land(series, t, k, pixels):
+        landed.append((series.index, k, pixels.copy()))
+        original(series, t, k, pixels)
+
+    ShownSeries.land = recording_land
+    try:
+        window.browser.select(1)  # echo 2 starts decoding in its worker ...
+        time.sleep(0.5)           # ... and sends its slices while the GUI thread is busy
+        with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
+            window.browser.select(0)  # the user is back on echo 1 before those slices were handled
+    finally:
+        ShownSeries.land = original
+    assert window.shown.index == 0
+    for index, k, pixels in landed:
+        assert index == 0 and np.array_equal(pixels, truth[0].voxels[k]), f"slice {k} of volume {index}"
+    assert not np.array_equal(truth[0].voxels, truth[1].voxels)
+
+
+def test_value_under_a_resting_cursor_follows_the_wheel(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=17)
+    voxels = load_volume(SAMPLE).voxels
+    point = window.view.widget_point_of(210, 175)
+    qtbot.mouseMove(window.view.graphics.viewport(), QPoint(int(point.x()), int(point.y())))
+    qtbot.waitUntil(lambda: "(k, r, c) = (17, 210, 175)" in window.cursor_label.text(), timeout=5000)
+    assert window.cursor_label.text().startswith(f"{int(voxels[17, 210, 175])} at")
+    qtbot.keyClick(window.view, Qt.Key.Key_Down)
+    assert window.cursor_label.text().startswith(f"{int(voxels[18, 210, 175])} at (k, r, c) = (18, 210, 175)")
+
+
+def test_drawn_grey_is_the_window_mapping_of_the_voxel(qtbot, window):
+    from medview.core.window_level import grey
+
+    open_and_wait(qtbot, window, SAMPLE, k=17)
+    view = window.view
+    view.set_window(Window(600, 500))
+    voxels = load_volume(SAMPLE).voxels[17]
+    pixels = viewport_pixels(window)
+    for r, c in ((210, 175), (150, 75), (160, 130), (100, 200)):
+        point = view.widget_point_of(r, c)
+        drawn = int(pixels[int(point.y()), int(point.x())])
+        assert abs(drawn - int(grey(voxels[r, c], view.window))) <= 3, (r, c)
+    view.set_invert(True)
+    pixels = viewport_pixels(window)
+    point = view.widget_point_of(210, 175)
+    assert abs(int(pixels[int(point.y()), int(point.x())]) - int(grey(voxels[210, 175], view.window, True))) <= 3
+
+
+def test_the_bundled_sample_is_the_shared_sample_byte_for_byte(shared_data):
+    import hashlib
+
+    sums = {}
+    for line in (shared_data / "samples" / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        if name.startswith("./mr_brain_t1post_tcia_btp/"):
+            sums[name.rsplit("/", 1)[1]] = digest
+    files = sorted(SAMPLE.glob("*.dcm"))
+    assert len(files) == len(sums) == 24
+    for path in files:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[path.name], path.name
+    citation = (SAMPLE.parent / "CITATION.md").read_text()
+    assert "CC BY 3.0" in citation and "10.7937/K9/TCIA.2018.15quzvnb" in citation
