@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     from medview.ai.commands import register as register_ai
 
     register_ai(sub)
+    from medview.report_cli import register as register_report
+
+    register_report(sub)
     parser.subcommand_names = set(sub.choices)
     return parser
 

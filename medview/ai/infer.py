@@ -36,6 +36,16 @@ class Prediction:
     flagged: bool | None = None
     disclaimer: str = DISCLAIMER
 
+    def as_finding(self, k: int):
+        """The report's record of this answer on slice k."""
+        from medview.core.reading import AiFinding
+
+        return AiFinding(k=k, label=self.label, probability=self.probabilities[self.label],
+                         probabilities=dict(self.probabilities), model_name=self.model_name,
+                         model_version=self.model_version, model_sha256=self.model_sha256, task=self.task,
+                         elapsed_ms=self.elapsed_ms, point=self.point, tumour_probability=self.tumour_probability,
+                         flagged=self.flagged, saliency_method=self.saliency_method)
+
     def as_dict(self) -> dict:
         return {
             "label": self.label, "probabilities": self.probabilities, "task": self.task,

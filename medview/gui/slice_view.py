@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QFont, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QVBoxLayout, QWidget
 
 from medview.core import orientation
+from medview.core.colormap import heat_rgba
 from medview.core.window_level import Window, default_window, presets_for
 
 #: (colour, point size, bold) of the overlay texts
@@ -486,13 +487,3 @@ class SliceView(QWidget):
 
 def _date(text: str) -> str:
     return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text
-
-
-def heat_rgba(values: np.ndarray, opacity: float, threshold: float) -> np.ndarray:
-    """Saliency in [0, 1] → RGBA (the 'inferno' colour map); transparent below the threshold."""
-    lut = pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=False)
-    index = np.clip((values * 255).astype(np.int32), 0, 255)
-    rgba = np.empty(values.shape + (4,), dtype=np.uint8)
-    rgba[..., :3] = lut[index]
-    rgba[..., 3] = np.where(values >= threshold, int(opacity * 255), 0)
-    return rgba

@@ -1,0 +1,135 @@
+"""AI findings and measurements as a DICOM Structured Report, TID 1500 (Measurement Report), with highdicom.
+
+Each measurement is a planar ROI group whose region is drawn on its source image (SCOORD: a polyline for a
+length or an angle, a closed polyline for a rectangle, an ellipse by its axes); each AI finding is a group
+with the model as Algorithm Identification (name, version, sha256), the label as its finding type and
+the probability as a measurement: a point region where the model was clicked, the whole image for a
+slice model. The reference datasets are the (possibly anonymised) headers of the source images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+
+from medview.core.reading import AiFinding, Measurement, Reading
+
+#: a local coding scheme for medview's labels (99-prefixed designators are private by the standard)
+SCHEME = "99MEDVIEW"
+RESEARCH_ONLY = "AI generated, research use only (medview)"
+
+
+def label_code(label: str):
+    import highdicom as hd
+
+    return hd.sr.CodedConcept(value=label.replace(" ", "-")[:16], scheme_designator=SCHEME, meaning=label)
+
+
+def _units(name: str, unit: str):
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    if unit == "mm":
+        return codes.UCUM.Millimeter
+    if unit == "mm2":
+        return codes.UCUM.SquareMillimeter
+    if unit == "deg":
+        return codes.UCUM.Degree
+    if unit == "HU":
+        return codes.UCUM.HounsfieldUnit
+    return hd.sr.CodedConcept("1", "UCUM", "no units")
+
+
+def _concept(name: str):
+    from pydicom.sr.codedict import codes
+
+    return {"length": codes.SCT.Length, "angle": codes.SCT.Angle, "mean": codes.SCT.Mean,
+            "SD": codes.SCT.StandardDeviation, "min": codes.SCT.Minimum, "max": codes.SCT.Maximum,
+            "area": codes.SCT.Area}[name]
+
+
+def _region(measurement: Measurement, source):
+    import highdicom as hd
+
+    annotation = measurement.annotation
+    points = np.array(annotation.points, dtype=np.float32)
+    if annotation.kind in ("length", "angle"):
+        return hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POLYLINE, points, source)
+    (c0, r0), (c1, r1) = annotation.points
+    if annotation.kind == "rectangle":
+        corners = np.array([(c0, r0), (c1, r0), (c1, r1), (c0, r1), (c0, r0)], dtype=np.float32)
+        return hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POLYLINE, corners, source)
+    cc, rc = (c0 + c1) / 2, (r0 + r1) / 2
+    axes = np.array([(c0, rc), (c1, rc), (cc, r0), (cc, r1)], dtype=np.float32)
+    if abs(c1 - c0) < abs(r1 - r0):  # the first pair is the major axis
+        axes = axes[[2, 3, 0, 1]]
+    return hd.sr.ImageRegion(hd.sr.GraphicTypeValues.ELLIPSE, axes, source)
+
+
+def _source_for_region(dataset: pydicom.Dataset, frame: int | None):
+    import highdicom as hd
+
+    return hd.sr.SourceImageForRegion(dataset.SOPClassUID, dataset.SOPInstanceUID,
+                                      referenced_frame_numbers=[frame] if frame else None)
+
+
+def algorithm(finding: AiFinding):
+    import highdicom as hd
+
+    return hd.sr.AlgorithmIdentification(name=finding.model_name, version=finding.model_version,
+                                         parameters=[f"sha256={finding.model_sha256}", f"task={finding.task}"])
+
+
+def _finding_group(i: int, finding: AiFinding, dataset: pydicom.Dataset, frame: int | None):
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    algorithm_id = algorithm(finding)
+    tracking = hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"AI finding {i}: AI generated, research use only")
+    measurements = [hd.sr.Measurement(codes.DCM.Probability, float(finding.probability),
+                                      hd.sr.CodedConcept("1", "UCUM", "no units"), algorithm_id=algorithm_id)]
+    common = dict(tracking_identifier=tracking, finding_type=label_code(finding.label), algorithm_id=algorithm_id,
+                  measurements=measurements)
+    if finding.point is not None:
+        region = hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POINT, np.array([finding.point], dtype=np.float32),
+                                   _source_for_region(dataset, frame))
+        return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(referenced_region=region, **common)
+    source = hd.sr.SourceImageForMeasurementGroup(dataset.SOPClassUID, dataset.SOPInstanceUID,
+                                                  referenced_frame_numbers=[frame] if frame else None)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(source_images=[source], **common)
+
+
+def _measurement_group(i: int, measurement: Measurement, dataset: pydicom.Dataset, frame: int | None):
+    import highdicom as hd
+
+    tracking = hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"measurement {i}: {measurement.annotation.kind}")
+    values = [hd.sr.Measurement(_concept(v.name), float(v.value), _units(v.name, v.unit))
+              for v in measurement.values if np.isfinite(v.value)]
+    return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=tracking, referenced_region=_region(measurement, _source_for_region(dataset, frame)),
+        measurements=values)
+
+
+def structured_report(reading: Reading, references: dict[int, tuple[pydicom.Dataset, int | None]]):
+    """A highdicom Comprehensive3DSR. `references[k]` = (header of slice k's source image, its frame number or
+    None for a single-frame file)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    groups = []
+    for i, finding in enumerate(reading.findings, 1):
+        groups.append(_finding_group(i, finding, *references[finding.k]))
+    for i, measurement in enumerate(reading.measurements, 1):
+        if measurement.values:
+            groups.append(_measurement_group(i, measurement, *references[measurement.k]))
+    observation = hd.sr.ObservationContext(
+        observer_device_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Device,
+            observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(uid=hd.UID(), name="medview")))
+    content = hd.sr.MeasurementReport(observation_context=observation,
+                                      procedure_reported=codes.SCT.ImagingProcedure, imaging_measurements=groups)
+    evidence = list({ds.SOPInstanceUID: ds for ds, _ in references.values()}.values())
+    return hd.sr.Comprehensive3DSR(
+        evidence=evidence, content=content[0], series_instance_uid=hd.UID(), series_number=901,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="medview",
+        series_description=RESEARCH_ONLY)

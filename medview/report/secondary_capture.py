@@ -1,0 +1,38 @@
+"""Key images as DICOM Secondary Capture (RGB, overlays burnt in), with highdicom, in the source's study and
+pointing at the source image it shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+
+from medview.core import orientation
+from medview.core.reading import Reading
+
+DESCRIPTION = "medview key images (AI overlays: research use only)"
+
+
+def key_image_dataset(reading: Reading, rgb: np.ndarray, reference: pydicom.Dataset, series_uid: str,
+                      number: int, with_ai: bool):
+    """One Secondary Capture image of the same patient and study as `reference` (the source slice's header)."""
+    import highdicom as hd
+    from pydicom.dataset import Dataset
+
+    orientation_letters = (orientation.direction_letters(reading.row_cosine),
+                           orientation.direction_letters(reading.column_cosine))
+    image = hd.sc.SCImage.from_ref_dataset(
+        ref_dataset=reference, pixel_array=np.ascontiguousarray(rgb), photometric_interpretation="RGB",
+        bits_allocated=8, coordinate_system="PATIENT", series_instance_uid=series_uid, series_number=902,
+        sop_instance_uid=hd.UID(), instance_number=number, manufacturer="medview",
+        patient_orientation=orientation_letters, series_description=DESCRIPTION)
+    source = Dataset()
+    source.ReferencedSOPClassUID = reference.SOPClassUID
+    source.ReferencedSOPInstanceUID = reference.SOPInstanceUID
+    image.SourceImageSequence = [source]
+    image.BurnedInAnnotation = "NO"  # the burnt-in texts carry no identity (see report.render)
+    image.ImageComments = ("Key image with AI saliency overlay: AI generated, research use only" if with_ai
+                           else "Key image with measurements")
+    if reading.anonymised:
+        image.PatientIdentityRemoved = "YES"
+        image.DeidentificationMethod = reference.get("DeidentificationMethod", "medview")
+    return image

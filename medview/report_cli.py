@@ -1,0 +1,104 @@
+"""`medview report`: the annotated report without a window: the same Reading, renderer and writers as the
+report dialog. Imports torch only when --classify-at asks for a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medview.errors import MedviewError
+
+
+def register(subparsers) -> None:
+    report = subparsers.add_parser("report", help="export an annotated report (PDF/HTML, DICOM SR and SC)")
+    report.add_argument("path", help="a DICOM folder (searched recursively), a DICOMDIR or a file")
+    report.add_argument("-o", "--output", help="the PDF to write")
+    report.add_argument("--html", help="also write a self-contained HTML file")
+    report.add_argument("--dicom-out", help="a folder for the DICOM SR and the key images (Secondary Capture)")
+    report.add_argument("--anonymize", action="store_true", help="remove the patient's identity from every output")
+    report.add_argument("--series", help="SeriesInstanceUID or index in `medview info`'s list")
+    report.add_argument("--slice", type=int, help="0-based slice k of the key image (default: the middle slice)")
+    report.add_argument("--classify-at", help="COL,ROW: classify the region there with the patch model")
+    report.add_argument("--classify-slice", action="store_true", help="classify the slice with the slice model")
+    report.add_argument("--model", help="a model name or folder for --classify-at")
+    report.add_argument("--window", help="WIDTH/LEVEL of the key image (default: the series' default window)")
+    report.add_argument("--length", action="append", default=[], metavar="C0,R0,C1,R1", help="a length to measure")
+    report.add_argument("--ellipse", action="append", default=[], metavar="C0,R0,C1,R1", help="an ellipse ROI")
+    report.add_argument("--rectangle", action="append", default=[], metavar="C0,R0,C1,R1", help="a rectangle ROI")
+    report.add_argument("--impression", default="", help="the free-text impression")
+    report.set_defaults(run=run_report)
+
+
+def _numbers(text: str, count: int, option: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise MedviewError(f"{option} wants {count} numbers separated by commas, not {text!r}")
+    return values
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from medview.core.annotations import Annotation, measure_annotation
+    from medview.core.reading import KeyImage, Measurement, Reading
+    from medview.core.window_level import default_window, parse_window
+    from medview.io import assemble_volume, open_folder
+    from medview.report.export import Targets, export_report
+
+    if not (args.output or args.html or args.dicom_out):
+        raise MedviewError("nothing to write: give -o report.pdf, --html FILE or --dicom-out DIR")
+    spec = open_folder(args.path).find(args.series)
+    volume = assemble_volume(spec)
+    k = volume.n_slices // 2 if args.slice is None else args.slice
+    if not 0 <= k < volume.n_slices:
+        raise MedviewError(f"--slice {k} is outside 0..{volume.n_slices - 1}")
+    pixels = volume.slice(k)
+    window = parse_window(args.window) if args.window else default_window(volume.info.modality, pixels)
+    reading = Reading.of(volume, anonymised=args.anonymize, impression=args.impression)
+    annotations = []
+    for option, kind in (("length", "length"), ("ellipse", "ellipse"), ("rectangle", "rectangle")):
+        for text in getattr(args, option):
+            c0, r0, c1, r1 = _numbers(text, 4, f"--{option}")
+            annotations.append(Annotation(kind, ((c0, r0), (c1, r1))))
+    for annotation in annotations:
+        values = measure_annotation(annotation, pixels, volume.pixel_spacing, volume.value_unit)
+        reading.measurements.append(Measurement(k, annotation, values))
+    saliency, marks = None, ()
+    jobs = [("slice", None, None)] if args.classify_slice else []
+    if args.classify_at:
+        jobs.append(("patch", tuple(_numbers(args.classify_at, 2, "--classify-at")), args.model))
+    if jobs:
+        from medview.ai.infer import classifier_for
+        from medview.ai.registry import find_model
+
+    for task, point, model in jobs:
+        card = find_model(model, task=None if model else task, modality=volume.info.modality,
+                          body_part=volume.info.body_part)
+        prediction = classifier_for(card).classify_slice(volume, k, point, saliency="gradcam")
+        reading.findings.append(prediction.as_finding(k))
+        saliency = prediction.saliency
+        if point is not None:
+            marks = (point,)
+    reading.key_images.append(KeyImage(k=k, pixels=pixels, window=(window.width, window.level),
+                                       annotations=tuple(annotations), marks=marks, saliency=saliency,
+                                       sop_instance_uid=volume.sop_instance_uids[k] if volume.sop_instance_uids
+                                       else ""))
+    sources = {k: source_of(spec, k)}
+    targets = Targets(pdf=Path(args.output) if args.output else None, html=Path(args.html) if args.html else None,
+                      dicom_folder=Path(args.dicom_out) if args.dicom_out else None)
+    for path in export_report(reading, sources, targets, source_folder=args.path):
+        print(path)
+    for finding in reading.findings:
+        print(f"slice {finding.k}: {finding.label} {finding.probability:.3f} ({finding.model_name} "
+              f"{finding.model_version}) - AI generated, research use only", file=sys.stderr)
+    return 0
+
+
+def source_of(spec, k: int):
+    """The file (and frame) slice k of a volume came from."""
+    from medview.report.export import SourceImage
+
+    header = spec.images[0][0] if spec.mosaic_tiles else spec.images[0][k]
+    return SourceImage(header.path, header.frame, header.n_frames)
