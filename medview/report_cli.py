@@ -45,7 +45,7 @@ def run_report(args: argparse.Namespace) -> int:
     from medview.core.reading import KeyImage, Measurement, Reading
     from medview.core.window_level import default_window, parse_window
     from medview.io import assemble_volume, open_folder
-    from medview.report.export import Targets, export_report
+    from medview.report.export import Targets, export_report, source_of
 
     if not (args.output or args.html or args.dicom_out):
         raise MedviewError("nothing to write: give -o report.pdf, --html FILE or --dicom-out DIR")
@@ -95,10 +95,3 @@ def run_report(args: argparse.Namespace) -> int:
               f"{finding.model_version}) - AI generated, research use only", file=sys.stderr)
     return 0
 
-
-def source_of(spec, k: int):
-    """The file (and frame) slice k of a volume came from."""
-    from medview.report.export import SourceImage
-
-    header = spec.images[0][0] if spec.mosaic_tiles else spec.images[0][k]
-    return SourceImage(header.path, header.frame, header.n_frames)

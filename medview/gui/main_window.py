@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -25,8 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medview.core.annotations import Annotations
 from medview.core.window_level import Window
 from medview.errors import MedviewError
+from medview.gui.annotation_layer import AnnotationLayer
 from medview.gui.docks import SkippedFiles, TagDock, read_tags
 from medview.gui.inference_panel import InferencePanel
 from medview.gui.series_browser import SeriesBrowser, thumbnail_pixels
@@ -129,6 +131,9 @@ class MainWindow(QMainWindow):
         self.tags_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea)
         self.skipped_dock.hide()
         self.tags_dock.hide()
+        self.annotations = Annotations()
+        self.layer = AnnotationLayer(self.view, self.annotations)
+        self.layer.changed.connect(self._annotations_changed)
         self.inference = InferencePanel(self) if with_inference else None
         self.inference_dock = (self._dock("AI", self.inference, Qt.DockWidgetArea.RightDockWidgetArea)
                                if with_inference else None)
@@ -160,6 +165,8 @@ class MainWindow(QMainWindow):
         self.tag_timer.timeout.connect(self._load_tags)
         self.tags_dock.visibilityChanged.connect(lambda visible: visible and self.tag_timer.start())
         self._build_menus()
+        if self.inference is not None:
+            self.inference.click_mode.toggled.connect(lambda on: on and self.set_tool(None))
         self.setAcceptDrops(True)
         self.resize(1280, 860)
         self._restore_layout()
@@ -207,8 +214,60 @@ class MainWindow(QMainWindow):
             if dock is None:
                 continue
             view.addAction(dock.toggleViewAction())
+        self._build_measure_menu(bar)
         self.window_menu = bar.addMenu("&Window")
         self.window_menu.aboutToShow.connect(self._fill_window_menu)
+
+    def _build_measure_menu(self, bar) -> None:
+        measure = bar.addMenu("&Measure")
+        self.tool_group = QActionGroup(self)
+        self.tool_actions: dict[str | None, QAction] = {}
+        for tool, text, key in ((None, "&Navigate", "Esc"), ("length", "&Length", "L"), ("angle", "&Angle", "A"),
+                                ("ellipse", "&Ellipse ROI", "E"), ("rectangle", "Rectangle RO&I", "B"),
+                                ("arrow", "A&rrow", "W"), ("text", "&Text", "T")):
+            action = self._action(measure, text, lambda _on=False, t=tool: self.set_tool(t), key, True)
+            self.tool_group.addAction(action)
+            self.tool_actions[tool] = action
+        self.tool_actions[None].setChecked(True)
+        measure.addSeparator()
+        self._action(measure, "&Delete selected", self.layer.delete_selected, "Del")
+        self._action(measure, "&Undo", self.layer.undo, "Ctrl+Z")
+        self._action(measure, "Mark &key image", self.toggle_key_image, "K")
+        measure.addSeparator()
+        self._action(measure, "&Report…", self.open_report, "Ctrl+R")
+
+    def set_tool(self, tool: str | None) -> None:
+        """A measuring tool takes the clicks on the image (click-to-classify is switched off meanwhile)."""
+        self.layer.set_tool(tool)
+        self.tool_actions[tool].setChecked(True)
+        if tool is not None and self.inference is not None:
+            self.inference.click_mode.setChecked(False)
+        hint = {None: "", "angle": "click arm, vertex, arm", "text": "click where the text goes"}.get(
+            tool, "click the two ends" if tool in ("length", "arrow") else "click two opposite corners")
+        if hint:
+            self.statusBar().showMessage(f"{self.tool_actions[tool].text().replace('&', '')}: {hint}", 5000)
+
+    def toggle_key_image(self) -> None:
+        if self.shown is None:
+            return
+        marked = self.layer.toggle_key_image()
+        self.statusBar().showMessage(f"slice {self.view.k + 1} {'marked as' if marked else 'is no longer'} a key "
+                                     "image", 4000)
+
+    def _annotations_changed(self) -> None:
+        values = [", ".join(str(v) for v in self.layer.values(a)) for a in self.layer.on_slice()]
+        if values and values[-1]:
+            self.statusBar().showMessage(values[-1], 8000)
+
+    def open_report(self):
+        """The report dialog for the series on screen."""
+        from medview.gui.report_dialog import ReportDialog
+
+        if self.shown is None:
+            return None
+        self.report_dialog = ReportDialog(self)
+        self.report_dialog.show()
+        return self.report_dialog
 
     def _fill_window_menu(self) -> None:
         self.window_menu.clear()
@@ -307,6 +366,9 @@ class MainWindow(QMainWindow):
     def _show_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.shown = None
+        self.annotations.by_slice.clear()  # annotations belong to the folder they were drawn on
+        self.annotations.key_images.clear()
+        self.layer.redraw(force=True)
         if self.inference is not None:
             self.inference.forget()
         self.browser.show_catalog(catalog)

@@ -85,6 +85,7 @@ class SliceView(QWidget):
     status_changed = Signal(str)
     window_changed = Signal(object)
     pixel_clicked = Signal(int, int, int)  # k, row, column of a left click on the image
+    point_clicked = Signal(int, float, float)  # k, column, row (sub-pixel) of a click while a measuring tool is on
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -133,6 +134,7 @@ class SliceView(QWidget):
         self.graphics.scene().sigMouseClicked.connect(self._mouse_clicked)
         self._last_cursor: tuple[int, int] | None = None
         self._shown_text: dict[str, str] = {}
+        self.tool_active = False  # a measuring tool takes the clicks (see gui.annotation_layer)
 
     def _label(self, style: tuple[str, int, bool]) -> OverlayText:
         text = OverlayText(style)
@@ -333,9 +335,11 @@ class SliceView(QWidget):
             return r, c
         return None
 
-    def widget_point_of(self, row: float, column: float) -> QPointF:
-        """Where the centre of pixel (row, column) is drawn, in the viewport's pixels (for tests, tools)."""
-        scene = self.image.mapToScene(QPointF(column + 0.5, row + 0.5))
+    def widget_point_of(self, row: float, column: float, centre: bool = True) -> QPointF:
+        """Where pixel (row, column) is drawn (its centre, or the point itself with centre=False), in the
+        viewport's pixels (for tests, tools)."""
+        offset = 0.5 if centre else 0.0
+        scene = self.image.mapToScene(QPointF(column + offset, row + offset))
         return QPointF(self.graphics.mapFromScene(scene))
 
     def _mouse_moved(self, scene_pos) -> None:
@@ -444,7 +448,12 @@ class SliceView(QWidget):
         if event.button() != Qt.MouseButton.LeftButton or event.double():
             return
         where = self.pixel_at(event.scenePos())
-        if where is not None:
+        if where is None:
+            return
+        if self.tool_active:
+            point = self.image.mapFromScene(event.scenePos())
+            self.point_clicked.emit(self.k, point.x(), point.y())
+        else:
             self.pixel_clicked.emit(self.k, *where)
 
     def _markers(self, series) -> dict[str, str]:

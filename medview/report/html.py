@@ -83,7 +83,9 @@ def report_html(reading: Reading, key_images: list[bytes], image_source: Callabl
     else:
         parts.append("<p>None.</p>")
     parts.append("<h2>Key images</h2>")
-    for i, (key, png) in enumerate(zip(reading.key_images, key_images, strict=True)):
+    if reading.key_images and not key_images:  # a preview: which slices, not their pictures
+        parts.append("<p>Slices " + ", ".join(str(key.k + 1) for key in reading.key_images) + "</p>")
+    for i, (key, png) in enumerate(zip(reading.key_images, key_images, strict=bool(key_images))):
         parts.append(f"<p><img src='{source(i, png)}' width='{image_width}'><br>"
                      f"<span class='small'>Slice {key.k + 1} / {reading.n_slices}, window "
                      f"W {key.window[0]:.0f} L {key.window[1]:.0f}"

@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 
-import medview.ai.registry as registry
 from medview.ai.infer import classifier_for
 from medview.ai.manifest import read_card
 from medview.gui.app import SAMPLE
-from medview.gui.main_window import MainWindow
 from medview.io import load_volume
 
 TIMEOUT = 120_000
-
-
-@pytest.fixture()
-def models(tmp_path, tiny_models, monkeypatch):
-    folder = tmp_path / "models"
-    shutil.copytree(tiny_models, folder)
-    monkeypatch.setattr(registry, "BUNDLED", tmp_path / "no-bundled-models")
-    monkeypatch.setenv("MEDVIEW_MODELS", str(folder))
-    return folder
-
-
-@pytest.fixture()
-def window(qtbot, tmp_path, models):
-    main = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(main)
-    main.resize(1300, 850)
-    main.show()
-    qtbot.waitExposed(main)
-    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
-        main.open_path(str(SAMPLE), k=17)
-    yield main
-    main.inference.cancel_series()
-    main.cancel_loading()
 
 
 def test_a_click_on_the_tumour_shows_what_the_headless_api_says_there(qtbot, window, models):

@@ -1,0 +1,179 @@
+"""Measuring and annotating on the slice view: length, angle, ellipse and rectangle ROI, arrow, text.
+
+A tool is chosen from the *Measure* menu or toolbar; each click on the image then places a point (two for a
+length, an arrow or an ROI's opposite corners, three for an angle: arm, vertex, arm; one for a text). What
+is drawn is kept in the session's `Annotations` (per series and slice, with undo) and drawn as pyqtgraph ROIs
+that are children of the image item, so they sit on the same pixels at every zoom, flip and rotation. Drag an
+ROI or its handles to move it; click it to select it; Delete removes the selection; Ctrl+Z undoes. Values
+come from `core.annotations.measure_annotation`, in mm and in the series' units (HU for CT).
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtWidgets import QInputDialog
+
+from medview.core.annotations import KINDS, Annotation, Annotations, measure_annotation
+
+PEN = pg.mkPen("#ffdc00", width=2)
+ROI_PEN = pg.mkPen("#50dcff", width=2)
+SELECTED_PEN = pg.mkPen("#ff4080", width=3)
+
+
+class AnnotationLayer(QObject):
+    """The drawn annotations of the slice on screen, and the tool that adds new ones."""
+
+    changed = Signal()  # an annotation was added, moved, removed, or undone
+
+    def __init__(self, view, store: Annotations | None = None) -> None:
+        super().__init__(view)
+        self.view = view
+        self.store = store or Annotations()
+        self.tool: str | None = None
+        self.pending: list[tuple[float, float]] = []
+        self.selected: Annotation | None = None
+        self.items: list[tuple[Annotation, object, object]] = []  # (annotation, roi, label)
+        self._drawn_key: tuple | None = None
+        self.ask_text = self._ask_text
+        view.point_clicked.connect(self._clicked)
+        view.slice_changed.connect(lambda _k: self.redraw())
+
+    # -- which slice ------------------------------------------------------------------------------------------
+    @property
+    def key(self) -> tuple | None:
+        series = self.view.series
+        return None if series is None else (series.index, self.view.k)
+
+    def on_slice(self) -> list[Annotation]:
+        key = self.key
+        return [] if key is None else self.store.on(*key)
+
+    # -- tools ------------------------------------------------------------------------------------------------
+    def set_tool(self, tool: str | None) -> None:
+        if tool is not None and tool not in KINDS:
+            raise ValueError(f"no such tool {tool!r}")
+        self.tool = tool
+        self.pending = []
+        self.view.tool_active = tool is not None
+
+    def _clicked(self, k: int, column: float, row: float) -> None:
+        if self.tool is None or self.key is None:
+            return
+        self.pending.append((column, row))
+        if len(self.pending) < KINDS[self.tool]:
+            return
+        points, self.pending = tuple(self.pending), []
+        text = ""
+        if self.tool == "text":
+            text = self.ask_text()
+            if not text:
+                return
+        self.add(Annotation(self.tool, points, text))
+
+    def _ask_text(self) -> str:
+        text, ok = QInputDialog.getText(self.view, "Text", "Annotation:")
+        return text.strip() if ok else ""
+
+    # -- editing ----------------------------------------------------------------------------------------------
+    def add(self, annotation: Annotation) -> None:
+        self.store.add(*self.key, annotation)
+        self.redraw(force=True)
+        self.changed.emit()
+
+    def delete_selected(self) -> bool:
+        if self.selected is None or self.key is None:
+            return False
+        self.store.remove(*self.key, self.selected)
+        self.selected = None
+        self.redraw(force=True)
+        self.changed.emit()
+        return True
+
+    def undo(self) -> bool:
+        done = self.store.undo()
+        if done:
+            self.selected = None
+            self.redraw(force=True)
+            self.changed.emit()
+        return done
+
+    def toggle_key_image(self) -> bool:
+        if self.key is None:
+            return False
+        marked = self.store.toggle_key_image(*self.key)
+        self.changed.emit()
+        return marked
+
+    def values(self, annotation: Annotation):
+        series = self.view.series
+        return measure_annotation(annotation, series.slice(self.view.k, self.view.t), series.pixel_spacing,
+                                  series.value_unit)
+
+    # -- drawing ----------------------------------------------------------------------------------------------
+    def redraw(self, force: bool = False) -> None:
+        """Draw the annotations of the slice on screen (nothing to do on slices without any: scrolling stays
+        as cheap as before)."""
+        annotations = self.on_slice()
+        key = (self.key, tuple(annotations), self.selected)
+        if not force and key == self._drawn_key:
+            return
+        self._drawn_key = key
+        for _annotation, roi, label in self.items:
+            for item in (roi, label):
+                if item is not None and item.scene() is not None:
+                    item.scene().removeItem(item)
+        self.items = []
+        for annotation in annotations:
+            self.items.append(self._draw(annotation))
+
+    def _draw(self, annotation: Annotation):
+        kind, points = annotation.kind, annotation.points
+        pen = SELECTED_PEN if annotation == self.selected else (ROI_PEN if kind in ("ellipse", "rectangle") else PEN)
+        if kind in ("length", "arrow"):
+            roi = pg.LineSegmentROI(positions=list(points), pen=pen)
+        elif kind == "angle":
+            roi = pg.PolyLineROI(list(points), closed=False, pen=pen)
+        elif kind in ("ellipse", "rectangle"):
+            (c0, r0), (c1, r1) = points
+            position, size = (min(c0, c1), min(r0, r1)), (abs(c1 - c0), abs(r1 - r0))
+            roi = (pg.EllipseROI if kind == "ellipse" else pg.RectROI)(position, size, pen=pen)
+        else:  # text: a small movable box at the anchor
+            roi = pg.ROI(points[0], (1, 1), pen=pen)
+        roi.setParentItem(self.view.image)
+        roi.setZValue(30)
+        roi.setAcceptedMouseButtons(roi.acceptedMouseButtons() | pg.QtCore.Qt.MouseButton.LeftButton)
+        roi.sigClicked.connect(lambda _roi, _event, a=annotation: self.select(a))
+        roi.sigRegionChangeFinished.connect(lambda r, a=annotation: self._moved(a, r))
+        text = annotation.text or "\n".join(str(v) for v in self.values(annotation))
+        label = None
+        if text:
+            label = pg.TextItem(text, color="#f0f0a0" if annotation.text else pen.color(), anchor=(0, 1))
+            label.setParentItem(self.view.image)
+            label.setZValue(31)
+            label.setPos(QPointF(max(c for c, _ in points) + 1, min(r for _, r in points)))
+        return annotation, roi, label
+
+    def select(self, annotation: Annotation | None) -> None:
+        self.selected = annotation
+        self.redraw(force=True)
+
+    def _moved(self, old: Annotation, roi) -> None:
+        new = Annotation(old.kind, _points_of(old.kind, roi), old.text)
+        if new != old and self.key is not None:
+            self.store.replace(*self.key, old, new)
+            if self.selected == old:
+                self.selected = new
+            self.redraw(force=True)
+            self.changed.emit()
+
+
+def _points_of(kind: str, roi) -> tuple[tuple[float, float], ...]:
+    """An ROI's geometry back in the slice's pixel coordinates (its parent is the image item)."""
+    if kind in ("length", "arrow", "angle"):
+        return tuple((p.x(), p.y()) for p in (roi.mapToParent(h["pos"]) for h in roi.handles))
+    x, y = roi.pos().x(), roi.pos().y()
+    if kind == "text":
+        return ((x, y),)
+    width, height = roi.size().x(), roi.size().y()
+    return (x, y), (x + width, y + height)

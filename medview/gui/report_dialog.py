@@ -1,0 +1,187 @@
+"""The report dialog: what the session found on the series on screen (AI findings, measurements, key images),
+a free-text impression, and export to PDF, HTML and DICOM (SR + Secondary Capture), anonymised on request.
+
+The Reading is gathered from the window's state on the GUI thread (plain data, no pixels decoded); drawing the
+key images and writing the files run in a worker, so the viewer never waits on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+)
+
+from medview.core.annotations import measure_annotation
+from medview.core.reading import KeyImage, Measurement, Reading
+from medview.errors import MedviewError
+from medview.gui.workers import Job
+from medview.report.export import source_of
+from medview.report.html import report_html
+
+
+def export_job(reading: Reading, sources, targets, source_folder, token):
+    from medview.report.export import export_report
+
+    yield "exporting"
+    return export_report(reading, sources, targets, source_folder=source_folder)
+
+
+def gather_reading(window, anonymised: bool = False, impression: str = "") -> tuple[Reading, dict]:
+    """The Reading of the series on screen, and the source image of every slice it refers to."""
+    series, view = window.shown, window.view
+    if series is None or series.volume is None:
+        raise MedviewError("the series is still loading: the report needs every slice")
+    volume = series.volume
+    reading = Reading.of(volume, anonymised=anonymised, impression=impression)
+    saliency_of: dict[int, object] = {}
+    if window.inference is not None:
+        for key, prediction in window.inference.cache.items():
+            index, k, t, _point, _sha = key
+            if index != series.index or t != 0:
+                continue
+            reading.findings.append(prediction.as_finding(k))
+            if prediction.saliency is not None:
+                saliency_of[k] = prediction.saliency  # the latest result on a slice is the one drawn
+    store = window.annotations
+    for k in store.slices(series.index):
+        for annotation in store.on(series.index, k):
+            values = measure_annotation(annotation, volume.slice(k), volume.pixel_spacing, volume.value_unit)
+            reading.measurements.append(Measurement(k, annotation, values))
+    keys = sorted(k for index, k in store.key_images if index == series.index) or [view.k]
+    window_ = view.window
+    for k in keys:
+        marks = tuple((c + 0.5, r + 0.5) for r, c in view.click_points.get((series.index, k), []))
+        reading.key_images.append(KeyImage(
+            k=k, pixels=volume.slice(k), window=(window_.width, window_.level),
+            annotations=tuple(store.on(series.index, k)), marks=marks, saliency=saliency_of.get(k),
+            sop_instance_uid=volume.sop_instance_uids[k] if volume.sop_instance_uids else ""))
+    reading.findings.sort(key=lambda f: f.k)
+    ks = {f.k for f in reading.findings} | {m.k for m in reading.measurements} | set(keys)
+    sources = {k: source_of(series.spec, k) for k in ks}
+    return reading, sources
+
+
+class ReportDialog(QDialog):
+    exported = Signal(list)  # the files written
+    failed = Signal(str)
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.setWindowTitle("Report — AI generated content is for research use only")
+        self.resize(760, 820)
+        self.job: Job | None = None
+        self.preview = QTextBrowser(self)
+        self.impression = QPlainTextEdit(self)
+        self.impression.setPlaceholderText("Impression (free text)")
+        self.impression.setMaximumHeight(110)
+        self.anonymise = QCheckBox("Anonymise (remove the patient's identity from every output)", self)
+        stem = self._default_stem()
+        self.pdf_path = QLineEdit(str(stem.with_suffix(".pdf")), self)
+        self.html_box = QCheckBox("HTML", self)
+        self.html_box.setChecked(True)
+        self.html_path = QLineEdit(str(stem.with_suffix(".html")), self)
+        self.dicom_box = QCheckBox("DICOM SR + key images", self)
+        self.dicom_box.setChecked(True)
+        self.dicom_path = QLineEdit(str(stem.parent / (stem.name + "-dicom")), self)
+        browse = QPushButton("Browse…", self)
+        self.export_button = QPushButton("Export", self)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.impression)
+        layout.addWidget(self.anonymise)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("PDF", self), 0, 0)
+        grid.addWidget(self.pdf_path, 0, 1)
+        grid.addWidget(browse, 0, 2)
+        grid.addWidget(self.html_box, 1, 0)
+        grid.addWidget(self.html_path, 1, 1, 1, 2)
+        grid.addWidget(self.dicom_box, 2, 0)
+        grid.addWidget(self.dicom_path, 2, 1, 1, 2)
+        layout.addLayout(grid)
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.export_button)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+
+        browse.clicked.connect(self._browse)
+        self.export_button.clicked.connect(self.export)
+        self.anonymise.toggled.connect(lambda _on: self.refresh())
+        self.refresh()
+
+    def _default_stem(self) -> Path:
+        series = self.window.shown
+        name = f"medview-report-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+        if series is not None and series.info.series_number is not None:
+            name += f"-series{series.info.series_number}"
+        return Path.home() / "medview-reports" / name
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save report", self.pdf_path.text(), "PDF (*.pdf)")
+        if path:
+            stem = Path(path).with_suffix("")
+            self.pdf_path.setText(str(stem.with_suffix(".pdf")))
+            self.html_path.setText(str(stem.with_suffix(".html")))
+            self.dicom_path.setText(str(stem.parent / (stem.name + "-dicom")))
+
+    def refresh(self) -> None:
+        """The report as it will read (without the key images), in the dialog."""
+        try:
+            reading, _ = gather_reading(self.window, self.anonymise.isChecked(), self.impression.toPlainText())
+        except MedviewError as error:
+            self.preview.setHtml(f"<p>{error}</p>")
+            self.export_button.setEnabled(False)
+            return
+        self.export_button.setEnabled(True)
+        self.preview.setHtml(report_html(reading, []))
+
+    def export(self) -> None:
+        from medview.report.export import Targets
+
+        try:
+            reading, sources = gather_reading(self.window, self.anonymise.isChecked(), self.impression.toPlainText())
+        except MedviewError as error:
+            self._failed(error)
+            return
+        targets = Targets(pdf=Path(self.pdf_path.text()) if self.pdf_path.text().strip() else None,
+                          html=Path(self.html_path.text()) if self.html_box.isChecked() else None,
+                          dicom_folder=Path(self.dicom_path.text()) if self.dicom_box.isChecked() else None)
+        self.export_button.setEnabled(False)
+        self.progress.show()
+        self.status.setText("Exporting…")
+        self.job = Job(export_job, reading, sources, targets, self.window.folder, on_done=self._done,
+                       on_error=self._failed, on_finished=self._finished).start()
+
+    def _done(self, paths) -> None:
+        self.status.setText("Written:<br>" + "<br>".join(str(p) for p in paths))
+        self.exported.emit([Path(p) for p in paths])
+
+    def _failed(self, error: BaseException) -> None:
+        self.status.setText(f"<span style='color:#c03000'>{error}</span>")
+        self.failed.emit(str(error))
+
+    def _finished(self) -> None:
+        self.progress.hide()
+        self.export_button.setEnabled(True)

@@ -1,0 +1,37 @@
+"""GUI fixtures: a real main window on the bundled sample, with tiny models trained for the session."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from PySide6.QtCore import QSettings
+
+import medview.ai.registry as registry
+from medview.gui.app import SAMPLE
+from medview.gui.main_window import MainWindow
+
+TIMEOUT = 120_000
+
+
+@pytest.fixture()
+def models(tmp_path, tiny_models, monkeypatch):
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models, folder)
+    monkeypatch.setattr(registry, "BUNDLED", tmp_path / "no-bundled-models")
+    monkeypatch.setenv("MEDVIEW_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path, models):
+    main = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(main)
+    main.resize(1300, 850)
+    main.show()
+    qtbot.waitExposed(main)
+    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
+        main.open_path(str(SAMPLE), k=17)
+    yield main
+    main.inference.cancel_series()
+    main.cancel_loading()
