@@ -91,6 +91,8 @@ class SliceView(QWidget):
         super().__init__(parent)
         self.graphics = pg.GraphicsView(self)
         self.graphics.setBackground("k")
+        # the view paints its own black background: Qt need not paint the widgets behind it on every step
+        self.graphics.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.box = _SliceBox(self)
         self.graphics.setCentralItem(self.box)
         self.image = pg.ImageItem(axisOrder="row-major")
