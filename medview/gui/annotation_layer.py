@@ -10,6 +10,8 @@ come from `core.annotations.measure_annotation`, in mm and in the series' units 
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtWidgets import QInputDialog
@@ -147,12 +149,37 @@ class AnnotationLayer(QObject):
         roi.sigRegionChangeFinished.connect(lambda r, a=annotation: self._moved(a, r))
         text = annotation.text or "\n".join(str(v) for v in self.values(annotation))
         label = None
-        if text:
+        if kind == "arrow":
+            label = self._arrow_head(points, pen)
+        elif text:
             label = pg.TextItem(text, color="#f0f0a0" if annotation.text else pen.color(), anchor=(0, 1))
             label.setParentItem(self.view.image)
             label.setZValue(31)
             label.setPos(QPointF(max(c for c, _ in points) + 1, min(r for _, r in points)))
         return annotation, roi, label
+
+    def _arrow_head(self, points, pen):
+        """Two 5 mm barbs at the head, drawn in the image's coordinates so they turn and flip with it; the
+        angles are taken in mm so the head keeps its shape on anisotropic pixels."""
+        row_mm, col_mm = self.view.series.pixel_spacing
+        (c0, r0), (c1, r1) = points
+        dx, dy = (c1 - c0) * col_mm, (r1 - r0) * row_mm
+        norm = math.hypot(dx, dy) or 1.0
+        ux, uy = -dx / norm, -dy / norm  # from the head back along the shaft
+        xs, ys = [], []
+        for angle in (0.45, 0.0, -0.45):
+            if angle == 0.0:
+                xs.append(c1)
+                ys.append(r1)
+                continue
+            bx = (ux * math.cos(angle) - uy * math.sin(angle)) * 5.0
+            by = (ux * math.sin(angle) + uy * math.cos(angle)) * 5.0
+            xs.append(c1 + bx / col_mm)
+            ys.append(r1 + by / row_mm)
+        head = pg.PlotCurveItem(x=xs, y=ys, pen=pen)
+        head.setParentItem(self.view.image)
+        head.setZValue(31)
+        return head
 
     def select(self, annotation: Annotation | None) -> None:
         self.selected = annotation
