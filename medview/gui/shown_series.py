@@ -6,6 +6,7 @@ None (drawn as "loading"), never another slice's pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -83,9 +84,14 @@ class ShownSeries:
     def column_cosine(self) -> np.ndarray:
         return self.spec.column_cosine
 
-    @property
+    @functools.cached_property
     def normal(self) -> np.ndarray:
         return self.spec.normal
+
+    @functools.cached_property
+    def slice_positions_mm(self) -> np.ndarray:
+        """Each slice's position along the normal (mm), for the overlay: computed once, not on every step."""
+        return self.spec.positions @ self.normal
 
     @property
     def positions(self) -> np.ndarray:

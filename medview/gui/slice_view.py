@@ -119,6 +119,7 @@ class SliceView(QWidget):
         self.corners = {name: self._label(OVERLAY_STYLE) for name in ("top_left", "top_right", "bottom_left",
                                                                        "bottom_right")}
         self.markers = {name: self._label(MARKER_STYLE) for name in ("left", "right", "top", "bottom")}
+        self._labels_by_name = {**self.corners, **self.markers}
         self.ai_label = self._label(AI_STYLE)
         self.ai_label.setText("AI generated, research use only")
         self.ai_label.hide()
@@ -153,6 +154,7 @@ class SliceView(QWidget):
         self.window = window
         self.presets = []
         self._last_cursor = None
+        self._static_key = None  # patient, series and letters are made again for the new series
         self._place_image()
         self.refresh()
         self.fit()
@@ -373,30 +375,35 @@ class SliceView(QWidget):
         for label in (*self.corners.values(), *self.markers.values()):
             label.setVisible(visible)
 
-    def _update_overlays(self, loaded: bool) -> None:
+    def _update_overlays(self, loaded: bool, full: bool = False) -> None:
+        """Corner texts and edge letters. On a scroll step only the slice and window texts are made again;
+        the patient, series and letters change with the series or the view's transform (`full`)."""
         series = self.series
         if series is None:
             return
-        info = series.info
         k = self.k
         thickness = series.thickness(k)
         time_text = f"\nt {self.t + 1} / {series.time_points}" if series.time_points > 1 else ""
-        number = info.series_number if info.series_number is not None else "-"
         texts = {
-            "top_left": f"{info.patient_name or '(no name)'}\n{info.patient_id}\n{_date(info.study_date)}",
-            "top_right": f"{info.modality} series {number}\n{info.series_description}"
-                         + (f" ({info.part})" if info.part else ""),
             "bottom_left": f"slice {k + 1} / {series.n_slices}{'' if loaded else ' (loading)'}{time_text}\n"
-                           f"position {float(series.positions[k] @ series.normal):.1f} mm\n"
+                           f"position {float(series.slice_positions_mm[k]):.1f} mm\n"
                            + (f"thickness {thickness:g} mm" if thickness == thickness else "thickness -"),
             "bottom_right": (f"{self.window}" if self.window else "") + f"\nzoom {self.zoom():.2f}×",
         }
-        markers = self._markers(series)
-        labels = {**self.corners, **self.markers}
-        texts.update({name: (text if series.has_geometry else "") for name, text in markers.items()})
-        changed = [self._set_text(name, labels[name], text) for name, text in texts.items()]
-        if any(changed):
-            self._place_labels()
+        static_key = (id(series), self.rotation, self.flip_horizontal, self.flip_vertical)
+        if full or static_key != getattr(self, "_static_key", None):
+            self._static_key = static_key
+            info = series.info
+            number = info.series_number if info.series_number is not None else "-"
+            texts["top_left"] = f"{info.patient_name or '(no name)'}\n{info.patient_id}\n{_date(info.study_date)}"
+            texts["top_right"] = (f"{info.modality} series {number}\n{info.series_description}"
+                                  + (f" ({info.part})" if info.part else ""))
+            texts.update({name: (text if series.has_geometry else "")
+                          for name, text in self._markers(series).items()})
+        labels = self._labels_by_name
+        changed = [name for name, text in texts.items() if self._set_text(name, labels[name], text)]
+        if changed:
+            self._place_labels(changed)
 
     # -- AI overlays ----------------------------------------------------------------------------------------
     def show_saliency(self, source: tuple, values: np.ndarray | None) -> None:
@@ -479,22 +486,26 @@ class SliceView(QWidget):
         super().resizeEvent(event)
         self._place_labels()
 
-    def _place_labels(self) -> None:
+    def _place_labels(self, names=None) -> None:
+        """Put overlay texts at their corners and edges (only `names`, the ones whose text changed, when given)."""
         width, height = self.graphics.viewport().width(), self.graphics.viewport().height()
         margin = 6
-        self.ai_label.move((width - self.ai_label.width()) // 2, 30)
+        if names is None:
+            self.ai_label.move((width - self.ai_label.width()) // 2, 30)
         for name, label in self.corners.items():
-            x = margin if "left" in name else width - label.width() - margin
-            y = margin if "top" in name else height - label.height() - margin
-            label.move(x, y)
+            if names is None or name in names:
+                x = margin if "left" in name else width - label.width() - margin
+                y = margin if "top" in name else height - label.height() - margin
+                label.move(x, y)
         for name, label in self.markers.items():
+            if names is not None and name not in names:
+                continue
             if name in ("left", "right"):
                 x = margin if name == "left" else width - label.width() - margin
                 label.move(x, (height - label.height()) // 2)
             else:
                 y = margin + 2 if name == "top" else height - label.height() - margin
                 label.move((width - label.width()) // 2, y)
-
 
 def _date(text: str) -> str:
     return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text
