@@ -34,15 +34,21 @@ NORMAL = "normal brain"
 
 def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, key: tuple, token):
     """Worker: load the model on first use (torch is imported here) and classify; returns (key, prediction)."""
-    from medview.ai.infer import classifier_for
+    from medview.ai.torch_import import import_torch
 
     yield "loading model"
+    import_torch()  # its libraries mapped without holding the GIL: the window keeps moving
+    from medview.ai.infer import classifier_for
+
     classifier = classifier_for(card)
     return key, classifier.classify(pixels, spacing, point, saliency="gradcam")
 
 
 def series_job(card: ModelCard, series, step_mm: float, token):
     """Worker: P(tumour) over a grid of brain-tissue points on every slice; yields (k, best P, best point)."""
+    from medview.ai.torch_import import import_torch
+
+    import_torch()
     from medview.ai.infer import classifier_for
     from medview.ai.inputs import tissue_grid
 
