@@ -82,9 +82,7 @@ def run_report(args: argparse.Namespace) -> int:
         if point is not None:
             marks = (point,)
     reading.key_images.append(KeyImage(k=k, pixels=pixels, window=(window.width, window.level),
-                                       annotations=tuple(annotations), marks=marks, saliency=saliency,
-                                       sop_instance_uid=volume.sop_instance_uids[k] if volume.sop_instance_uids
-                                       else ""))
+                                       annotations=tuple(annotations), marks=marks, saliency=saliency))
     sources = {k: source_of(spec, k)}
     targets = Targets(pdf=Path(args.output) if args.output else None, html=Path(args.html) if args.html else None,
                       dicom_folder=Path(args.dicom_out) if args.dicom_out else None)

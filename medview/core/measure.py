@@ -16,6 +16,11 @@ import numpy as np
 Point = tuple[float, float]  # (column, row)
 
 
+def pixel_centre(pixel: Point) -> Point:
+    """The continuous coordinates of the centre of pixel (column, row), as `--at COL,ROW` names it."""
+    return pixel[0] + 0.5, pixel[1] + 0.5
+
+
 def _mm(point: Point, spacing: tuple[float, float]) -> np.ndarray:
     row_mm, col_mm = spacing
     return np.array([point[0] * col_mm, point[1] * row_mm], dtype=np.float64)

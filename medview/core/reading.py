@@ -28,7 +28,7 @@ class AiFinding:
     model_sha256: str
     task: str
     elapsed_ms: float
-    point: tuple[float, float] | None = None  # (column, row)
+    point: tuple[float, float] | None = None  # the pixel (column, row) that was classified, as --at
     tumour_probability: float | None = None
     flagged: bool | None = None
     saliency_method: str = ""
@@ -52,10 +52,8 @@ class KeyImage:
     pixels: np.ndarray = field(repr=False)
     window: tuple[float, float]  # (width, level)
     annotations: tuple[Annotation, ...] = ()
-    marks: tuple[tuple[float, float], ...] = ()  # (column, row) of AI clicks
+    marks: tuple[tuple[float, float], ...] = ()  # pixels (column, row) that were clicked for the AI, as --at
     saliency: np.ndarray | None = field(default=None, repr=False)
-    #: the source image it shows: SOPInstanceUID of slice k
-    sop_instance_uid: str = ""
 
 
 @dataclass
@@ -72,7 +70,6 @@ class Reading:
     key_images: list[KeyImage] = field(default_factory=list)
     impression: str = ""
     anonymised: bool = False
-    reader: str = ""
     disclaimer: str = DISCLAIMER
 
     @classmethod

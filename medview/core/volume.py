@@ -15,6 +15,11 @@ import numpy as np
 from medview.core import geometry
 
 
+def display_date(text: str) -> str:
+    """A DICOM DA value (YYYYMMDD) as YYYY-MM-DD for people; anything else as it is."""
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+
+
 @dataclass(frozen=True)
 class SeriesInfo:
     """Who and what a volume is: the header facts the browser, overlays and reports show."""

@@ -65,11 +65,10 @@ def gather_reading(window, anonymised: bool = False, impression: str = "") -> tu
     keys = sorted(k for index, k in store.key_images if index == series.index) or [view.k]
     window_ = view.window
     for k in keys:
-        marks = tuple((c + 0.5, r + 0.5) for r, c in view.click_points.get((series.index, k), []))
+        marks = tuple((c, r) for r, c in view.click_points.get((series.index, k), []))
         reading.key_images.append(KeyImage(
             k=k, pixels=volume.slice(k), window=(window_.width, window_.level),
-            annotations=tuple(store.on(series.index, k)), marks=marks, saliency=saliency_of.get(k),
-            sop_instance_uid=volume.sop_instance_uids[k] if volume.sop_instance_uids else ""))
+            annotations=tuple(store.on(series.index, k)), marks=marks, saliency=saliency_of.get(k)))
     reading.findings.sort(key=lambda f: f.k)
     ks = {f.k for f in reading.findings} | {m.k for m in reading.measurements} | set(keys)
     sources = {k: source_of(series.spec, k) for k in ks}

@@ -8,15 +8,12 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem
 
+from medview.core.volume import display_date
 from medview.core.window_level import grey, percentile_window
 from medview.io.index import Catalog, VolumeSpec
 
 THUMBNAIL = 64
 INDEX_ROLE = Qt.ItemDataRole.UserRole
-
-
-def _date(text: str) -> str:
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else (text or "no date")
 
 
 def thumbnail_pixels(values: np.ndarray, photometric: str = "MONOCHROME2") -> np.ndarray:
@@ -55,7 +52,8 @@ class SeriesBrowser(QTreeWidget):
                 patients[patient_key].setExpanded(True)
             if info.study_instance_uid not in studies:
                 studies[info.study_instance_uid] = QTreeWidgetItem(
-                    patients[patient_key], [f"{_date(info.study_date)}  {info.study_description}".strip()])
+                    patients[patient_key],
+                    [f"{display_date(info.study_date) or 'no date'}  {info.study_description}".strip()])
                 studies[info.study_instance_uid].setExpanded(True)
             item = QTreeWidgetItem(studies[info.study_instance_uid], [self._text(spec), self._count(spec)])
             item.setData(0, INDEX_ROLE, index)

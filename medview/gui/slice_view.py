@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QVBoxLayou
 
 from medview.core import orientation
 from medview.core.colormap import heat_rgba
+from medview.core.volume import display_date
 from medview.core.window_level import Window, default_window, presets_for
 
 #: (colour, point size, bold) of the overlay texts
@@ -395,7 +396,8 @@ class SliceView(QWidget):
             self._static_key = static_key
             info = series.info
             number = info.series_number if info.series_number is not None else "-"
-            texts["top_left"] = f"{info.patient_name or '(no name)'}\n{info.patient_id}\n{_date(info.study_date)}"
+            texts["top_left"] = (f"{info.patient_name or '(no name)'}\n{info.patient_id}\n"
+                                 f"{display_date(info.study_date)}")
             texts["top_right"] = (f"{info.modality} series {number}\n{info.series_description}"
                                   + (f" ({info.part})" if info.part else ""))
             texts.update({name: (text if series.has_geometry else "")
@@ -506,6 +508,3 @@ class SliceView(QWidget):
             else:
                 y = margin + 2 if name == "top" else height - label.height() - margin
                 label.move((width - label.width()) // 2, y)
-
-def _date(text: str) -> str:
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 
+from medview.core.measure import pixel_centre
 from medview.core.reading import AiFinding, Measurement, Reading
 
 #: a local coding scheme for medview's labels (99-prefixed designators are private by the standard)
@@ -91,7 +92,8 @@ def _finding_group(i: int, finding: AiFinding, dataset: pydicom.Dataset, frame: 
     common = dict(tracking_identifier=tracking, finding_type=label_code(finding.label), algorithm_id=algorithm_id,
                   measurements=measurements)
     if finding.point is not None:
-        region = hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POINT, np.array([finding.point], dtype=np.float32),
+        centre = pixel_centre(finding.point)  # SCOORD is continuous: (0, 0) is the image's top-left corner
+        region = hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POINT, np.array([centre], dtype=np.float32),
                                    _source_for_region(dataset, frame))
         return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(referenced_region=region, **common)
     source = hd.sr.SourceImageForMeasurementGroup(dataset.SOPClassUID, dataset.SOPInstanceUID,

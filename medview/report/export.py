@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,32 +86,26 @@ def _dicom_bytes(dataset) -> bytes:
 
 
 def export_report(reading: Reading, sources: dict[int, SourceImage], targets: Targets,
-                  source_folder: str | os.PathLike | None = None,
-                  progress: Callable[[str], None] | None = None) -> list[Path]:
+                  source_folder: str | os.PathLike | None = None) -> list[Path]:
     """Write the asked-for outputs; returns the files written. Raises ExportError with a reason."""
     from medview.report.render import png_bytes, render_key_image
 
-    say = progress or (lambda _text: None)
     check_targets(targets, source_folder)
-    say("drawing key images")
     pictures = [render_key_image(reading, key) for key in reading.key_images]
     pngs = [png_bytes(picture) for picture in pictures]
     outputs: list[tuple[Path, bytes]] = []
     if targets.dicom_folder is not None:
-        say("making DICOM SR and Secondary Capture")
         outputs += _dicom_outputs(reading, sources, Path(targets.dicom_folder), pictures)
     if targets.html is not None:
         from medview.report.html import report_html
 
         outputs.append((Path(targets.html), report_html(reading, pngs).encode("utf-8")))
     if targets.pdf is not None:
-        say("laying out the PDF")
         from medview.report.pdf import report_pdf
 
         outputs.append((Path(targets.pdf), report_pdf(reading, pngs)))
     written = []
     for path, data in outputs:  # everything is made before the first byte is written
-        say(f"writing {path.name}")
         if path.parent != Path(""):
             atomic.ensure_folder(path.parent)
         written.append(atomic.write_bytes(path, data))

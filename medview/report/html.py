@@ -9,6 +9,7 @@ from collections.abc import Callable
 from html import escape
 
 from medview.core.reading import Reading
+from medview.core.volume import display_date
 
 STYLE = """
 body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 10pt; color: #111; }
@@ -20,10 +21,6 @@ th { background: #eee; }
 .disclaimer { color: #a00; font-weight: bold; }
 .small { font-size: 8pt; color: #444; }
 """
-
-
-def _date(text: str) -> str:
-    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) >= 8 and text[:8].isdigit() else text
 
 
 def _rows(pairs) -> str:
@@ -39,8 +36,8 @@ def header_pairs(reading: Reading) -> list[tuple[str, str]]:
     if reading.anonymised:
         return [("Patient", "anonymised"), *common]
     return [("Patient", info.patient_name), ("Patient ID", info.patient_id),
-            ("Birth date", _date(info.patient_birth_date)), ("Sex", info.patient_sex),
-            ("Study date", _date(info.study_date)), ("Accession", info.accession_number),
+            ("Birth date", display_date(info.patient_birth_date)), ("Sex", info.patient_sex),
+            ("Study date", display_date(info.study_date)), ("Accession", info.accession_number),
             ("Institution", info.institution), *common]
 
 
@@ -51,7 +48,7 @@ def report_html(reading: Reading, key_images: list[bytes], image_source: Callabl
     made = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     parts = [f"<html><head><meta charset='utf-8'><title>medview report</title><style>{STYLE}</style></head><body>",
              "<h1>medview report" + (" (anonymised)" if reading.anonymised else "") + "</h1>",
-             f"<p class='small'>Made {made} by medview{' · reader ' + escape(reading.reader) if reading.reader else ''}"
+             f"<p class='small'>Made {made} by medview"
              "</p>",
              f"<p class='disclaimer'>{escape(reading.disclaimer)}</p>",
              f"<table>{_rows(header_pairs(reading))}</table>"]

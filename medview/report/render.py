@@ -14,7 +14,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from medview.core import orientation
+from medview.core import measure, orientation
 from medview.core.annotations import Annotation, measure_annotation
 from medview.core.colormap import heat_rgba
 from medview.core.reading import KeyImage, Reading
@@ -57,8 +57,8 @@ def render_key_image(reading: Reading, key: KeyImage) -> np.ndarray:
     for annotation in key.annotations:
         _draw_annotation(draw, canvas, annotation, measure_annotation(annotation, key.pixels, reading.pixel_spacing,
                                                                       reading.value_unit), font)
-    for point in key.marks:
-        x, y = canvas.xy(point)
+    for pixel in key.marks:
+        x, y = canvas.xy(measure.pixel_centre(pixel))
         arm = max(8, canvas.size[0] // 50)
         draw.line([(x - arm, y), (x + arm, y)], fill=COLOURS["mark"], width=2)
         draw.line([(x, y - arm), (x, y + arm)], fill=COLOURS["mark"], width=2)

@@ -73,22 +73,30 @@ def test_pdf_text_holds_the_finding_model_version_measurements_and_disclaimer(ex
     assert "PGBM-001" in text  # not anonymised: the header names the patient
 
 
-def test_pdf_page_shows_the_key_image_with_its_heatmap(exported, tmp_path):
-    subprocess.run(["pdftoppm", "-r", "50", "-png", str(exported / "report.pdf"), str(tmp_path / "page")],
-                   check=True)
-    pages = sorted(tmp_path.glob("page*.png"))
-    assert pages
-    best = 0
-    for page in pages:
+def _warm_pixels_on_key_image_page(pdf: Path, folder: Path) -> int:
+    """Saturated warm pixels (the inferno map's purples, oranges, yellows) on the page that holds the key
+    image (a large dark area: the MR's background). Grey pixels are never warm."""
+    subprocess.run(["pdftoppm", "-r", "50", "-png", str(pdf), str(folder / "page")], check=True)
+    counts = []
+    for page in sorted(folder.glob("page*.png")):
         rgb = np.asarray(Image.open(page).convert("RGB")).astype(int)
-        grey_level = rgb.mean(axis=2)
-        # the key image: a large dark area (background of the MR) ...
-        dark = (grey_level < 40).sum()
-        # ... and saturated warm colours of the inferno map where the saliency is (no grey pixel is warm)
-        warm = ((rgb[..., 0] - rgb[..., 2] > 60) & (rgb[..., 0] > 120)).sum()
-        if dark > 5000:
-            best = max(best, warm)
-    assert best > 200, "no page shows a key image with a heatmap"
+        if (rgb.mean(axis=2) < 40).sum() > 5000:
+            counts.append(int(((np.abs(rgb[..., 0] - rgb[..., 2]) > 60) & (rgb.max(axis=2) > 90)).sum()))
+    assert counts, "no page shows a key image"
+    return max(counts)
+
+
+def test_pdf_page_shows_the_key_image_with_its_heatmap(shared_data, tiny_models, tmp_path):
+    """The same key image exported with and without a classification: only the heatmap (and its one line of
+    text) tells them apart, so the page with it must hold many more warm pixels."""
+    source = shared_data / "samples" / SAMPLE
+    warm = {}
+    classify = ["--classify-at", TUMOUR, "--model", str(tiny_models / "patch")]
+    for name, extra in (("plain", []), ("classified", classify)):
+        folder = tmp_path / name
+        assert main(["report", str(source), "--slice", "17", *extra, "-o", str(folder / "report.pdf")]) == 0
+        warm[name] = _warm_pixels_on_key_image_page(folder / "report.pdf", folder)
+    assert warm["classified"] - warm["plain"] > 1500, warm
 
 
 def test_html_is_self_contained_and_holds_the_same_report(exported):
@@ -111,7 +119,7 @@ def test_sr_read_back_gives_the_same_findings_and_measurements(exported, tiny_mo
     assert f"sha256={card['weights']['sha256']}" in parameters
     probability = ai.get_measurements(name=codes.DCM.Probability)[0].value
     assert 0.0 <= probability <= 1.0 and ai.finding_type.scheme_designator == "99MEDVIEW"
-    assert np.allclose(ai.roi.value, [[175, 210]])
+    assert np.allclose(ai.roi.value, [[175.5, 210.5]])  # the centre of the pixel --classify-at 175,210 names
     measured = length.get_measurements(name=codes.SCT.Length)[0]
     assert measured.unit == codes.UCUM.Millimeter
     row_mm, col_mm = pydicom.dcmread(sorted((Path(__file__).parents[3] / "shared" / "data" / "samples" / SAMPLE)
