@@ -41,6 +41,12 @@ class SeriesInfo:
     manufacturer: str = ""
     institution: str = ""
     frame_of_reference_uid: str = ""
+    #: how it was acquired, as the header says ("" = not stated): what a model card's sequence is checked against
+    contrast_agent: str = ""
+    scanning_sequence: str = ""
+    sequence_variant: str = ""
+    sequence_name: str = ""
+    protocol_name: str = ""
     #: what sets this volume apart from others of the same series ("echo 2", "field map", ...)
     part: str = ""
 

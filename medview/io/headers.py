@@ -74,6 +74,12 @@ class ImageHeader:
     manufacturer: str = ""
     institution: str = ""
     frame_of_reference_uid: str = ""
+    # how it was acquired: what a model card's sequence is compared with ("" = not stated)
+    contrast_agent: str = ""
+    scanning_sequence: str = ""
+    sequence_variant: str = ""
+    sequence_name: str = ""
+    protocol_name: str = ""
     instance_number: int | None = None
     image_type: tuple[str, ...] = ()
     image_part: str = ""
@@ -219,7 +225,8 @@ _TAGS = {
         "RescaleType",
         "PhotometricInterpretation", "SamplesPerPixel", "BitsAllocated", "BitsStored", "PixelRepresentation",
         "EchoNumbers", "EchoTime", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionNumber",
-        "AcquisitionTime", "NumberOfFrames",
+        "AcquisitionTime", "NumberOfFrames", "ContrastBolusAgent", "ScanningSequence", "SequenceVariant",
+        "SequenceName", "ProtocolName",
     )
 }
 
@@ -352,6 +359,11 @@ def headers_of(dataset: Dataset, path: str, pixel_offset=None, pixel_length=None
         manufacturer=f.text("Manufacturer"),
         institution=f.text("InstitutionName"),
         frame_of_reference_uid=f.text("FrameOfReferenceUID"),
+        contrast_agent=f.text("ContrastBolusAgent"),
+        scanning_sequence=f.text("ScanningSequence"),
+        sequence_variant=f.text("SequenceVariant"),
+        sequence_name=f.text("SequenceName"),
+        protocol_name=f.text("ProtocolName"),
         instance_number=f.int("InstanceNumber"),
         image_type=image_type,
         image_part=image_part(image_type),

@@ -129,7 +129,8 @@ def _series_info(h: ImageHeader, part: str) -> SeriesInfo:
         series_instance_uid=h.series_instance_uid, series_number=h.series_number,
         series_description=h.series_description, modality=h.modality, body_part=h.body_part,
         manufacturer=h.manufacturer, institution=h.institution, frame_of_reference_uid=h.frame_of_reference_uid,
-        part=part,
+        contrast_agent=h.contrast_agent, scanning_sequence=h.scanning_sequence, sequence_variant=h.sequence_variant,
+        sequence_name=h.sequence_name, protocol_name=h.protocol_name, part=part,
     )
 
 
