@@ -16,6 +16,8 @@ def register(subparsers) -> None:
     train.add_argument("--out", required=True, help="the model folder to write")
     train.add_argument("--epochs", type=int, default=30)
     train.add_argument("--patience", type=int, default=8, help="early stopping on the validation NLL")
+    train.add_argument("--minutes", type=float,
+                       help="a wall-clock budget: the epochs are planned after the first one to fit it")
     train.add_argument("--seed", type=int, default=7)
     train.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     train.add_argument("--name", help="model name (default brain-tumour-TASK)")
@@ -24,11 +26,17 @@ def register(subparsers) -> None:
     train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (for quick checks)")
     train.set_defaults(run=_run_train)
 
-    classify = subparsers.add_parser("classify", help="classify a slice, or a point on it, with a bundled CNN")
+    classify = subparsers.add_parser(
+        "classify", help="find a tumour on a slice or every slice, or classify a point, with a bundled CNN")
     classify.add_argument("path", help="a DICOM folder or file, or an image file (PNG/JPEG of the dataset)")
     classify.add_argument("--series", help="SeriesInstanceUID or index in `medview info`'s list")
-    classify.add_argument("--slice", type=int, help="0-based slice index k (default: the middle slice)")
-    classify.add_argument("--at", help="COL,ROW: classify the region at this pixel with the patch model")
+    classify.add_argument("--slice", type=int,
+                          help="0-based k; shown as slice k+1 (default: the middle slice)")
+    classify.add_argument("--at", help="COL,ROW: classify the region at this pixel (0-based column, row)")
+    classify.add_argument("--all-slices", action="store_true",
+                          help="search every slice of the series (not with --slice or --at)")
+    classify.add_argument("--run-anyway", action="store_true",
+                          help="run on a series whose modality or body part the model is not for")
     classify.add_argument("--model", help="a model name or model folder")
     classify.add_argument("--saliency", choices=("gradcam", "integrated_gradients", "none"), default="gradcam")
     classify.add_argument("--json", action="store_true")
@@ -40,7 +48,10 @@ def register(subparsers) -> None:
     evaluate.add_argument("--split", choices=("train", "val", "test", "all"),
                           help="default: the card's test part on its own dataset, all rows elsewhere")
     evaluate.add_argument("--task", choices=("slice", "patch"), default="slice",
-                          help="which bundled model to pick without --model")
+                          help="without --model: slice = the slice answer the app gives (default), patch = the "
+                               "detector's patch figures")
+    evaluate.add_argument("--slices", action="store_true",
+                          help="score a detector given by --model on whole slices, as the app's slice answer")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_run_evaluate)
 
@@ -51,7 +62,7 @@ def _run_train(args: argparse.Namespace) -> int:
     command = "medview " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     train(args.dataset, args.task, args.out, epochs=args.epochs, seed=args.seed, patience=args.patience,
           limit=args.limit, max_steps=args.max_steps, name=args.name, version=args.version, command=command,
-          threads=args.threads)
+          threads=args.threads, minutes=args.minutes)
     return 0
 
 
@@ -69,54 +80,119 @@ def _point(text: str | None) -> tuple[float, float] | None:
 
 
 def _run_classify(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
-    from medview.ai.infer import classifier_for
-    from medview.ai.registry import find_model
-
+    if args.all_slices and (args.slice is not None or args.at is not None):
+        raise MedviewError("--all-slices searches every slice: give it without --slice or --at")
     point = _point(args.at)
-    task = "patch" if point is not None else "slice"
     saliency = None if args.saliency == "none" else args.saliency
     path = Path(args.path)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        from medview.ai.dataset import load_png
-        from medview.ai.inputs import DATASET_MM_PER_PIXEL, png_unit_range
+    if not path.exists():
+        raise MedviewError(f"{args.path}: no such file or folder")
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        return _classify_dataset_image(args, path, point, saliency)
+    return _classify_series(args, path, point, saliency)
 
-        card = find_model(args.model, task=None if args.model else task, modality="MR", body_part="BRAIN")
+
+def _classify_dataset_image(args: argparse.Namespace, path, point, saliency) -> int:
+    from medview.ai.dataset import load_png
+    from medview.ai.infer import classifier_for
+    from medview.ai.inputs import DATASET_MM_PER_PIXEL, png_unit_range
+    from medview.ai.registry import find_model
+
+    if args.all_slices:
+        raise MedviewError("--all-slices needs a DICOM series, not one image")
+    card = find_model(args.model, task=None if args.model else "patch", modality="MR", body_part="BRAIN")
+    try:
         image = png_unit_range(load_png(path))
-        prediction = classifier_for(card).classify(image, (DATASET_MM_PER_PIXEL,) * 2, point, saliency,
-                                                   already_unit=True)
-        where = f"{path.name}"
+    except OSError as error:
+        raise MedviewError(f"{path.name}: not an image medview can read ({error})") from None
+    classifier = classifier_for(card)
+    spacing = (DATASET_MM_PER_PIXEL,) * 2
+    if point is None and card.is_detector:
+        prediction = classifier.find(image, spacing, "MR", saliency)
     else:
-        from medview.io import load_volume
+        prediction = classifier.classify(image, spacing, point, saliency, already_unit=True)
+    return _print_prediction(args, prediction, path.name, None)
 
-        volume = load_volume(path, args.series)
-        card = find_model(args.model, task=None if args.model else task, modality=volume.info.modality,
-                          body_part=volume.info.body_part)
-        if not card.fits(volume.info.modality, volume.info.body_part):
-            print(f"medview: warning: {card.name} is for {card.modality} {card.body_part}, this series is "
-                  f"{volume.info.modality} {volume.info.body_part}", file=sys.stderr)
-        k = volume.n_slices // 2 if args.slice is None else args.slice
-        prediction = classifier_for(card).classify_slice(volume, k, point, saliency=saliency)
-        where = f"slice {k} of {volume.n_slices}" + (f" at column {point[0]:g}, row {point[1]:g}" if point else "")
+
+def _classify_series(args: argparse.Namespace, path, point, saliency) -> int:
+    import json
+
+    from medview.ai.detect import false_flag_words, iter_series, series_answer
+    from medview.ai.fit import check_fit
+    from medview.ai.infer import classifier_for
+    from medview.ai.registry import find_model
+    from medview.io import load_volume
+
+    volume = load_volume(path, args.series)
+    card = find_model(args.model, task=None if args.model else "patch", modality=volume.info.modality,
+                      body_part=volume.info.body_part) if args.model else _default_model(volume)
+    fit = check_fit(card, volume.info, volume.photometric)
+    if fit.refused and not args.run_anyway:
+        raise MedviewError(f"{card.name} does not fit this series ({'; '.join(fit.reasons)}); "
+                           "--run-anyway runs it all the same")
+    if not fit.fits or fit.not_stated:
+        print(f"medview: {card.name}: {fit.summary()}", file=sys.stderr)
+    classifier = classifier_for(card)
+    if args.all_slices:
+        if not card.is_detector or card.slice_threshold is None:
+            raise MedviewError(f"{card.name} is not a detector with a slice operating point: it cannot search "
+                               "a series")
+        findings = list(iter_series(classifier, volume))
+        answer = series_answer(classifier, volume, findings, fit)
+        if args.json:
+            print(json.dumps(answer, indent=2))
+            return 0
+        flagged = [f for f in findings if f.flagged]
+        print(f"{card.name} {card.version} over {volume.n_slices} slices: {len(flagged)} flagged at the slice "
+              f"operating point {card.slice_threshold:.3f} ({false_flag_words(card.slice_false_flag_rate)})")
+        for finding in flagged:
+            print(f"  {slice_words(volume, finding.k)}: {finding.label} {finding.probability:.2f} at "
+                  f"({finding.point[0]:g}, {finding.point[1]:g}), P(tumour) {finding.score:.2f}")
+        print(f"  {answer['disclaimer']}")
+        return 0
+    k = volume.n_slices // 2 if args.slice is None else args.slice
+    if not 0 <= k < volume.n_slices:
+        raise MedviewError(f"--slice {k} is outside the series: k runs from 0 to {volume.n_slices - 1} "
+                           f"(slices 1 to {volume.n_slices})")
+    prediction = classifier.classify_slice(volume, k, point, saliency=saliency)
+    where = slice_words(volume, k) + (f" at column {point[0]:g}, row {point[1]:g}" if point else "")
+    return _print_prediction(args, prediction, where, fit)
+
+
+def _default_model(volume):
+    """The detector that fits the series; else the first detector (its fit is then said, or refused)."""
+    from medview.ai.registry import find_model
+
+    try:
+        return find_model(None, task="patch", modality=volume.info.modality, body_part=volume.info.body_part)
+    except MedviewError:
+        return find_model(None, task="patch")
+
+
+def slice_words(volume, k: int) -> str:
+    """Slice k as people read it: "slice 18/24 (k 17, im 18)"."""
+    return f"slice {k + 1}/{volume.n_slices} (k {k})"
+
+
+def _print_prediction(args: argparse.Namespace, prediction, where: str, fit) -> int:
+    import json
+
     if args.json:
         result = prediction.as_dict()
+        if fit is not None:
+            result.update({"fits": fit.fits, "does_not_fit": list(fit.reasons), "not_stated": list(fit.not_stated)})
         if prediction.saliency is not None:
             r, c = divmod(int(prediction.saliency.argmax()), prediction.saliency.shape[1])
             result["saliency_peak"] = {"column": c, "row": r}
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{where}: {prediction.label}  ({prediction.model_name} {prediction.model_version}, "
+    print(f"{where}: {prediction.headline()}  ({prediction.model_name} {prediction.model_version}, "
           f"{prediction.elapsed_ms:.0f} ms)")
-    if card.task == "slice":
-        print("  tumour type, if this is a tumour (the slice model is not a detector)")
-    for label, probability in sorted(prediction.probabilities.items(), key=lambda kv: -kv[1]):
-        print(f"  {label:<14} {probability:6.3f}")
-    if prediction.tumour_probability is not None:
-        threshold = (card.operating_point or {}).get("threshold")
-        print(f"  P(tumour) {prediction.tumour_probability:.3f}, operating point {threshold}: "
-              f"{'flagged' if prediction.flagged else 'not flagged'}")
+    if prediction.flagged is not False or prediction.kind != "slice":  # a slice with no tumour found has no type
+        for label, probability in sorted(prediction.probabilities.items(), key=lambda kv: -kv[1]):
+            print(f"  {label:<14} {probability:6.3f}")
     print(f"  {prediction.disclaimer}")
     return 0
 
@@ -125,11 +201,15 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from medview.ai.dataset import read_labels
-    from medview.ai.evaluate import evaluate, format_report
+    from medview.ai.evaluate import evaluate, evaluate_slice_answer, format_report, format_slice_answer
     from medview.ai.registry import find_model
 
     labels = sorted({row.label for row in read_labels(args.dataset)})
-    card = find_model(args.model, task=None if args.model else args.task, labels=None if args.model else labels)
+    card = find_model(args.model, task=None if args.model else "patch", labels=None if args.model else labels)
+    if (args.model is None and args.task == "slice") or args.slices:
+        report = evaluate_slice_answer(args.dataset, card, args.split)
+        print(json.dumps(report, indent=2) if args.json else format_slice_answer(report))
+        return 0
     report = evaluate(args.dataset, card, args.split)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0

@@ -15,13 +15,17 @@ from medview.ai.manifest import DISCLAIMER, ModelCard, load_network
 from medview.ai.metrics import softmax
 from medview.errors import ModelError
 
+#: The answer to a click outside the body: no answer, never "normal".
+OUTSIDE_BODY = "outside the head: no answer"
+NO_TUMOUR_FOUND = "no tumour found"
+
 
 @dataclass(frozen=True)
 class Prediction:
     """One answer of one model on one image (and point), with everything a panel or report shows."""
 
     label: str
-    probabilities: dict[str, float]  # calibrated (temperature-scaled)
+    probabilities: dict[str, float]  # calibrated (temperature-scaled); empty when there is no answer
     model_name: str
     model_version: str
     model_sha256: str
@@ -30,17 +34,47 @@ class Prediction:
     #: saliency on the source image's pixel grid (rows × columns), in [0, 1]; None when not asked for
     saliency: np.ndarray | None = field(default=None, repr=False)
     saliency_method: str = ""
-    point: tuple[float, float] | None = None  # (column, row) of a patch model's click
-    #: patch models: P(tumour) = 1 - P(normal brain), and whether it is at or above the card's operating point
+    point: tuple[float, float] | None = None  # (column, row): the click, or the place a slice answer found
+    #: detectors: P(tumour) = 1 - P(no tumour), and whether it reaches the operating point of what was asked
+    #: (a click: the card's place operating point; a slice: its slice operating point)
     tumour_probability: float | None = None
     flagged: bool | None = None
+    threshold: float | None = None
+    #: "click", "slice" (find, then type) or "slice model"
+    kind: str = "click"
+    #: False: the point lies outside the body, and there is no answer
+    answered: bool = True
     disclaimer: str = DISCLAIMER
+
+    @property
+    def probability(self) -> float | None:
+        return self.probabilities.get(self.label)
+
+    def headline(self) -> str:
+        """The answer in one line, as the panel and the CLI say it."""
+        if not self.answered:
+            return self.label
+        if self.kind == "slice":
+            if self.label == NO_TUMOUR_FOUND:
+                return (f"no tumour found (highest P(tumour) {self.tumour_probability:.2f}, slice operating "
+                        f"point {self.threshold:.2f})" if self.tumour_probability is not None else NO_TUMOUR_FOUND)
+            column, row = self.point
+            return (f"tumour at ({column:g}, {row:g}): {self.label} {self.probability:.2f} "
+                    f"(P(tumour) {self.tumour_probability:.2f})")
+        if self.kind == "slice model":
+            return f"tumour type, if this is a tumour: {self.label} {self.probability:.2f}"
+        if self.tumour_probability is not None:
+            where = "above" if self.flagged else "below"
+            return (f"{self.label} at this point (P(tumour) {self.tumour_probability:.2f}: {where} the operating "
+                    f"point {self.threshold:.2f})" if self.threshold is not None else
+                    f"{self.label} at this point (P(tumour) {self.tumour_probability:.2f})")
+        return f"{self.label} {self.probability:.2f}"
 
     def as_finding(self, k: int):
         """The report's record of this answer on slice k."""
         from medview.core.reading import AiFinding
 
-        return AiFinding(k=k, label=self.label, probability=self.probabilities[self.label],
+        return AiFinding(k=k, label=self.label, probability=self.probabilities.get(self.label, 0.0),
                          probabilities=dict(self.probabilities), model_name=self.model_name,
                          model_version=self.model_version, model_sha256=self.model_sha256, task=self.task,
                          elapsed_ms=self.elapsed_ms, point=self.point, tumour_probability=self.tumour_probability,
@@ -48,10 +82,11 @@ class Prediction:
 
     def as_dict(self) -> dict:
         return {
-            "label": self.label, "probabilities": self.probabilities, "task": self.task,
+            "label": self.label, "answer": self.headline(), "kind": self.kind, "answered": self.answered,
+            "probabilities": self.probabilities, "task": self.task,
             "model": {"name": self.model_name, "version": self.model_version, "sha256": self.model_sha256},
             "elapsed_ms": round(self.elapsed_ms, 1), "point": list(self.point) if self.point else None,
-            "tumour_probability": self.tumour_probability, "flagged": self.flagged,
+            "tumour_probability": self.tumour_probability, "flagged": self.flagged, "threshold": self.threshold,
             "saliency_method": self.saliency_method, "disclaimer": self.disclaimer,
         }
 
@@ -78,70 +113,110 @@ class Classifier:
             return patch_input(image, pixel_spacing, (row, column), card.size, card.mm_per_pixel, already_unit)
         return slice_input(image, pixel_spacing, card.size, card.mm_per_pixel, already_unit)
 
-    def classify(self, image: np.ndarray, pixel_spacing: tuple[float, float],
-                 point: tuple[float, float] | None = None, saliency: str | None = "gradcam",
-                 already_unit: bool = False) -> Prediction:
-        """Classify one 2D image (values after the modality LUT, or a dataset PNG scaled to [0, 1])."""
+    def probabilities(self, inputs: np.ndarray, batch: int = 128) -> np.ndarray:
+        """Calibrated class probabilities of a stack of model inputs (N × size × size), without saliency."""
+        import torch
+
+        out = []
+        with self._lock, torch.no_grad():
+            for start in range(0, len(inputs), batch):
+                chunk = torch.from_numpy(np.ascontiguousarray(inputs[start:start + batch, None], dtype=np.float32))
+                out.append(softmax(self.network(chunk).numpy(), self.card.temperature))
+        return np.concatenate(out) if out else np.zeros((0, len(self.card.labels)))
+
+    def _answer(self, x: np.ndarray, placement: Placement, saliency: str | None
+                ) -> tuple[np.ndarray, np.ndarray | None, int]:
         import torch
 
         from medview.ai.saliency import saliency as explain
 
-        started = time.perf_counter()
-        x, placement = self.model_input(image, pixel_spacing, point, already_unit)
         tensor = torch.from_numpy(x[None, None].copy())
         with self._lock:
             with torch.no_grad():
                 logits = self.network(tensor).numpy()
             probabilities = softmax(logits, self.card.temperature)[0]
             best = int(probabilities.argmax())
-            heat = None
-            if saliency:
-                heat = placement.to_source(explain(self.network, tensor.requires_grad_(False), best, saliency))
+            target = best
+            if self.card.is_detector and best == self.card.negative_index:
+                target = self.card.labels.index(self.card.tumour_type(probabilities)[0])
+            heat = placement.to_source(explain(self.network, tensor, target, saliency)) if saliency else None
+        return probabilities, heat, best
+
+    def _prediction(self, label: str, probabilities, started: float, **extra) -> Prediction:
         labels = self.card.labels
-        tumour = flagged = None
-        if self.card.task == "patch" and "normal brain" in labels:
-            tumour = float(1.0 - probabilities[labels.index("normal brain")])
-            threshold = (self.card.operating_point or {}).get("threshold")
+        values = {} if probabilities is None else {
+            name: round(float(p), 6) for name, p in zip(labels, probabilities, strict=True)}
+        return Prediction(label=label, probabilities=values, model_name=self.card.name,
+                          model_version=self.card.version, model_sha256=self.card.weights_sha256,
+                          task=self.card.task, elapsed_ms=(time.perf_counter() - started) * 1000, **extra)
+
+    def classify(self, image: np.ndarray, pixel_spacing: tuple[float, float],
+                 point: tuple[float, float] | None = None, saliency: str | None = "gradcam",
+                 already_unit: bool = False, modality: str | None = None) -> Prediction:
+        """Classify one 2D image (values after the modality LUT, or a dataset PNG scaled to [0, 1]).
+
+        A detector's click outside the body (`medview.ai.body`, by the image's modality) gets no answer."""
+        started = time.perf_counter()
+        if self.card.is_detector and point is not None:
+            from medview.ai.body import body_mask, inside
+
+            if not inside(body_mask(image, pixel_spacing, modality or self.card.modality), point):
+                return self._prediction(OUTSIDE_BODY, None, started, point=point, answered=False)
+        x, placement = self.model_input(image, pixel_spacing, point, already_unit)
+        probabilities, heat, best = self._answer(x, placement, saliency)
+        tumour = flagged = threshold = None
+        if self.card.is_detector:
+            tumour = float(1.0 - probabilities[self.card.negative_index])
+            threshold = self.card.patch_threshold
             flagged = None if threshold is None else bool(tumour >= threshold)
-        return Prediction(
-            label=labels[best], probabilities={k: round(float(p), 6) for k, p in zip(labels, probabilities,
-                                                                                      strict=True)},
-            model_name=self.card.name, model_version=self.card.version, model_sha256=self.card.weights_sha256,
-            task=self.card.task, elapsed_ms=(time.perf_counter() - started) * 1000, saliency=heat,
-            saliency_method=saliency or "", point=point, tumour_probability=tumour, flagged=flagged,
-        )
+        kind = "click" if self.card.task == "patch" else "slice model"
+        return self._prediction(self.card.labels[best], probabilities, started, saliency=heat,
+                                saliency_method=saliency or "", point=point, tumour_probability=tumour,
+                                flagged=flagged, threshold=threshold, kind=kind)
 
-    def tumour_probabilities(self, image: np.ndarray, pixel_spacing: tuple[float, float],
-                             points: list[tuple[float, float]], batch: int = 64) -> np.ndarray:
-        """P(tumour) at each (column, row) point of one image, in batches, without saliency (series runs)."""
-        import torch
+    def find(self, image: np.ndarray, pixel_spacing: tuple[float, float], modality: str | None = None,
+             saliency: str | None = "gradcam") -> Prediction:
+        """The slice answer: the detector searched over the slice; "no tumour found", or the tumour's place
+        and type with the saliency of that place. Flagged by the card's slice operating point."""
+        from medview.ai.detect import find_in_slice
 
-        if self.card.task != "patch" or "normal brain" not in self.card.labels:
-            raise ModelError(f"{self.card.name} is not a patch model with a normal-brain class")
-        if not points:
-            return np.zeros(0, dtype=np.float32)
-        from medview.ai.inputs import unit_range
-
-        image01 = unit_range(image)
-        inputs = np.stack([self.model_input(image01, pixel_spacing, p, already_unit=True)[0] for p in points])
-        normal = self.card.labels.index("normal brain")
-        out = []
-        with self._lock, torch.no_grad():
-            for start in range(0, len(inputs), batch):
-                logits = self.network(torch.from_numpy(inputs[start:start + batch, None].copy())).numpy()
-                out.append(1.0 - softmax(logits, self.card.temperature)[:, normal])
-        return np.concatenate(out).astype(np.float32)
+        if not self.card.is_detector:
+            raise ModelError(f"{self.card.name} is not a detector: it cannot say whether a slice holds a tumour")
+        threshold = self.card.slice_threshold
+        if threshold is None:
+            raise ModelError(f"{self.card.name} has no slice operating point: it cannot answer for a slice")
+        started = time.perf_counter()
+        search = find_in_slice(self, image, pixel_spacing, modality or self.card.modality)
+        if search.score is None:
+            return self._prediction(NO_TUMOUR_FOUND, None, started, kind="slice", threshold=threshold,
+                                    flagged=False)
+        if search.score < threshold:
+            return self._prediction(NO_TUMOUR_FOUND, search.probabilities, started, kind="slice",
+                                    tumour_probability=search.score, flagged=False, threshold=threshold,
+                                    point=search.point)
+        x, placement = self.model_input(image, pixel_spacing, search.point)
+        _, heat, _ = self._answer(x, placement, saliency)
+        label, _ = self.card.tumour_type(search.probabilities)
+        return self._prediction(label, search.probabilities, started, saliency=heat, saliency_method=saliency or "",
+                                point=search.point, tumour_probability=search.score, flagged=True,
+                                threshold=threshold, kind="slice")
 
     def classify_slice(self, volume, k: int, point: tuple[float, float] | None = None, t: int = 0,
                        saliency: str | None = "gradcam") -> Prediction:
-        """Slice k (and time point t) of a `medview.core.volume.Volume`; `point` is (column, row)."""
+        """Slice k (and time point t) of a `medview.core.volume.Volume`: a click when `point` (column, row) is
+        given, else the slice answer (a detector's find-then-type, or a slice model's type)."""
         if not 0 <= k < volume.n_slices:
-            raise ModelError(f"slice {k} is outside the series (0 to {volume.n_slices - 1})")
+            raise ModelError(f"slice {k + 1} is outside the series (slices 1 to {volume.n_slices}; --slice takes "
+                             f"k from 0 to {volume.n_slices - 1})")
         if point is not None:
             column, row = point
             if not (0 <= column < volume.shape[2] and 0 <= row < volume.shape[1]):
                 raise ModelError(f"point {column},{row} is outside the image ({volume.shape[2]}×{volume.shape[1]})")
-        return self.classify(volume.slice(k, t), volume.pixel_spacing, point, saliency)
+            return self.classify(volume.slice(k, t), volume.pixel_spacing, point, saliency,
+                                 modality=volume.info.modality or None)
+        if self.card.is_detector:
+            return self.find(volume.slice(k, t), volume.pixel_spacing, volume.info.modality or None, saliency)
+        return self.classify(volume.slice(k, t), volume.pixel_spacing, None, saliency)
 
 
 _loaded: dict[str, Classifier] = {}

@@ -17,6 +17,9 @@ from medview.errors import ModelError
 MANIFEST = "manifest.json"
 SAFETENSORS_SUFFIX = ".safetensors"
 DISCLAIMER = "AI generated, research use only"
+#: The detector's negative class; "normal brain" is what cards of version 1.0 called it.
+NO_TUMOUR = "no tumour"
+NEGATIVE_LABELS = (NO_TUMOUR, "normal brain")
 REQUIRED = ("name", "version", "task", "labels", "modality", "body_part", "input", "weights", "architecture",
             "intended_use", "research_use_only")
 
@@ -60,6 +63,41 @@ class ModelCard:
     @property
     def short_sha(self) -> str:
         return self.weights_sha256[:12]
+
+    @property
+    def negative_index(self) -> int | None:
+        """Index of the "no tumour" class of a detector (None for a model without one)."""
+        for name in NEGATIVE_LABELS:
+            if name in self.labels:
+                return self.labels.index(name)
+        return None
+
+    @property
+    def is_detector(self) -> bool:
+        return self.task == "patch" and self.negative_index is not None
+
+    @property
+    def patch_threshold(self) -> float | None:
+        """The operating point of one place (a click): P(tumour) at or above it flags that point."""
+        value = (self.operating_point or {}).get("threshold")
+        return None if value is None else float(value)
+
+    @property
+    def slice_threshold(self) -> float | None:
+        """The operating point of a whole slice (series run, slice answer), chosen on validation slices."""
+        value = ((self.operating_point or {}).get("slice") or {}).get("threshold")
+        return None if value is None else float(value)
+
+    @property
+    def slice_false_flag_rate(self) -> float | None:
+        value = ((self.operating_point or {}).get("slice") or {}).get("false_flag_rate_per_tumour_free_slice")
+        return None if value is None else float(value)
+
+    def tumour_type(self, probabilities) -> tuple[str, float]:
+        """The most probable tumour class of a detector's probabilities, with its probability."""
+        negative = self.negative_index
+        best = max((i for i in range(len(self.labels)) if i != negative), key=lambda i: probabilities[i])
+        return self.labels[best], float(probabilities[best])
 
     def fits(self, modality: str, body_part: str = "") -> bool:
         """Whether the model is for images of this modality and body part (an empty body part is unknown)."""

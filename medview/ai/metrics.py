@@ -1,4 +1,9 @@
-"""Classification figures from probabilities: numpy only, the same for training, the card and `evaluate`."""
+"""Classification figures from probabilities, the same for training, the card and `evaluate`.
+
+scikit-learn computes the confusion matrix, precision / recall / F1 and the ROC AUCs; scipy fits the
+temperature. The expected calibration error (ECE), which neither library offers, is the one short function kept
+here: equal-width bins on the top probability.
+"""
 
 from __future__ import annotations
 
@@ -8,82 +13,71 @@ ECE_BINS = 15
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    from scipy.special import softmax as scipy_softmax
+
+    return scipy_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
 
 
 def nll(logits: np.ndarray, targets: np.ndarray, temperature: float = 1.0) -> float:
-    p = softmax(logits, temperature)
-    return float(-np.mean(np.log(np.clip(p[np.arange(len(targets)), targets], 1e-12, 1.0))))
+    from sklearn.metrics import log_loss
+
+    return float(log_loss(targets, softmax(logits, temperature), labels=list(range(np.shape(logits)[1]))))
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
-    """The temperature that minimises the negative log-likelihood (grid, then refined): on validation only."""
-    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))
-    best = min(grid, key=lambda t: nll(logits, targets, t))
-    fine = np.linspace(best * 0.95, best * 1.05, 41)
-    return float(min(fine, key=lambda t: nll(logits, targets, t)))
+    """The temperature that minimises the negative log-likelihood, on validation only (bounded 0.05–20)."""
+    from scipy.optimize import minimize_scalar
+
+    result = minimize_scalar(lambda log_t: nll(logits, targets, float(np.exp(log_t))),
+                             bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(result.x))
 
 
 def ece(probabilities: np.ndarray, targets: np.ndarray, bins: int = ECE_BINS) -> float:
     """Expected calibration error on the top probability, equal-width bins."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == targets
-    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
     total = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
-        inside = (confidence > low) & (confidence <= high)
-        if inside.any():
-            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    for b in np.unique(which):
+        inside = which == b
+        total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
     return float(total)
 
 
 def roc_auc(scores: np.ndarray, positives: np.ndarray) -> float:
-    """Area under the ROC curve by the rank statistic (ties counted half); NaN without both classes."""
-    positives = positives.astype(bool)
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    if n_pos == 0 or n_neg == 0:
+    """Area under the ROC curve; NaN without both classes."""
+    from sklearn.metrics import roc_auc_score
+
+    positives = np.asarray(positives, dtype=bool)
+    if positives.all() or not positives.any():
         return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(positives, scores))
 
 
 def classification_report(probabilities: np.ndarray, targets: np.ndarray, labels: list[str]) -> dict:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     predicted = probabilities.argmax(axis=1)
-    n = len(labels)
-    confusion = np.zeros((n, n), dtype=int)
-    for truth, guess in zip(targets, predicted, strict=True):
-        confusion[truth, guess] += 1
-    per_class = {}
-    for i, label in enumerate(labels):
-        tp = confusion[i, i]
-        precision = tp / confusion[:, i].sum() if confusion[:, i].sum() else 0.0
-        recall = tp / confusion[i].sum() if confusion[i].sum() else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[label] = {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
-                            "f1": round(float(f1), 4), "support": int(confusion[i].sum())}
-    aucs = [roc_auc(probabilities[:, i], targets == i) for i in range(n)]
+    classes = list(range(len(labels)))
+    confusion = confusion_matrix(targets, predicted, labels=classes)
+    precision, recall, f1, support = precision_recall_fscore_support(targets, predicted, labels=classes,
+                                                                     zero_division=0)
+    per_class = {label: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
+                         "f1": round(float(f1[i]), 4), "support": int(support[i])}
+                 for i, label in enumerate(labels)}
+    aucs = [roc_auc(probabilities[:, i], targets == i) for i in classes]
     valid = [a for a in aucs if a == a]
+    present = [float(recall[i]) for i in classes if support[i]]
     return {
         "n": int(len(targets)),
-        "accuracy": round(float((predicted == targets).mean()), 4),
-        "balanced_accuracy": round(float(np.mean([per_class[x]["recall"] for x in labels
-                                                   if per_class[x]["support"]] or [0.0])), 4),
+        "accuracy": round(float((predicted == targets).mean()), 4) if len(targets) else None,
+        # balanced accuracy over the classes present (scikit-learn's warns and drops absent ones alike)
+        "balanced_accuracy": round(float(np.mean(present)), 4) if present else None,
         "macro_auc": round(float(np.mean(valid)), 4) if valid else None,
         "per_class": per_class,
         "confusion": {"labels": labels, "rows_truth_columns_predicted": confusion.tolist()},
-        "ece": round(ece(probabilities, targets), 4),
+        "ece": round(ece(probabilities, targets), 4) if len(targets) else None,
     }
 
 

@@ -68,7 +68,7 @@ def find_model(name_or_folder: str | Path | None = None, task: str | None = None
             continue
         if not card.fits(modality, body_part):
             continue
-        if labels is not None and [x for x in card.labels if x != "normal brain"] != sorted(labels):
+        if labels is not None and [x for i, x in enumerate(card.labels) if i != card.negative_index] != sorted(labels):
             continue
         return card
     wanted = " ".join(x for x in (task, modality, body_part) if x) or "this image"

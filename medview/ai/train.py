@@ -4,10 +4,17 @@ Split by patient family (train / validation / test, `medview.ai.dataset`); augme
 on the training part; early stopping, temperature scaling and the patch model's operating point on the
 validation part; the test part is scored once at the end and only written into the card. Every input goes
 through `medview.ai.inputs`, the same mapping inference uses.
+
+The detector (task "patch") learns the whole head: its "no tumour" examples are centred anywhere on the slice
+outside the tumour mask dilated by `MARGIN_MM` — brain, skull base, sinuses, orbits, the sella of patients
+whose tumour is elsewhere, scalp, and the air just outside the head — with hard negatives mined on the training
+patients during training. Its slice operating point is chosen on validation slices, by the same search the
+series run uses (`slice_operating_point`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -22,12 +29,26 @@ import numpy as np
 
 from medview.ai import dataset as data
 from medview.ai import metrics
-from medview.ai.inputs import DATASET_MM_PER_PIXEL, brain_mask, dilate, patch_input, png_unit_range, slice_input
-from medview.ai.manifest import DISCLAIMER, MANIFEST, sha256_of
+from medview.ai.body import DESCRIPTION as BODY_CHECK
+from medview.ai.body import body_mask
+from medview.ai.inputs import DATASET_MM_PER_PIXEL, SquareSampler, inner_part, png_unit_range, slice_input, within_mm
+from medview.ai.manifest import DISCLAIMER, MANIFEST, NO_TUMOUR
+from medview.io.atomic import write_bytes
 
-NORMAL = "normal brain"
-#: Normal-brain patch centres lie this far inside the head outline (clear of skull and scalp).
+NORMAL = NO_TUMOUR
+#: "No tumour" examples are centred outside the tumour mask dilated by this margin (mm).
+MARGIN_MM = 10.0
+#: Of the "no tumour" examples, this share is centred in the air within `AIR_BAND_MM` outside the head.
+AIR_SHARE = 0.1
+AIR_BAND_MM = 15.0
+#: Brain tissue "as in version 1.0" (for evaluation beside the whole head): this far inside the head outline.
 SKULL_MM = 12.0
+#: Hard negatives: candidates scored per training image, and how many of the highest kept.
+HARD_POOL = 10
+HARD_KEPT = 2
+SPACING = (DATASET_MM_PER_PIXEL, DATASET_MM_PER_PIXEL)
+#: The false-flag rate per tumour-free slice the slice operating point is chosen for.
+SLICE_FALSE_FLAG_TARGET = 0.05
 
 
 @dataclass(frozen=True)
@@ -47,7 +68,8 @@ class TaskSetup:
 TASKS = {
     "slice": TaskSetup(size=128, mm_per_pixel=1.96, widths=(32, 64, 128), stem=16,
                        learning_rate=1e-3),
-    "patch": TaskSetup(size=64, mm_per_pixel=1.0, widths=(16, 32, 64, 96), batch=64, patch_mm=64.0),
+    "patch": TaskSetup(size=64, mm_per_pixel=1.0, widths=(16, 32, 64, 96), stem=16, batch=64, patch_mm=64.0,
+                       tumour_patches=3, normal_patches=6),
 }
 
 
@@ -62,49 +84,110 @@ def slice_examples(images: np.ndarray, masks: np.ndarray, setup: TaskSetup) -> t
     return x[:, None], m[:, None]
 
 
-def tumour_centres(mask: np.ndarray, rng: random.Random, count: int) -> list[tuple[int, int]]:
-    core = mask.copy()
-    for _ in range(3):  # prefer the tumour's inside over its rim when it has one
-        eroded = dilate(~core, 1)
-        if (core & ~eroded).sum() >= 4:
-            core = core & ~eroded
-    rows, columns = np.nonzero(core if core.any() else mask)
-    if len(rows) == 0:
-        return []
-    picks = [rng.randrange(len(rows)) for _ in range(count)]
-    return [(int(rows[i]), int(columns[i])) for i in picks]
-
-
-def normal_centres(image01: np.ndarray, mask: np.ndarray, setup: TaskSetup, rng: random.Random,
-                   count: int) -> list[tuple[int, int]]:
-    """Brain tissue (not air, not skull) far enough from the tumour that the patch holds none of it."""
-    spacing = (DATASET_MM_PER_PIXEL, DATASET_MM_PER_PIXEL)
-    away = int(math.ceil((setup.patch_mm / 2 * math.sqrt(2) + 4) / DATASET_MM_PER_PIXEL))
-    candidates = brain_mask(image01, spacing, SKULL_MM) & ~dilate(mask, away)
+def _pick(candidates: np.ndarray, rng: random.Random, count: int) -> list[tuple[int, int]]:
     rows, columns = np.nonzero(candidates)
-    if len(rows) == 0:
+    if len(rows) == 0 or count <= 0:
         return []
     picks = [rng.randrange(len(rows)) for _ in range(count)]
     return [(int(rows[i]), int(columns[i])) for i in picks]
+
+
+def tumour_centres(mask: np.ndarray, rng: random.Random, count: int) -> list[tuple[int, int]]:
+    """(row, column) centres inside the tumour, preferring its inside (2 mm in) over its rim."""
+    return _pick(inner_part(mask, SPACING, 2.0), rng, count)
+
+
+def head_negative_centres(image01: np.ndarray, mask: np.ndarray, rng: random.Random, count: int
+                          ) -> list[tuple[int, int]]:
+    """(row, column) centres anywhere in the head outside the tumour dilated by MARGIN_MM, and some in the air
+    just outside the head: "no tumour" as the whole head shows it."""
+    body = body_mask(image01, SPACING, "MR")
+    clear = ~within_mm(mask, SPACING, MARGIN_MM)
+    air = within_mm(body, SPACING, AIR_BAND_MM) & ~body & clear
+    in_air = sum(rng.random() < AIR_SHARE for _ in range(count)) if air.any() else 0
+    return _pick(body & clear, rng, count - in_air) + _pick(air, rng, in_air)
+
+
+def brain_tissue(image01: np.ndarray) -> np.ndarray:
+    """Brain tissue roughly as version 1.0 drew its normal patches: SKULL_MM inside the head, not dark."""
+    body = body_mask(image01, SPACING, "MR")
+    return ~within_mm(~body, SPACING, SKULL_MM) & (image01 > 0.12)
+
+
+def brain_negative_centres(image01: np.ndarray, mask: np.ndarray, setup: TaskSetup, rng: random.Random,
+                           count: int) -> list[tuple[int, int]]:
+    """Version 1.0's normal patches: brain tissue far enough from the tumour that the patch holds none of it."""
+    away = setup.patch_mm / 2 * math.sqrt(2) + 4
+    return _pick(brain_tissue(image01) & ~within_mm(mask, SPACING, away), rng, count)
 
 
 def patch_examples(images: np.ndarray, masks: np.ndarray, labels: list[int], setup: TaskSetup,
-                   rng: random.Random, tumour_count: int, normal_count: int):
-    """Patches centred in the tumour (its type) and in brain tissue away from it (normal brain = class 0)."""
-    spacing = (DATASET_MM_PER_PIXEL, DATASET_MM_PER_PIXEL)
+                   rng: random.Random, tumour_count: int, normal_count: int, negatives: str = "head"):
+    """Patches centred in the tumour (its type, class label + 1) and outside it ("no tumour" = class 0).
+
+    negatives: "head" (anywhere outside the dilated tumour, the detector's training) or "brain" (brain tissue
+    away from the tumour, as version 1.0 drew them; for comparison in `evaluate`)."""
     xs, ms, ys = [], [], []
     for image, mask, label in zip(images, masks, labels, strict=True):
         image01 = png_unit_range(image)
-        mask_f = mask.astype(np.float32)
-        for centre, target in ([(c, label + 1) for c in tumour_centres(mask, rng, tumour_count)]
-                               + [(c, 0) for c in normal_centres(image01, mask, setup, rng, normal_count)]):
-            xs.append(patch_input(image01, spacing, centre, setup.size, setup.mm_per_pixel, True)[0])
-            ms.append(patch_input(mask_f, spacing, centre, setup.size, setup.mm_per_pixel, True)[0])
-            ys.append(target)
+        if negatives == "head":
+            normal = head_negative_centres(image01, mask, rng, normal_count)
+        else:
+            normal = brain_negative_centres(image01, mask, setup, rng, normal_count)
+        centres = [(c, label + 1) for c in tumour_centres(mask, rng, tumour_count)] + [(c, 0) for c in normal]
+        x, m = _cut(image01, mask, setup, [c for c, _ in centres])
+        xs += x
+        ms += m
+        ys += [target for _, target in centres]
+    return _stack(xs, ms, ys, setup)
+
+
+def _cut(image01: np.ndarray, mask: np.ndarray, setup: TaskSetup, centres: list[tuple[int, int]]):
+    images = SquareSampler(image01, SPACING, setup.size, setup.mm_per_pixel)
+    masks = SquareSampler(mask.astype(np.float32), SPACING, setup.size, setup.mm_per_pixel)
+    return [images.sample(c)[0] for c in centres], [masks.sample(c)[0] for c in centres]
+
+
+def _stack(xs, ms, ys, setup: TaskSetup):
+    if not xs:
+        empty = np.zeros((0, 1, setup.size, setup.size), dtype=np.float32)
+        return empty, empty.copy(), np.zeros(0, dtype=np.int64)
     return np.stack(xs)[:, None], np.stack(ms)[:, None], np.array(ys, dtype=np.int64)
 
 
-# -- training ---------------------------------------------------------------------------------------------
+class NetworkScorer:
+    """A network in training, with the interface `medview.ai.detect` searches with (card size and scale,
+    calibrated probabilities of a stack of inputs)."""
+
+    def __init__(self, network, setup: TaskSetup, temperature: float = 1.0) -> None:
+        from types import SimpleNamespace
+
+        self.network = network
+        self.temperature = temperature
+        self.card = SimpleNamespace(size=setup.size, mm_per_pixel=setup.mm_per_pixel)
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        return metrics.softmax(logits_of(self.network, np.ascontiguousarray(inputs[:, None], dtype=np.float32)),
+                               self.temperature)
+
+
+def hard_negatives(network, images: np.ndarray, masks: np.ndarray, setup: TaskSetup, rng: random.Random):
+    """Per training image, the HARD_KEPT of HARD_POOL "no tumour" candidates that the network now finds most
+    tumour-like: mined on training patients only."""
+    scorer = NetworkScorer(network, setup)
+    kept_x, kept_m = [], []
+    for image, mask in zip(images, masks, strict=True):
+        image01 = png_unit_range(image)
+        centres = head_negative_centres(image01, mask, rng, HARD_POOL)
+        if not centres:
+            continue
+        x, m = _cut(image01, mask, setup, centres)
+        tumour = 1.0 - scorer.probabilities(np.stack(x))[:, 0]
+        for i in np.argsort(-tumour)[:HARD_KEPT]:
+            kept_x.append(x[i])
+            kept_m.append(m[i])
+    return _stack(kept_x, kept_m, [0] * len(kept_x), setup)
+
 
 def augment(x, m, generator):
     """Random rotation, scale, shift and left-right flip (image and mask alike), then gamma, contrast, noise."""
@@ -168,32 +251,56 @@ class Progress:
             sys.stderr.flush()
 
 
+def learning_rate_at(progress: float, peak: float) -> float:
+    """One cycle: a linear warm-up over the first 15 % of training, then a cosine down to 1 % of the peak."""
+    if progress < 0.15:
+        return peak * (0.04 + 0.96 * progress / 0.15)
+    done = min(1.0, (progress - 0.15) / 0.85)
+    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * done)))
+
+
 def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs: int, batch: int, seed: int,
         patience: int, lesion_weight: float, progress: bool, max_steps: int | None = None,
-        learning_rate: float = 2e-3, min_epochs: int = 0):
-    """AdamW with a one-cycle schedule; the best validation NLL is kept; early stopping after `min_epochs`
+        learning_rate: float = 2e-3, min_epochs: int | None = 0, minutes: float | None = None, refresh=None,
+        budget: float | None = None):
+    """AdamW with a one-cycle learning rate; the best validation NLL is kept; early stopping after `min_epochs`
     (while the learning rate is high the validation loss swings: patience counts only once it has come down).
-    Returns (best state, history)."""
+
+    minutes: the time to plan for. After the first epoch the number of epochs is planned to fit it, and the
+    schedule follows that plan. budget: a hard wall-clock limit; no epoch starts that would pass it.
+    refresh(network, epoch, planned): called before each epoch after the first,
+    may return extra training examples (x, m, y) that replace the previous extra ones (hard negatives); None
+    keeps them. min_epochs None: half the planned epochs.
+    Returns (best state, history, planned epochs)."""
     import torch
     from torch.nn import functional as F
 
+    started = time.perf_counter()
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=1e-3)
-    steps_per_epoch = max(1, math.ceil(len(train_x) / batch))
-    total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=learning_rate, total_steps=total,
-                                                    pct_start=0.15)
     weights = torch.tensor(class_weights, dtype=torch.float32)
-    x_all, m_all, y_all = (torch.from_numpy(a) for a in (train_x, train_m, train_y))
+    base = [torch.from_numpy(a) for a in (train_x, train_m, train_y)]
+    x_all, m_all, y_all = base
+    steps_per_epoch = max(1, math.ceil(len(x_all) / batch))
+    planned = epochs
+    total = planned * steps_per_epoch if max_steps is None else min(max_steps, planned * steps_per_epoch)
     bar = Progress(total, progress)
     best, best_loss, stale, history, step = None, math.inf, 0, [], 0
     for epoch in range(epochs):
+        if epoch >= planned:
+            break
+        if refresh is not None and epoch > 0:
+            extra = refresh(network, epoch, planned)
+            if extra is not None and len(extra[0]):
+                x_all, m_all, y_all = (torch.cat([b, torch.from_numpy(e)]) for b, e in zip(base, extra, strict=True))
         network.train()
         order = torch.randperm(len(x_all), generator=generator)
         running = 0.0
         for start in range(0, len(order), batch):
             if step >= total:
                 break
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate_at(step / total, learning_rate)
             index = order[start:start + batch]
             x, m = augment(x_all[index], m_all[index], generator)
             logits = network(x)
@@ -201,26 +308,37 @@ def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs:
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            scheduler.step()
             step += 1
             running += loss.item()
-            bar.step(f"epoch {epoch + 1}/{epochs} loss {running / (start // batch + 1):.3f}")
+            bar.step(f"epoch {epoch + 1}/{planned} loss {running / (start // batch + 1):.3f}")
         val_logits = logits_of(network, val_x)
         val_loss = metrics.nll(val_logits, val_y)
         val_accuracy = float((val_logits.argmax(1) == val_y).mean())
-        history.append({"epoch": epoch + 1, "val_nll": round(val_loss, 4), "val_accuracy": round(val_accuracy, 4)})
+        history.append({"epoch": epoch + 1, "val_nll": round(val_loss, 4), "val_accuracy": round(val_accuracy, 4),
+                        "minutes": round((time.perf_counter() - started) / 60, 2)})
         bar.line(f"epoch {epoch + 1}: validation NLL {val_loss:.4f}, accuracy {val_accuracy:.4f}")
+        if epoch == 0 and minutes is not None and max_steps is None:
+            per_epoch = (time.perf_counter() - started) / 60
+            planned = max(2, min(epochs, int(minutes / per_epoch)))
+            total = planned * steps_per_epoch
+            bar.total = total
+            bar.line(f"{per_epoch:.2f} min per epoch: {planned} epochs planned for {minutes:g} min")
         if val_loss < best_loss:
             best_loss, stale = val_loss, 0
             best = {k: v.detach().clone() for k, v in network.state_dict().items()}
-        elif epoch + 1 > min_epochs:
+        elif epoch + 1 > (planned // 2 if min_epochs is None else min_epochs):
             stale += 1
             if stale >= patience:
                 bar.line(f"early stop: no better validation NLL for {patience} epochs")
                 break
         if step >= total:
             break
-    return best, history
+        elapsed = (time.perf_counter() - started) / 60
+        last = history[-1]["minutes"] - (history[-2]["minutes"] if len(history) > 1 else 0.0)
+        if budget is not None and epoch + 1 < planned and elapsed + 1.1 * last > budget:
+            bar.line(f"stopped at {elapsed:.1f} min: the next epoch would pass the {budget:g} min budget")
+            break
+    return best, history, planned
 
 
 def tumour_threshold(probabilities: np.ndarray, targets: np.ndarray) -> dict:
@@ -233,27 +351,42 @@ def tumour_threshold(probabilities: np.ndarray, targets: np.ndarray) -> dict:
         specificity = (score[~positive] < threshold).mean() if (~positive).any() else 0
         best = max(best, (sensitivity + specificity - 1, float(threshold)))
     threshold = best[1]
-    return {"score": "P(tumour) = 1 - P(normal brain)", "threshold": round(threshold, 4),
+    return {"score": "P(tumour) = 1 - P(no tumour)", "threshold": round(threshold, 4),
             "chosen_on": "validation, Youden's J",
             "validation_sensitivity": round(float((score[positive] >= threshold).mean()), 4),
             "validation_specificity": round(float((score[~positive] < threshold).mean()), 4)}
 
 
-def _atomic_write(path: Path, data_bytes: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        handle.write(data_bytes)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+def slice_operating_point(scorer, arrays: dict, rows: dict, tumour_labels: list[str], progress: bool
+                          ) -> tuple[dict, dict]:
+    """The slice operating point, chosen on validation slices; the slice-level figures of validation and, once,
+    of test (never used to choose anything)."""
+    from medview.ai.slice_level import choose_slice_threshold, search_dataset_slices, slice_figures
+
+    searched = {}
+    for part in ("val", "test"):
+        images, masks = arrays[part]
+        searched[part] = search_dataset_slices(scorer, images, masks, SPACING, MARGIN_MM)
+        if progress:
+            print(f"\n{part}: {len(images)} slices searched as a series run does", file=sys.stderr)
+    chosen = choose_slice_threshold(searched["val"], SLICE_FALSE_FLAG_TARGET)
+    figures = {}
+    for part in ("val", "test"):
+        images, masks = arrays[part]
+        targets = np.array([tumour_labels.index(row.label) for row in rows[part]], dtype=np.int64)
+        figures["validation" if part == "val" else "test"] = slice_figures(
+            searched[part], chosen["threshold"], targets, masks, [row.box for row in rows[part]], tumour_labels)
+    chosen["validation_sensitivity_found_inside_tumour"] = figures["validation"]["sensitivity_found_inside_tumour"]
+    return chosen, figures
 
 
 def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, seed: int = 7, patience: int = 8,
           limit: int | None = None, max_steps: int | None = None, name: str | None = None,
-          version: str = "1.0.0", progress: bool = True, command: str = "", threads: int = 2) -> dict:
+          version: str = "1.0.0", progress: bool = True, command: str = "", threads: int = 2,
+          minutes: float | None = None) -> dict:
     """Train a model on DATASET and write the whole model folder to OUT; returns the manifest."""
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save as safetensors_bytes
 
     from medview.ai.network import LesionCNN
 
@@ -273,9 +406,10 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
         split_rows = {name: r[:limit] for name, r in split_rows.items()}
     rng = random.Random(seed)
 
-    examples = {}
+    examples, arrays = {}, {}
     for part, part_rows in split_rows.items():
         images, masks = data.load_arrays(dataset, part_rows)
+        arrays[part] = (images, masks)
         y = np.array([tumour_labels.index(row.label) for row in part_rows], dtype=np.int64)
         if task == "slice":
             x, m = slice_examples(images, masks, setup)
@@ -291,10 +425,22 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
     counts = np.bincount(train_y, minlength=len(labels)).astype(np.float64)
     class_weights = (counts.sum() / (len(labels) * np.maximum(counts, 1))).tolist()
     network = LesionCNN(len(labels), setup.widths, setup.hidden, stem=setup.stem)
-    best, history = fit(network, train_x, train_m, train_y, examples["val"][0], examples["val"][2],
-                        class_weights, epochs, setup.batch, seed, patience, lesion_weight=1.0,
-                        progress=progress, max_steps=max_steps, learning_rate=setup.learning_rate,
-                        min_epochs=epochs // 2)
+    mined: list[int] = []
+    plan_minutes = minutes
+    if minutes is not None and task == "patch":  # hard negatives enlarge the last two thirds of the epochs
+        plan_minutes = minutes / (1 + HARD_KEPT / (setup.tumour_patches + setup.normal_patches) * 2 / 3)
+
+    def refresh(net, epoch: int, planned: int):
+        """Hard negatives from the training patients, mined at a third and at two thirds of the planned epochs."""
+        if task != "patch" or epoch not in (max(1, planned // 3), max(2, 2 * planned // 3)):
+            return None
+        mined.append(epoch)
+        return hard_negatives(net, *arrays["train"], setup, rng)
+    best, history, planned = fit(network, train_x, train_m, train_y, examples["val"][0], examples["val"][2],
+                                 class_weights, epochs, setup.batch, seed, patience, lesion_weight=1.0,
+                                 progress=progress, max_steps=max_steps, learning_rate=setup.learning_rate,
+                                 min_epochs=epochs // 2 if minutes is None else None, minutes=plan_minutes,
+                                 refresh=refresh, budget=minutes)
     if best is not None:
         network.load_state_dict(best)
     network.eval()
@@ -309,13 +455,18 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
         report["ece_before_calibration"] = round(metrics.ece(metrics.softmax(logits), y), 4)
         figures[part] = report
     operating_point = None
+    slice_level = {}
     if task == "patch":
         operating_point = tumour_threshold(metrics.softmax(val_logits, temperature), examples["val"][2])
+        operating_point["slice"], slice_level = slice_operating_point(
+            NetworkScorer(network, setup, temperature), arrays, {p: examples[p][3] for p in ("val", "test")},
+            tumour_labels, progress)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights_path = out / "model.safetensors"
-    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(weights_path))
+    weights = safetensors_bytes({k: v.contiguous() for k, v in network.state_dict().items()})
+    write_bytes(weights_path, weights)
     elapsed = time.perf_counter() - started
     manifest = {
         "name": name or f"brain-tumour-{task}",
@@ -336,7 +487,8 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
         "architecture": {"name": "LesionCNN", "stem": setup.stem, "widths": list(setup.widths),
                          "hidden": setup.hidden,
                          "parameters": int(sum(p.numel() for p in network.parameters()))},
-        "weights": {"file": weights_path.name, "sha256": sha256_of(weights_path), "format": "safetensors"},
+        "weights": {"file": weights_path.name, "sha256": hashlib.sha256(weights).hexdigest(),
+                    "format": "safetensors"},
         "training_data": {
             "name": "Cheng et al. brain tumour MRI (figshare 1512427 v5), T1 post-contrast slices, 256² PNG",
             "licence": "CC BY 4.0",
@@ -354,18 +506,27 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
                      "history": history, "wall_seconds": round(elapsed, 1),
                      "cpu_seconds": round(time.process_time() - cpu_started, 1),
                      "threads": torch.get_num_threads(), "machine": platform.machine(),
-                     "limit": limit, "max_steps": max_steps},
+                     "limit": limit, "max_steps": max_steps, "minutes_budget": minutes,
+                     "planned_epochs": planned,
+                     **({"hard_negatives": {"mined_before_epochs": [e + 1 for e in mined], "pool": HARD_POOL,
+                                            "kept_per_image": HARD_KEPT}} if task == "patch" else {})},
         "calibration": {"method": "temperature scaling on validation", "temperature": round(temperature, 4)},
         "operating_point": operating_point,
         "metrics": {"validation": figures["val"], "test": figures["test"],
-                    "note": "choices (early stopping, temperature, threshold) made on validation; test reported once"},
+                    **({"slices": slice_level} if slice_level else {}),
+                    "note": "choices (early stopping, temperature, thresholds) made on validation; test reported "
+                            "once"},
         "intended_use": (
             "Tells the tumour type (glioma, meningioma, pituitary tumour) of a T1 post-contrast brain MRI slice "
             "that is known to hold a tumour. It is not a detector: every slice gets one of the three types."
             if task == "slice" else
-            f"Click-to-classify on T1 post-contrast brain MRI: a {setup.patch_mm:g} mm patch centred on the clicked "
-            "point is called normal brain or glioma / meningioma / pituitary tumour; P(tumour) at or above the "
-            "operating point flags the point. It is the detector of the two bundled models."),
+            f"The detector for T1 post-contrast brain MRI. A click: the {setup.patch_mm:g} mm patch centred on the "
+            "point is called no tumour or glioma / meningioma / pituitary tumour, and P(tumour) at or above the "
+            "place operating point flags it; a click outside the head gets no answer. A slice or a series: the "
+            "detector is searched over every place inside the head; a slice whose highest P(tumour) reaches the "
+            "slice operating point is flagged, with the place found and the tumour type there."),
+        "sequence": {"name": "T1-weighted after contrast", "weighting": "T1", "contrast": True},
+        **({"inside_body": dict(BODY_CHECK)} if task == "patch" else {}),
         "limitations": [
             "Trained on 2D slices of one public dataset (two hospitals in China, 2005–2010), mixed views.",
             "Training images were 8-bit, JPEG-compressed, min–max scaled: other contrasts and scanners may shift "
@@ -373,15 +534,21 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
             "Not validated for clinical use; other tumour types, post-operative changes and children unseen.",
             *(["Every training slice holds a tumour: on a slice without one it still answers a tumour type."]
               if task == "slice" else
-              [f"'Normal brain' patches were centred in brain tissue (by intensity, {SKULL_MM:g} mm inside the head "
-               f"outline) with no tumour inside the patch; points near a tumour (oedema, margins), skull, air "
-               "and non-brain tissue were never shown, so answers there are not tested.",
-               "The operating point was chosen on validation patches (Youden's J), not on whole series."]),
+              [f"'No tumour' examples were centred anywhere on the training slices outside the tumour dilated by "
+               f"{MARGIN_MM:g} mm (brain, skull base, sinuses, orbits, the sella of patients whose tumour is "
+               f"elsewhere, scalp, and air within {AIR_BAND_MM:g} mm of the head), with hard negatives mined on "
+               "patients; places within that margin of a tumour were never labelled, so answers at a tumour's "
+               "edge are not tested.",
+               "Every training slice holds a tumour: the slice operating point's false-flag rate is estimated on the "
+               "tumour-free part of tumour slices and scaled to a whole slice; it was never measured on tumour-free "
+               "series, scanners or patients outside the dataset.",
+               "The place operating point (a click) was chosen on validation patches (Youden's J); the slice "
+               "operating point on validation slices."]),
         ],
         "research_use_only": True,
         "disclaimer": f"{DISCLAIMER}, not for diagnosis",
     }
-    _atomic_write(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_bytes(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     if progress:
         print(f"\nwrote {out} in {elapsed / 60:.1f} min: validation accuracy {figures['val']['accuracy']}, "
               f"macro AUC {figures['val']['macro_auc']}, temperature {temperature:.3f}", file=sys.stderr)
