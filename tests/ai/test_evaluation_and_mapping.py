@@ -41,12 +41,13 @@ def test_patch_evaluation_reports_the_detector_at_the_cards_operating_point(tiny
 
     card = read_card(tiny_models / "patch")
     report = evaluate(shared_data / "brain_tumor_mri", card, "val", limit=4)
-    assert report["n"] == 16, "two tumour and two normal-brain patches per image"
-    assert report["per_class"]["normal brain"]["support"] == 8
+    assert report["n"] == 16, "two tumour and two no-tumour patches per image"
+    assert report["per_class"]["no tumour"]["support"] == 8
     detector = report["detector"]
     assert detector["threshold"] == card.operating_point["threshold"]
     assert 0 <= detector["sensitivity"] <= 1 and 0 <= detector["specificity"] <= 1
-    assert "tumour vs normal brain" in format_report(report)
+    assert report["detector_brain_negatives"]["threshold"] == card.operating_point["threshold"]
+    assert "tumour vs no tumour (whole head)" in format_report(report)
 
 
 def test_evaluation_cuts_inputs_by_the_cards_geometry_not_the_training_defaults(tiny_models, tmp_path):

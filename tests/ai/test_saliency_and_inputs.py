@@ -79,7 +79,7 @@ def test_a_model_that_looks_at_one_quadrant_has_its_saliency_peak_there_on_the_s
 def test_patch_saliency_peaks_near_the_click(tmp_path):
     from medview.ai.infer import Classifier
 
-    card = _card(tmp_path, "patch", 32, 1.0, ["normal brain", "x", "y", "z"])
+    card = _card(tmp_path, "patch", 32, 1.0, ["no tumour", "x", "y", "z"])
     classifier = Classifier(card)
     classifier.network.gate.lesion = _OneQuadrant((slice(7, 9), slice(7, 9)))  # the patch centre, 16×16 grid
     image = np.random.default_rng(1).normal(100, 20, size=(256, 256)).astype(np.float32)
@@ -87,7 +87,7 @@ def test_patch_saliency_peaks_near_the_click(tmp_path):
     r, c = np.unravel_index(int(prediction.saliency.argmax()), prediction.saliency.shape)
     assert abs(c - 180) <= 4 and abs(r - 60) <= 4
     assert prediction.point == (180.0, 60.0)
-    assert prediction.tumour_probability == pytest.approx(1 - prediction.probabilities["normal brain"], abs=1e-5)
+    assert prediction.tumour_probability == pytest.approx(1 - prediction.probabilities["no tumour"], abs=1e-5)
 
 
 def test_dataset_png_maps_to_the_slice_input_by_2x2_averaging(shared_data):
