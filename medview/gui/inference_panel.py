@@ -26,14 +26,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medview.ai.detect import false_flag_words
+from medview.ai.fit import Fit, check_fit
 from medview.ai.manifest import DISCLAIMER, ModelCard
 from medview.gui.workers import Job
 
-NORMAL = "normal brain"
 
+def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, modality: str, key: tuple, token):
+    """Worker: load the model on first use (torch is imported here) and answer; returns (key, prediction).
 
-def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, key: tuple, token):
-    """Worker: load the model on first use (torch is imported here) and classify; returns (key, prediction)."""
+    A point: the click's answer (none outside the body). No point: the slice answer, a detector's find-then-type
+    (or a slice model's type)."""
     from medview.ai.torch_import import import_torch
 
     yield "loading model"
@@ -41,34 +44,24 @@ def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, key: tuple
     from medview.ai.infer import classifier_for
 
     classifier = classifier_for(card)
-    return key, classifier.classify(pixels, spacing, point, saliency="gradcam")
+    if point is None and card.is_detector:
+        return key, classifier.find(pixels, spacing, modality or None, saliency="gradcam")
+    return key, classifier.classify(pixels, spacing, point, saliency="gradcam", modality=modality or None)
 
 
-def series_job(card: ModelCard, series, step_mm: float, token):
-    """Worker: P(tumour) over a grid of brain-tissue points on every slice; yields (k, best P, best point)."""
+def series_job(card: ModelCard, series, token):
+    """Worker: the detector over every slice, as `medview classify --all-slices` (one SliceFinding a slice)."""
     from medview.ai.torch_import import import_torch
 
     import_torch()
+    from medview.ai.detect import iter_series
     from medview.ai.infer import classifier_for
-    from medview.ai.inputs import tissue_grid
 
-    classifier = classifier_for(card)
-    spacing = series.pixel_spacing
-    for k in range(series.n_slices):
-        if token.cancelled:
-            return None
-        pixels = series.slice(k)
-        points = tissue_grid(pixels, spacing, step_mm)
-        scores = classifier.tumour_probabilities(pixels, spacing, points)
-        if len(scores):
-            best = int(scores.argmax())
-            yield k, float(scores[best]), points[best]
-        else:
-            yield k, 0.0, None
-    return series.index
+    yield from iter_series(classifier_for(card), series, cancelled=lambda: token.cancelled)
+    return None if token.cancelled else series.index
 
 
-def card_html(card: ModelCard, fits: bool) -> str:
+def card_html(card: ModelCard, fit: Fit | None) -> str:
     raw = card.raw
     test = raw.get("metrics", {}).get("test", {})
     lines = [f"<b>{card.name}</b> {card.version} — {card.task} model"
@@ -79,14 +72,24 @@ def card_html(card: ModelCard, fits: bool) -> str:
         lines.append(f"Test ({test.get('n', '?')} examples, patients unseen in training): accuracy "
                      f"{test.get('accuracy')}, macro AUC {test.get('macro_auc')}, ECE {test.get('ece')}.")
     lines.append(f"Calibration: temperature {card.temperature:g} (fitted on validation).")
-    if card.operating_point:
-        lines.append(f"Operating point: P(tumour) ≥ {card.operating_point.get('threshold')} "
+    if card.patch_threshold is not None:
+        lines.append(f"A click is flagged at P(tumour) ≥ {card.patch_threshold:.3f} "
                      f"({card.operating_point.get('chosen_on', 'validation')}).")
+    if card.slice_threshold is not None:
+        lines.append(f"A slice is flagged at P(tumour) ≥ {card.slice_threshold:.3f}: it "
+                     f"{false_flag_words(card.slice_false_flag_rate)} (estimated on the tumour-free parts of tumour "
+                     "slices).")
+        slices = raw.get("metrics", {}).get("slices", {}).get("test", {})
+        if slices:
+            lines.append(f"Test slices: tumour found inside it on {slices.get('sensitivity_found_inside_tumour')} "
+                         f"of tumour slices; type right at the tumour "
+                         f"{slices.get('type_at_tumour', {}).get('accuracy')}.")
     for limit in raw.get("limitations", []):
         lines.append(f"Limit: {limit}")
     lines.append(f"weights sha256 {card.short_sha}… · {DISCLAIMER}")
-    if not fits:
-        lines.insert(0, "<span style='color:#c03000'><b>This model is not for this series.</b></span>")
+    if fit is not None and (fit.reasons or fit.not_stated):
+        colour = "#c03000" if fit.reasons else "#806000"
+        lines.insert(0, f"<span style='color:{colour}'><b>{fit.summary()}</b></span>")
     return "<br>".join(lines)
 
 
@@ -168,7 +171,7 @@ class InferencePanel(QWidget):
         heat_row.addWidget(self.threshold, 2, 1)
         layout.addLayout(heat_row)
         layout.addWidget(self.plot)
-        layout.addWidget(QLabel("Slices above the operating point", self))
+        layout.addWidget(QLabel("Flagged slices (slice operating point): type and place", self))
         layout.addWidget(self.flagged)
         layout.addWidget(self.disclaimer)
         layout.addStretch(1)
@@ -207,7 +210,7 @@ class InferencePanel(QWidget):
         series = self.window.shown
         modality = series.info.modality if series else ""
         body_part = series.info.body_part if series else ""
-        self.cards = sorted(cards, key=lambda c: (not c.fits(modality, body_part), c.task != "patch", c.name))
+        self.cards = sorted(cards, key=lambda c: (not c.fits(modality, body_part), not c.is_detector, c.name))
         self.model_box.blockSignals(True)
         self.model_box.clear()
         for card in self.cards:
@@ -223,19 +226,27 @@ class InferencePanel(QWidget):
         return self.cards[index] if 0 <= index < len(self.cards) else None
 
     def card_for(self, task: str) -> ModelCard | None:
-        """The chosen model if it does this task, else the first fitting one that does."""
+        """The chosen model if it does this task, else the first fitting one that does. A slice answer is the
+        detector's (find, then type) unless a slice model is chosen."""
         chosen = self.card()
-        if chosen is not None and chosen.task == task:
+        if chosen is not None and (chosen.task == task or (task == "slice" and chosen.is_detector)):
             return chosen
+        if task == "slice":
+            task = "patch"
         series = self.window.shown
         for card in self.cards:
             if card.task == task and (series is None or card.fits(series.info.modality, series.info.body_part)):
                 return card
         return None
 
-    def _fits(self, card: ModelCard) -> bool:
+    def _fit(self, card: ModelCard) -> Fit | None:
+        """How the shown series fits the card (modality, body part, sequence); None without a series."""
         series = self.window.shown
-        return series is None or card.fits(series.info.modality, series.info.body_part)
+        return None if series is None else check_fit(card, series.info, series.photometric)
+
+    def _fits(self, card: ModelCard) -> bool:
+        fit = self._fit(card)
+        return fit is None or not fit.refused
 
     def _model_changed(self, _index: int) -> None:
         card = self.card()
@@ -243,18 +254,18 @@ class InferencePanel(QWidget):
             self.card_view.setHtml("No model available: put model folders in resources/models or the user's "
                                    "model folder.")
             return
-        fits = self._fits(card)
-        self.card_view.setHtml(card_html(card, fits))
-        self.unfit.setVisible(not fits)
+        fit = self._fit(card)
+        self.card_view.setHtml(card_html(card, fit))
+        self.unfit.setVisible(fit is not None and fit.refused)
         self.unfit.setChecked(False)
-        if card.operating_point:
-            self.threshold_line.setValue(card.operating_point.get("threshold", 0.5))
+        if card.slice_threshold is not None:
+            self.threshold_line.setValue(card.slice_threshold)
 
     def _may_run(self, card: ModelCard | None) -> bool:
         if card is None:
             problem = "No fitting model for this."
         elif not self._fits(card) and not self.unfit.isChecked():
-            problem = f"{card.name} is for {card.modality} {card.body_part}: tick 'Run anyway' to use it."
+            problem = f"{card.name}: {self._fit(card).summary()}. Tick 'Run anyway' to use it."
         elif self.window.shown is None or self.window.shown.slice(self.view.k, self.view.t) is None:
             problem = "The slice is not loaded yet."
         else:
@@ -286,7 +297,7 @@ class InferencePanel(QWidget):
         self.status.setText(f"Classifying with {card.name}…")
         pixels = series.slice(self.view.k, self.view.t)
         name = f"classify {key}"
-        self.jobs[name] = Job(classify_job, card, pixels, series.pixel_spacing, point, key,
+        self.jobs[name] = Job(classify_job, card, pixels, series.pixel_spacing, point, series.info.modality, key,
                               on_yield=lambda message: self.status.setText(f"{message}…"),
                               on_done=self._classified, on_error=self._failed,
                               on_finished=lambda: self.jobs.pop(name, None)).start()
@@ -308,17 +319,12 @@ class InferencePanel(QWidget):
         self.result_drawn.emit(prediction)
 
     def _show_answer(self, prediction) -> None:
-        if prediction.task == "slice":
-            text = f"Tumour type, if this is a tumour: {prediction.label}"
-        elif prediction.label == NORMAL:
-            text = f"Normal brain at this point (P(tumour) {prediction.tumour_probability:.2f})"
-        else:
-            flag = " — above the operating point" if prediction.flagged else ""
-            text = f"{prediction.label} at this point (P(tumour) {prediction.tumour_probability:.2f}){flag}"
-        self.answer.setText(text)
+        self.answer.setText(prediction.headline())
         for bar in self.bars.values():
             bar.hide()
-        for row, (label, probability) in enumerate(sorted(prediction.probabilities.items(), key=lambda x: -x[1])):
+        typed = prediction.answered and not (prediction.kind == "slice" and not prediction.flagged)
+        shown = prediction.probabilities.items() if typed else ()
+        for row, (label, probability) in enumerate(sorted(shown, key=lambda x: -x[1])):
             bar = self.bars.get(label)
             if bar is None:
                 bar = QProgressBar(self)
@@ -361,27 +367,32 @@ class InferencePanel(QWidget):
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
-        self.status.setText(f"Classifying {series.n_slices} slices with {card.name}…")
+        if card.slice_threshold is None:
+            self.status.setText(f"{card.name} has no slice operating point: it cannot search a series.")
+            return
+        rate = false_flag_words(card.slice_false_flag_rate)
+        self.status.setText(f"Searching {series.n_slices} slices with {card.name}; a slice is flagged at "
+                            f"P(tumour) ≥ {card.slice_threshold:.2f}: it {rate}.")
         self.series_card = card
-        self.jobs["series"] = Job(series_job, card, series, 12.0, on_yield=self._series_step,
+        self.jobs["series"] = Job(series_job, card, series, on_yield=self._series_step,
                                   on_done=self._series_done, on_error=self._failed,
                                   on_finished=self._series_finished).start()
 
-    def _series_step(self, item) -> None:
-        k, score, _point = item
-        self.series_scores[k] = score
+    def _series_step(self, finding) -> None:
+        k = finding.k
+        self.series_scores[k] = 0.0 if finding.score is None else finding.score
         ks = sorted(self.series_scores)
         self.curve.setData(ks, [self.series_scores[i] for i in ks])
         self.progress.setValue(len(self.series_scores))
-        threshold = (self.series_card.operating_point or {}).get("threshold")
-        if threshold is not None and score >= threshold:
-            item = self.flagged.addItem(f"slice {k + 1}: P(tumour) {score:.2f}") or self.flagged.item(
-                self.flagged.count() - 1)
-            item.setData(Qt.ItemDataRole.UserRole, k)
+        if finding.flagged:
+            column, row = finding.point
+            self.flagged.addItem(f"slice {k + 1}: {finding.label} {finding.probability:.2f} at ({column:g}, {row:g}), "
+                                 f"P(tumour) {finding.score:.2f}")
+            self.flagged.item(self.flagged.count() - 1).setData(Qt.ItemDataRole.UserRole, k)
 
     def _series_done(self, _index) -> None:
-        self.status.setText(f"Series done: {len(self.series_scores)} slices, "
-                            f"{self.flagged.count()} above the operating point · {DISCLAIMER}")
+        self.status.setText(f"Series done: {len(self.series_scores)} slices, {self.flagged.count()} flagged at the "
+                            f"slice operating point · {DISCLAIMER}")
         self.series_finished.emit(dict(self.series_scores))
 
     def _series_finished(self) -> None:

@@ -40,11 +40,16 @@ def test_a_click_on_the_tumour_shows_what_the_headless_api_says_there(qtbot, win
     assert view.click_points[(window.shown.index, 17)] == [(210, 175)]
 
 
-def test_the_slice_model_answer_reads_as_tumour_type_not_detection(qtbot, window):
+def test_classify_slice_is_the_detectors_find_then_type_as_the_headless_api_says(qtbot, window, models):
     panel = window.inference
-    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT):
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as drawn:
         panel.classify_slice()
-    assert panel.answer.text().startswith("Tumour type, if this is a tumour:")
+    shown = drawn.args[0]
+    headless = classifier_for(read_card(models / "patch")).classify_slice(load_volume(SAMPLE), 17)
+    assert shown.kind == headless.kind == "slice"
+    assert (shown.label, shown.point, shown.flagged) == (headless.label, headless.point, headless.flagged)
+    assert panel.answer.text() == headless.headline()
+    assert panel.answer.text().startswith(("no tumour found", "tumour at ("))
 
 
 def test_a_result_for_slice_5_arriving_while_slice_9_is_shown_is_not_drawn_on_9(qtbot, window):
@@ -83,6 +88,12 @@ def test_a_full_series_run_plots_every_slice_and_a_plot_click_jumps(qtbot, windo
     assert sorted(scores) == list(range(24))
     x, y = panel.curve.getData()
     assert list(x) == list(range(24)) and np.all((0 <= y) & (y <= 1))
+    from medview.ai.detect import iter_series
+
+    headless = list(iter_series(classifier_for(panel.series_card), load_volume(SAMPLE)))
+    assert [scores[f.k] for f in headless] == pytest.approx([f.score for f in headless], abs=1e-6)
+    listed = [panel.flagged.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.flagged.count())]
+    assert listed == [f.k for f in headless if f.flagged], "the panel runs the CLI's series function"
 
 
 def test_a_broken_model_folder_shows_an_error_and_the_viewer_still_scrolls(qtbot, window, models):
