@@ -23,7 +23,7 @@ import numpy as np
 from medview.ai import dataset as data
 from medview.ai import metrics
 from medview.ai.inputs import DATASET_MM_PER_PIXEL, brain_mask, dilate, patch_input, png_unit_range, slice_input
-from medview.ai.manifest import DISCLAIMER, MANIFEST, sha256_of
+from medview.ai.manifest import DISCLAIMER, MANIFEST, seal, sha256_of
 
 NORMAL = "normal brain"
 #: Normal-brain patch centres lie this far inside the head outline (clear of skull and scalp).
@@ -381,6 +381,7 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
         "research_use_only": True,
         "disclaimer": f"{DISCLAIMER}, not for diagnosis",
     }
+    manifest = seal(manifest)
     _atomic_write(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     if progress:
         print(f"\nwrote {out} in {elapsed / 60:.1f} min: validation accuracy {figures['val']['accuracy']}, "
