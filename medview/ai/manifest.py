@@ -175,11 +175,11 @@ def verify_weights(card: ModelCard) -> None:
     """The weights file's structure, then its sha256 (read in full only once the structure is sound)."""
     try:
         path = check_weights(card.folder, card.weights_file, card.architecture, len(card.labels))
+        actual = sha256_of(path)
     except OSError as error:
         raise ModelError(f"{card.name}: weights file cannot be read ({error.strerror})") from None
     except ModelError as error:
         raise ModelError(f"{card.name}: {error}") from None
-    actual = sha256_of(path)
     if actual != card.weights_sha256:
         raise ModelError(f"{card.name}: weights sha256 {actual[:12]}… does not match the model card's "
                          f"{card.weights_sha256[:12]}… (tampered or corrupted); refused")

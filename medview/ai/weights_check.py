@@ -20,6 +20,9 @@ from medview.errors import ModelError
 
 #: a header names every tensor of the network: a few kB for medview's models; 1 MB is plenty
 MAX_HEADER_BYTES = 1 << 20
+#: medview's CPU models weigh about 1 MB; a weights file is hashed in full when the models are listed, so a
+#: huge one would stall every start-up
+MAX_WEIGHTS_BYTES = 256 << 20
 ITEM_SIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
              "BOOL": 1}
 
@@ -35,6 +38,8 @@ def weights_file(folder: Path, name: str) -> Path:
         raise ModelError(f"weights file {name} is a link; the weights must be a regular file in the model folder")
     if not stat.S_ISREG(status.st_mode):
         raise ModelError(f"weights file {name} is not a regular file")
+    if status.st_size > MAX_WEIGHTS_BYTES:
+        raise ModelError(f"weights file {name} is {status.st_size >> 20} MB (at most {MAX_WEIGHTS_BYTES >> 20} MB)")
     if path.resolve().parent != folder.resolve():
         raise ModelError(f"weights file {name} lies outside the model folder")
     return path

@@ -15,6 +15,7 @@ STYLE = """
 body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 10pt; color: #111; }
 h1 { font-size: 16pt; margin-bottom: 2px; }
 h2 { font-size: 12pt; margin-top: 14px; border-bottom: 1px solid #999; }
+h1, h2 { break-after: avoid; page-break-after: avoid; }  /* a browser's print: no heading alone at a page foot */
 table { border-collapse: collapse; }
 td, th { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #eee; }
