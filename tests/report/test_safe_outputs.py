@@ -1,4 +1,4 @@
-"""Safe outputs, tried as an attacker would: an invented identity planted in 37 places of a copy of the chest CT
+"""Safe outputs, tried as an attacker would: an invented identity planted in 39 places of a copy of the chest CT
 is searched for in every byte of an anonymised export; burnt-in identity; file modes; numbers off the image."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ MR = "mr_brain_t1post_tcia_btp"
 MASS = "160,305"  # the right lower lobe mass of ct_chest, on k 14
 
 BIRTH, STUDY = "19530817", "20190307"
-PLANTED = {  # 37 attributes: names, ids, descriptions, dates and times, institution, physicians, addresses
+PLANTED = {  # 35 attributes: names, ids, descriptions, dates and times, institution, physicians, addresses
     "PatientName": "Quintrell^Orsolya", "OtherPatientNames": "Quintrell^Orsi",
     "PatientMotherBirthName": "Haverbrook^Ilse", "PatientID": "ZQ-884213", "OtherPatientIDs": "ZQ-ALT-5521",
     "MedicalRecordLocator": "MRL-44120", "PatientBirthDate": BIRTH, "PatientBirthTime": "071500",
@@ -44,6 +44,7 @@ PLANTED = {  # 37 attributes: names, ids, descriptions, dates and times, institu
     "RequestingPhysician": "Pellinore^Vash",
 }
 PRIVATE = {0x10: "Quintrell^Orsolya", 0x11: "ZQ-884213-PRIV"}  # two private tags in group 0029
+REQUEST = {"RequestedProcedureID": "RQP-55301", "ScheduledProcedureStepID": "SPS-77102"}  # inside a sequence
 
 
 def _date_forms(yyyymmdd: str) -> list[str]:
@@ -65,7 +66,7 @@ def _forbidden(source_uids: set[str]) -> list[str]:
             continue
         texts.add(value)
         texts |= {part for part in re.split(r"[\^ ,]+", value) if len(part) >= 6 and not part.isdigit()}
-    texts |= set(PRIVATE.values()) | {"101530", "10:15:30", "071500", "07:15:00"} | source_uids
+    texts |= set(PRIVATE.values()) | set(REQUEST.values()) | {"101530", "10:15:30", "071500", "07:15:00"} | source_uids
     texts -= {"allergic", "follow-up", "protocol", "Infirmary", "Crescent", "Thoracic", "Imaging", "ex-smoker"}
     return sorted(texts)
 
@@ -79,7 +80,8 @@ def _plant(folder: Path) -> set[str]:
         for keyword, value in PLANTED.items():
             setattr(ds, keyword, value)
         request = Dataset()
-        request.RequestedProcedureID, request.ScheduledProcedureStepID = "RQP-55301", "SPS-77102"
+        for keyword, value in REQUEST.items():
+            setattr(request, keyword, value)
         ds.RequestAttributesSequence = [request]
         block = ds.private_block(0x0029, "MEDVIEW TEST", create=True)
         for offset, value in PRIVATE.items():
@@ -110,8 +112,8 @@ def _leaks(text: str, forbidden: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def invented_identity(tmp_path_factory, shared_data):
-    """A copy of ct_chest with an invented identity in 37 attributes and two private tags, and an anonymised
-    export of it: PDF, HTML, SR and SC, with an AI answer, a length, an ellipse and an impression."""
+    """A copy of ct_chest with an invented identity in 39 attributes (two private, two in a sequence), and an
+    anonymised export of it: PDF, HTML, SR and SC, with an AI answer, a length, an ellipse and an impression."""
     root = tmp_path_factory.mktemp("identity")
     folder = root / "study"
     shutil.copytree(shared_data / "samples" / "ct_chest", folder)
@@ -130,7 +132,7 @@ def invented_identity(tmp_path_factory, shared_data):
 def test_no_planted_identity_in_any_byte_of_an_anonymised_export(invented_identity):
     out, uids = invented_identity
     forbidden = _forbidden(uids)
-    assert len(PLANTED) + len(PRIVATE) >= 30 and len(forbidden) > 60
+    assert len(PLANTED) + len(PRIVATE) + len(REQUEST) == 39 and len(forbidden) > 60
     dicom_files = sorted((out / "dicom").iterdir())
     assert [p.name for p in dicom_files] == ["medview-key-image-01-SC.dcm", "medview-report-SR.dcm"]
     for path in dicom_files:
