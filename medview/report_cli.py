@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from medview.errors import MedviewError
@@ -27,6 +28,7 @@ def register(subparsers) -> None:
     report.add_argument("--ellipse", action="append", default=[], metavar="C0,R0,C1,R1", help="an ellipse ROI")
     report.add_argument("--rectangle", action="append", default=[], metavar="C0,R0,C1,R1", help="a rectangle ROI")
     report.add_argument("--impression", default="", help="the free-text impression")
+    report.add_argument("--reader", default="", help="the reader's name, printed with the time of signing")
     report.set_defaults(run=run_report)
 
 
@@ -42,7 +44,7 @@ def _numbers(text: str, count: int, option: str) -> list[float]:
 
 def run_report(args: argparse.Namespace) -> int:
     from medview.core.annotations import Annotation, measure_annotation
-    from medview.core.reading import KeyImage, Measurement, Reading
+    from medview.core.reading import KeyImage, Measurement, Reading, check_points
     from medview.core.window_level import default_window, parse_window
     from medview.io import assemble_volume, open_folder
     from medview.report.export import Targets, export_report, source_of
@@ -56,11 +58,12 @@ def run_report(args: argparse.Namespace) -> int:
         raise MedviewError(f"--slice {k} is outside 0..{volume.n_slices - 1}")
     pixels = volume.slice(k)
     window = parse_window(args.window) if args.window else default_window(volume.info.modality, pixels)
-    reading = Reading.of(volume, anonymised=args.anonymize, impression=args.impression)
+    reading = Reading.of(volume, anonymised=args.anonymize, impression=args.impression, reader=args.reader)
     annotations = []
     for option, kind in (("length", "length"), ("ellipse", "ellipse"), ("rectangle", "rectangle")):
         for text in getattr(args, option):
             c0, r0, c1, r1 = _numbers(text, 4, f"--{option}")
+            check_points([(c0, r0), (c1, r1)], pixels.shape, f"--{option} {text}")
             annotations.append(Annotation(kind, ((c0, r0), (c1, r1))))
     for annotation in annotations:
         values = measure_annotation(annotation, pixels, volume.pixel_spacing, volume.value_unit)
@@ -77,7 +80,8 @@ def run_report(args: argparse.Namespace) -> int:
         card = find_model(model, task=None if model else task, modality=volume.info.modality,
                           body_part=volume.info.body_part)
         prediction = classifier_for(card).classify_slice(volume, k, point, saliency="gradcam")
-        reading.findings.append(prediction.as_finding(k))
+        misfits = card.does_not_fit(volume.info.modality, volume.info.body_part)
+        reading.findings.append(replace(prediction.as_finding(k), fits=not misfits, does_not_fit=tuple(misfits)))
         saliency = prediction.saliency
         if point is not None:
             marks = (point,)
@@ -86,10 +90,14 @@ def run_report(args: argparse.Namespace) -> int:
     sources = {k: source_of(spec, k)}
     targets = Targets(pdf=Path(args.output) if args.output else None, html=Path(args.html) if args.html else None,
                       dicom_folder=Path(args.dicom_out) if args.dicom_out else None)
-    for path in export_report(reading, sources, targets, source_folder=args.path):
+    notes: list[str] = []
+    for path in export_report(reading, sources, targets, source_folder=args.path, notes=notes):
         print(path)
+    for note in notes:
+        print(f"medview: warning: {note}", file=sys.stderr)
     for finding in reading.findings:
+        unfit = "" if finding.fits else f" - the model does not fit this series: {'; '.join(finding.does_not_fit)}"
         print(f"slice {finding.k}: {finding.label} {finding.probability:.3f} ({finding.model_name} "
-              f"{finding.model_version}) - AI generated, research use only", file=sys.stderr)
+              f"{finding.model_version}) - AI generated, research use only{unfit}", file=sys.stderr)
     return 0
 

@@ -1,27 +1,30 @@
 """Model folders: `manifest.json` (the model card) + weights in safetensors, checked before anything loads.
 
-A folder is refused, with a message that says why, when the manifest is malformed, when the weights file is
-not safetensors, or when its sha256 differs from the card's. Nothing is ever unpickled: weights are read with
-safetensors only. No torch here, so the registry can list and check models without loading torch.
+A folder is refused, with a message that says why, when the manifest breaks its schema (`card_schema`) or
+was edited after it was sealed, when the weights file is not a sound safetensors file holding the network the
+card describes (`weights_check`), or when its sha256 differs from the card's. Nothing is ever unpickled:
+weights are read with safetensors only. No torch here, so the registry can list and check models without loading torch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medview.ai.card_schema import DESCRIPTIVE, check_manifest, load_json
+from medview.ai.weights_check import check_weights, expected_shapes, trainable_parameters
 from medview.errors import ModelError
 
 MANIFEST = "manifest.json"
-SAFETENSORS_SUFFIX = ".safetensors"
 DISCLAIMER = "AI generated, research use only"
 #: The detector's negative class; "normal brain" is what cards of version 1.0 called it.
 NO_TUMOUR = "no tumour"
 NEGATIVE_LABELS = (NO_TUMOUR, "normal brain")
-REQUIRED = ("name", "version", "task", "labels", "modality", "body_part", "input", "weights", "architecture",
-            "intended_use", "research_use_only")
+MAX_MANIFEST_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -101,11 +104,16 @@ class ModelCard:
 
     def fits(self, modality: str, body_part: str = "") -> bool:
         """Whether the model is for images of this modality and body part (an empty body part is unknown)."""
+        return not self.does_not_fit(modality, body_part)
+
+    def does_not_fit(self, modality: str, body_part: str = "") -> list[str]:
+        """Why a series is not what the model is for, in words ([] when it fits)."""
+        reasons = []
         if modality and modality.upper() != self.modality.upper():
-            return False
+            reasons.append(f"the series is {modality}, the model is for {self.modality}")
         if body_part and self.body_part and body_part.upper() not in (self.body_part.upper(), "HEAD", "BRAIN"):
-            return False
-        return True
+            reasons.append(f"the series shows {body_part}, the model is for {self.body_part}")
+        return reasons
 
 
 def sha256_of(path: Path) -> str:
@@ -116,72 +124,100 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_safetensors(path: Path) -> None:
-    """The file starts with an 8-byte little-endian header length and a JSON header, as safetensors does."""
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-        if len(head) < 8:
-            raise ModelError(f"{path.name} is not a safetensors file (too short)")
-        length = int.from_bytes(head, "little")
-        if not 2 <= length <= 100_000_000:
-            raise ModelError(f"{path.name} is not a safetensors file (a pickle or torch checkpoint is refused)")
-        header = handle.read(length)
+def _canonical(manifest: dict) -> bytes:
+    """The manifest as canonical JSON (sorted keys, no spaces), without its own digest."""
+    unsealed = dict(manifest)
+    integrity = dict(unsealed.get("integrity") or {}) if isinstance(unsealed.get("integrity"), dict) else {}
+    integrity.pop("manifest_sha256", None)
+    if integrity:
+        unsealed["integrity"] = integrity
+    else:
+        unsealed.pop("integrity", None)
+    return json.dumps(unsealed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def seal(manifest: dict) -> dict:
+    """The manifest with `integrity.manifest_sha256`: the sha256 of its canonical JSON, so that an edit of the
+    card after training (labels reordered, a threshold changed) is refused. `medview train` seals every card
+    just before writing it; a card edited on purpose must be sealed again."""
+    sealed = dict(manifest)
+    sealed["integrity"] = {**(manifest.get("integrity") or {}),
+                           "manifest_sha256": hashlib.sha256(_canonical(manifest)).hexdigest()}
+    return sealed
+
+
+def _check_seal(manifest: dict) -> None:
+    integrity = manifest.get("integrity")
+    stated = integrity.get("manifest_sha256") if isinstance(integrity, dict) else None
+    if not isinstance(stated, str):
+        raise ModelError("the card is not sealed (no integrity.manifest_sha256): it was not written by "
+                         "`medview train`; refused")
+    actual = hashlib.sha256(_canonical(manifest)).hexdigest()
+    if actual != stated:
+        raise ModelError(f"the card was edited after it was sealed (manifest sha256 {actual[:12]}… is not "
+                         f"{stated[:12]}…); refused")
+
+
+def _read_manifest(path: Path) -> dict:
     try:
-        json.loads(header)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path.name} is not a safetensors file: {error}") from None
+        status = os.lstat(path)
+    except OSError:
+        raise ModelError(f"{path.parent} is not a model folder: no {MANIFEST}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise ModelError(f"{path}: the manifest must be a regular file, not a link")
+    if status.st_size > MAX_MANIFEST_BYTES:
+        raise ModelError(f"{path}: the manifest is {status.st_size} bytes (at most {MAX_MANIFEST_BYTES})")
+    try:
+        text = path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"{path}: cannot be read ({error.strerror})") from None
+    return load_json(text, str(path), descriptive=DESCRIPTIVE)
 
 
 def read_card(folder: str | Path, verify: bool = True) -> ModelCard:
-    """The model card of a folder, checked: manifest well formed, weights safetensors with the right sha256."""
+    """The model card of a folder, checked: manifest against the schema and its seal; with `verify`, the
+    weights file too (regular file in the folder, safetensors header consistent with the file and with the
+    architecture, sha256 as the card says). Any failure is a ModelError with one reason."""
     folder = Path(folder)
     manifest = folder / MANIFEST
-    if not manifest.is_file():
-        raise ModelError(f"{folder} is not a model folder: no {MANIFEST}")
+    raw = _read_manifest(manifest)
     try:
-        raw = json.loads(manifest.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{manifest}: not valid JSON ({error})") from None
-    if not isinstance(raw, dict):
-        raise ModelError(f"{manifest}: the manifest must be a JSON object")
-    missing = [key for key in REQUIRED if key not in raw]
-    if missing:
-        raise ModelError(f"{manifest}: missing {', '.join(missing)}")
+        check_manifest(raw)
+    except ModelError as error:
+        raise ModelError(f"{manifest}: {error}") from None
+    architecture = raw["architecture"]
+    shapes = expected_shapes(architecture, len(raw["labels"]))
+    stated = architecture.get("parameters")
+    if stated is not None and stated != trainable_parameters(shapes):
+        raise ModelError(f"{manifest}: architecture.parameters says {stated}, the architecture has "
+                         f"{trainable_parameters(shapes)}")
     weights = raw["weights"]
-    if not isinstance(weights, dict) or not {"file", "sha256"} <= set(weights):
-        raise ModelError(f"{manifest}: 'weights' needs 'file' and 'sha256'")
-    if not str(weights["file"]).endswith(SAFETENSORS_SUFFIX) or "/" in weights["file"]:
-        raise ModelError(f"{manifest}: weights must be a .safetensors file inside the folder")
-    if raw["task"] not in ("slice", "patch"):
-        raise ModelError(f"{manifest}: task must be 'slice' or 'patch', not {raw['task']!r}")
-    if raw["research_use_only"] is not True:
-        raise ModelError(f"{manifest}: a model must be marked research use only")
-    labels = raw["labels"]
-    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
-        raise ModelError(f"{manifest}: 'labels' must list at least two class names")
-    try:
-        card = ModelCard(
-            folder=folder, name=str(raw["name"]), version=str(raw["version"]), task=raw["task"],
-            labels=tuple(labels), modality=str(raw["modality"]), body_part=str(raw["body_part"]),
-            input=dict(raw["input"]), weights_file=str(weights["file"]), weights_sha256=str(weights["sha256"]),
-            architecture=dict(raw["architecture"]), intended_use=str(raw["intended_use"]),
-            temperature=float(raw.get("calibration", {}).get("temperature", 1.0)),
-            operating_point=raw.get("operating_point"), raw=raw,
-        )
-        card.size, card.mm_per_pixel  # noqa: B018 - both must be present and numeric
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelError(f"{manifest}: malformed ({error})") from None
+    card = ModelCard(
+        folder=folder, name=raw["name"], version=raw["version"], task=raw["task"], labels=tuple(raw["labels"]),
+        modality=raw["modality"], body_part=raw["body_part"], input=dict(raw["input"]),
+        weights_file=weights["file"], weights_sha256=weights["sha256"], architecture=dict(architecture),
+        intended_use=raw["intended_use"],
+        temperature=float((raw.get("calibration") or {}).get("temperature", 1.0)),
+        operating_point=raw.get("operating_point"), raw=raw,
+    )
     if verify:
         verify_weights(card)
+    try:
+        _check_seal(raw)
+    except ModelError as error:
+        raise ModelError(f"{manifest}: {error}") from None
     return card
 
 
 def verify_weights(card: ModelCard) -> None:
-    path = card.weights_path
-    if not path.is_file():
-        raise ModelError(f"{card.name}: weights file {path.name} is missing")
-    _check_safetensors(path)
-    actual = sha256_of(path)
+    """The weights file's structure, then its sha256 (read in full only once the structure is sound)."""
+    try:
+        path = check_weights(card.folder, card.weights_file, card.architecture, len(card.labels))
+        actual = sha256_of(path)
+    except OSError as error:
+        raise ModelError(f"{card.name}: weights file cannot be read ({error.strerror})") from None
+    except ModelError as error:
+        raise ModelError(f"{card.name}: {error}") from None
     if actual != card.weights_sha256:
         raise ModelError(f"{card.name}: weights sha256 {actual[:12]}… does not match the model card's "
                          f"{card.weights_sha256[:12]}… (tampered or corrupted); refused")

@@ -31,20 +31,32 @@ class Problem:
     reason: str
 
 
+def _folders(root: Path) -> tuple[list[Path], list[Problem]]:
+    """The model folders directly under `root` (those with a manifest), or the reason it cannot be listed."""
+    try:
+        if not root.is_dir():
+            return [], []
+        return sorted(p for p in root.iterdir() if p.is_dir() and os.path.lexists(p / MANIFEST)), []
+    except OSError as error:
+        return [], [Problem(root, f"the model folder cannot be listed ({error.strerror or error})")]
+
+
 def scan_models(folders: list[Path] | None = None) -> tuple[list[ModelCard], list[Problem]]:
-    """Every model folder under the given roots (default: bundled, then the user's), checked."""
+    """Every model folder under the given roots (default: bundled, then the user's), checked. Each folder is
+    read on its own: whatever goes wrong in one (even an error no check foresaw) refuses that folder with its
+    reason and never costs the others, the window or a command."""
     roots = folders if folders is not None else [BUNDLED, user_folder()]
     cards, problems = [], []
     for root in roots:
-        if not root.is_dir():
-            continue
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            if not (folder / MANIFEST).exists():
-                continue
+        found, unreadable = _folders(Path(root))
+        problems += unreadable
+        for folder in found:
             try:
                 cards.append(read_card(folder))
             except ModelError as error:
                 problems.append(Problem(folder, str(error)))
+            except Exception as error:  # noqa: BLE001 - one hostile folder must not take the others down
+                problems.append(Problem(folder, f"{folder / MANIFEST}: refused ({type(error).__name__}: {error})"))
     return cards, problems
 
 

@@ -32,7 +32,7 @@ from medview.ai import metrics
 from medview.ai.body import DESCRIPTION as BODY_CHECK
 from medview.ai.body import body_mask
 from medview.ai.inputs import DATASET_MM_PER_PIXEL, SquareSampler, inner_part, png_unit_range, slice_input, within_mm
-from medview.ai.manifest import DISCLAIMER, MANIFEST, NO_TUMOUR
+from medview.ai.manifest import DISCLAIMER, MANIFEST, NO_TUMOUR, seal
 from medview.io.atomic import write_bytes
 
 NORMAL = NO_TUMOUR
@@ -548,6 +548,7 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
         "research_use_only": True,
         "disclaimer": f"{DISCLAIMER}, not for diagnosis",
     }
+    manifest = seal(manifest)
     write_bytes(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     if progress:
         print(f"\nwrote {out} in {elapsed / 60:.1f} min: validation accuracy {figures['val']['accuracy']}, "

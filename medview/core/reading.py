@@ -5,12 +5,14 @@ Plain data only (numpy arrays for pixels and saliency): the GUI and `medview rep
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from medview.core.annotations import Annotation, Value
 from medview.core.volume import SeriesInfo
+from medview.errors import MedviewError
 
 DISCLAIMER = "AI generated, research use only, not for diagnosis"
 
@@ -32,6 +34,10 @@ class AiFinding:
     tumour_probability: float | None = None
     flagged: bool | None = None
     saliency_method: str = ""
+    #: whether the model is made for this series (modality, body part, ...); the reasons when it is not,
+    #: printed beside the answer in every output as the panel shows them
+    fits: bool = True
+    does_not_fit: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,51 @@ class Reading:
     impression: str = ""
     anonymised: bool = False
     disclaimer: str = DISCLAIMER
+    #: (rows, columns) of the slices: every point of a measurement or a click must lie on the image
+    image_size: tuple[int, int] | None = None
+    #: who read the images (a preference) and when the report was signed (set at export when empty)
+    reader: str = ""
+    signed: str = ""
+    #: lines the outputs print about themselves ("the key image of slice 15 was left out: ...")
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, volume, **fields) -> Reading:
         """An empty reading of a `Volume` (or anything with its geometry attributes)."""
+        rows, columns = volume.shape[-2:]
         return cls(info=volume.info, n_slices=volume.n_slices, pixel_spacing=tuple(volume.pixel_spacing),
                    row_cosine=tuple(float(v) for v in volume.row_cosine),
                    column_cosine=tuple(float(v) for v in volume.column_cosine),
-                   photometric=volume.photometric, value_unit=volume.value_unit, **fields)
+                   photometric=volume.photometric, value_unit=volume.value_unit,
+                   image_size=(int(rows), int(columns)), **fields)
+
+    def check(self) -> None:
+        """Refuse, in one line, a measurement, mark or AI point that is not finite or not on the image: such a
+        number would be written into the report and the SR's graphic data as it is."""
+        for m in self.measurements:
+            check_points(m.annotation.points, self.image_size, f"the {m.annotation.kind} on slice {m.k + 1}")
+        for key in self.key_images:
+            for annotation in key.annotations:
+                check_points(annotation.points, key.pixels.shape, f"the {annotation.kind} on slice {key.k + 1}")
+            check_points(key.marks, key.pixels.shape, f"the AI mark on slice {key.k + 1}", pixels=True)
+        for finding in self.findings:
+            if finding.point is not None:
+                check_points([finding.point], self.image_size, f"the AI point on slice {finding.k + 1}",
+                             pixels=True)
+
+
+def check_points(points, image_size: tuple[int, int] | None, what: str, pixels: bool = False) -> None:
+    """Every (column, row) of `points` finite and on an image of `image_size` (rows, columns): within its
+    edges [0, columns] × [0, rows] for drawn shapes, or one of its pixels for a click (`pixels`)."""
+    for point in points:
+        column, row = (float(v) for v in point)
+        if not (math.isfinite(column) and math.isfinite(row)):
+            raise MedviewError(f"{what}: point ({column:g}, {row:g}) is not a finite number")
+        if image_size is None:
+            continue
+        rows, columns = image_size[-2:]
+        inside = (0 <= column < columns and 0 <= row < rows) if pixels else (
+            0 <= column <= columns and 0 <= row <= rows)
+        if not inside:
+            raise MedviewError(f"{what}: point ({column:g}, {row:g}) lies outside the image "
+                               f"({columns}×{rows} pixels)")

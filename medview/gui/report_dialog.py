@@ -8,6 +8,7 @@ key images and writing the files run in a worker, so the viewer never waits on d
 from __future__ import annotations
 
 import datetime as _dt
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -38,7 +39,8 @@ def export_job(reading: Reading, sources, targets, source_folder, token):
     from medview.report.export import export_report
 
     yield "exporting"
-    return export_report(reading, sources, targets, source_folder=source_folder)
+    notes: list[str] = []
+    return export_report(reading, sources, targets, source_folder=source_folder, notes=notes), notes
 
 
 def gather_reading(window, anonymised: bool = False, impression: str = "") -> tuple[Reading, dict]:
@@ -54,7 +56,7 @@ def gather_reading(window, anonymised: bool = False, impression: str = "") -> tu
             index, k, t, _point, _sha = key
             if index != series.index or t != 0:
                 continue
-            reading.findings.append(prediction.as_finding(k))
+            reading.findings.append(_with_fit(prediction.as_finding(k), window, volume.info))
             if prediction.saliency is not None:
                 saliency_of[k] = prediction.saliency  # the latest result on a slice is the one drawn
     store = window.annotations
@@ -75,6 +77,16 @@ def gather_reading(window, anonymised: bool = False, impression: str = "") -> tu
     return reading, sources
 
 
+def _with_fit(finding, window, info):
+    """The finding with whether its model fits the series (as the panel says it)."""
+    from dataclasses import replace
+
+    card = next((c for c in getattr(window.inference, "cards", []) if c.weights_sha256 == finding.model_sha256),
+                None)
+    misfits = card.does_not_fit(info.modality, info.body_part) if card is not None else []
+    return replace(finding, fits=not misfits, does_not_fit=tuple(misfits))
+
+
 class ReportDialog(QDialog):
     exported = Signal(list)  # the files written
     failed = Signal(str)
@@ -90,6 +102,8 @@ class ReportDialog(QDialog):
         self.impression.setPlaceholderText("Impression (free text)")
         self.impression.setMaximumHeight(110)
         self.anonymise = QCheckBox("Anonymise (remove the patient's identity from every output)", self)
+        self.reader = QLineEdit(str(window.settings.value("report/reader", "") or ""), self)
+        self.reader.setPlaceholderText("Reader's name (kept as a preference)")
         stem = self._default_stem()
         self.pdf_path = QLineEdit(str(stem.with_suffix(".pdf")), self)
         self.html_box = QCheckBox("HTML", self)
@@ -110,6 +124,7 @@ class ReportDialog(QDialog):
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.impression)
         layout.addWidget(self.anonymise)
+        layout.addWidget(self.reader)
         grid = QGridLayout()
         grid.addWidget(QLabel("PDF", self), 0, 0)
         grid.addWidget(self.pdf_path, 0, 1)
@@ -153,6 +168,7 @@ class ReportDialog(QDialog):
             self.preview.setHtml(f"<p>{error}</p>")
             self.export_button.setEnabled(False)
             return
+        reading.reader = self.reader.text()
         self.export_button.setEnabled(True)
         self.preview.setHtml(report_html(reading, []))
 
@@ -164,6 +180,8 @@ class ReportDialog(QDialog):
         except MedviewError as error:
             self._failed(error)
             return
+        reading.reader = self.reader.text().strip()
+        self.window.settings.setValue("report/reader", reading.reader)
         targets = Targets(pdf=Path(self.pdf_path.text()) if self.pdf_path.text().strip() else None,
                           html=Path(self.html_path.text()) if self.html_box.isChecked() else None,
                           dicom_folder=Path(self.dicom_path.text()) if self.dicom_box.isChecked() else None)
@@ -173,8 +191,10 @@ class ReportDialog(QDialog):
         self.job = Job(export_job, reading, sources, targets, self.window.folder, on_done=self._done,
                        on_error=self._failed, on_finished=self._finished).start()
 
-    def _done(self, paths) -> None:
-        self.status.setText("Written:<br>" + "<br>".join(str(p) for p in paths))
+    def _done(self, result) -> None:
+        paths, notes = result
+        warnings = "".join(f"<br><span style='color:#c03000'>Warning: {escape(note)}</span>" for note in notes)
+        self.status.setText("Written:<br>" + "<br>".join(escape(str(p)) for p in paths) + warnings)
         self.exported.emit([Path(p) for p in paths])
 
     def _failed(self, error: BaseException) -> None:

@@ -1,11 +1,17 @@
 """Every file medview writes is written whole or not at all: to a temporary name beside the target, flushed
 to disk, then renamed over it. A failure (unwritable folder, full disk, file-size limit) removes the temporary
-file and raises an `ExportError` that says what happened in words."""
+file and raises an `ExportError` that says what happened in words.
+
+Modes: a file that is replaced keeps its mode (a 0600 report stays 0600); a new file gets `0666 & ~umask`,
+as `open()` would give it, so `umask 077` keeps a report private. The temporary file is made 0600 by mkstemp
+and only given its final mode just before the rename.
+"""
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -29,28 +35,82 @@ def reason(error: OSError) -> str:
     return _REASONS.get(error.errno, error.strerror or str(error))
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` atomically; returns the path. Raises ExportError, leaving no partial file."""
-    target = Path(path)
-    temporary = None
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (/proc), so that no other
+    thread ever sees a umask of 0."""
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)  # the fallback: briefly the strictest mask, never a looser one
+    os.umask(mask)
+    return mask
+
+
+def mode_for(target: Path) -> int:
+    """The mode `target` is written with: its own mode when it exists, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def _write_temporary(target: Path, data: bytes) -> str:
+    """`data` in a temporary file beside `target`, flushed, with the mode `target` will have; its name."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-        temporary = None
-    except OSError as error:
-        raise ExportError(f"could not write {target}: {reason(error)}") from error
-    finally:
-        if temporary is not None:
+        os.chmod(temporary, mode_for(target))
+    except BaseException:
+        _remove(temporary)
+        raise
+    return temporary
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically; returns the path. Raises ExportError, leaving no partial file."""
+    return write_all([(Path(path), data)])[0]
+
+
+def write_all(outputs: list[tuple[Path, bytes]]) -> list[Path]:
+    """Write several files as one export: every file is first written whole to a temporary name beside its
+    target; only when all of them are on disk are they renamed, one after the other. A failure while writing
+    leaves no file at all; a failure while renaming (rare: the folder changed under us) names in its message
+    the files that were already in place."""
+    temporaries: list[tuple[str, Path]] = []
+    try:
+        for path, data in outputs:
+            target = Path(path)
             try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-    return target
+                temporaries.append((_write_temporary(target, data), target))
+            except OSError as error:
+                raise ExportError(f"could not write {target}: {reason(error)}; nothing was written") from error
+        written: list[Path] = []
+        for temporary, target in list(temporaries):
+            try:
+                os.replace(temporary, target)
+            except OSError as error:
+                done = ", ".join(str(p) for p in written) or "none"
+                raise ExportError(f"could not write {target}: {reason(error)}; already written: {done}") from error
+            temporaries.remove((temporary, target))
+            written.append(target)
+        return written
+    finally:
+        for temporary, _target in temporaries:
+            _remove(temporary)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -77,8 +77,34 @@ def _source_for_region(dataset: pydicom.Dataset, frame: int | None):
 def algorithm(finding: AiFinding):
     import highdicom as hd
 
+    parameters = [f"sha256={finding.model_sha256}", f"task={finding.task}"]
+    if not finding.fits:
+        parameters.append("does not fit this series: " + ("; ".join(finding.does_not_fit) or "unstated"))
     return hd.sr.AlgorithmIdentification(name=finding.model_name, version=finding.model_version,
-                                         parameters=[f"sha256={finding.model_sha256}", f"task={finding.task}"])
+                                         parameters=parameters)
+
+
+def fit_evaluation(finding: AiFinding):
+    """Whether the model was made for this series, as a coded qualitative evaluation of the finding (the
+    reasons are in the algorithm's parameters)."""
+    import highdicom as hd
+
+    value = (hd.sr.CodedConcept("FITS", SCHEME, "model fits this series") if finding.fits else
+             hd.sr.CodedConcept("DOES-NOT-FIT", SCHEME, "model does not fit this series"))
+    return hd.sr.QualitativeEvaluation(hd.sr.CodedConcept("MODEL-FIT", SCHEME, "Model fit to the series"), value)
+
+
+def impression_item(impression: str):
+    """The reader's impression as TID 1500 text: a TEXT (121073, DCM, "Impression") in the report's
+    Qualitative Evaluations container."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    container = hd.sr.ContainerContentItem(
+        name=hd.sr.CodedConcept("C0034375", "UMLS", "Qualitative Evaluations"), relationship_type="CONTAINS")
+    container.ContentSequence = [hd.sr.TextContentItem(name=codes.DCM.Impression, value=impression,
+                                                       relationship_type="CONTAINS")]
+    return container
 
 
 def _finding_group(i: int, finding: AiFinding, dataset: pydicom.Dataset, frame: int | None):
@@ -90,7 +116,7 @@ def _finding_group(i: int, finding: AiFinding, dataset: pydicom.Dataset, frame: 
     measurements = [hd.sr.Measurement(codes.DCM.Probability, float(finding.probability),
                                       hd.sr.CodedConcept("1", "UCUM", "no units"), algorithm_id=algorithm_id)]
     common = dict(tracking_identifier=tracking, finding_type=label_code(finding.label), algorithm_id=algorithm_id,
-                  measurements=measurements)
+                  measurements=measurements, qualitative_evaluations=[fit_evaluation(finding)])
     if finding.point is not None:
         centre = pixel_centre(finding.point)  # SCOORD is continuous: (0, 0) is the image's top-left corner
         region = hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POINT, np.array([centre], dtype=np.float32),
@@ -124,12 +150,21 @@ def structured_report(reading: Reading, references: dict[int, tuple[pydicom.Data
     for i, measurement in enumerate(reading.measurements, 1):
         if measurement.values:
             groups.append(_measurement_group(i, measurement, *references[measurement.k]))
+    person = None
+    if reading.reader.strip():
+        person = hd.sr.ObserverContext(
+            observer_type=codes.DCM.Person,
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=reading.reader.strip()))
     observation = hd.sr.ObservationContext(
+        observer_person_context=person,
         observer_device_context=hd.sr.ObserverContext(
             observer_type=codes.DCM.Device,
             observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(uid=hd.UID(), name="medview")))
     content = hd.sr.MeasurementReport(observation_context=observation,
-                                      procedure_reported=codes.SCT.ImagingProcedure, imaging_measurements=groups)
+                                      procedure_reported=codes.SCT.ImagingProcedure,
+                                      imaging_measurements=groups)
+    if reading.impression.strip():
+        content[0].ContentSequence.append(impression_item(reading.impression.strip()))
     evidence = list({ds.SOPInstanceUID: ds for ds, _ in references.values()}.values())
     return hd.sr.Comprehensive3DSR(
         evidence=evidence, content=content[0], series_instance_uid=hd.UID(), series_number=901,

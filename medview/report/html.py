@@ -9,16 +9,18 @@ from collections.abc import Callable
 from html import escape
 
 from medview.core.reading import Reading
-from medview.core.volume import display_date
+from medview.report.identity import header_pairs, page_line
 
 STYLE = """
 body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 10pt; color: #111; }
 h1 { font-size: 16pt; margin-bottom: 2px; }
 h2 { font-size: 12pt; margin-top: 14px; border-bottom: 1px solid #999; }
+h1, h2 { break-after: avoid; page-break-after: avoid; }  /* a browser's print: no heading alone at a page foot */
 table { border-collapse: collapse; }
 td, th { border: 1px solid #bbb; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #eee; }
 .disclaimer { color: #a00; font-weight: bold; }
+.warning { color: #a04000; font-weight: bold; }
 .small { font-size: 8pt; color: #444; }
 """
 
@@ -27,31 +29,30 @@ def _rows(pairs) -> str:
     return "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in pairs if v not in ("", None))
 
 
-def header_pairs(reading: Reading) -> list[tuple[str, str]]:
-    """What the report's header shows: with `anonymised`, no identity at all, and it says so."""
-    info = reading.info
-    series = f"{info.series_number if info.series_number is not None else '-'} {info.series_description}".strip()
-    common = [("Modality", info.modality), ("Series", series), ("Study", info.study_description),
-              ("Slices", reading.n_slices)]
-    if reading.anonymised:
-        return [("Patient", "anonymised"), *common]
-    return [("Patient", info.patient_name), ("Patient ID", info.patient_id),
-            ("Birth date", display_date(info.patient_birth_date)), ("Sex", info.patient_sex),
-            ("Study date", display_date(info.study_date)), ("Accession", info.accession_number),
-            ("Institution", info.institution), *common]
+def signed_line(reading: Reading) -> str:
+    """Who signed the report and when (the reader's name is a preference; "not given" when unset)."""
+    signed = reading.signed or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return f"Read by {reading.reader.strip() or '(reader not given)'} · signed {signed}"
+
+
+def _fit_note(finding) -> str:
+    if finding.fits:
+        return ""
+    reasons = "; ".join(finding.does_not_fit) or "the series is not what it was made for"
+    return (f"<br><span class='warning'>The model does not fit this series ({escape(reasons)}): "
+            "its answer is not meaningful here.</span>")
 
 
 def report_html(reading: Reading, key_images: list[bytes], image_source: Callable[[int, bytes], str] | None = None,
                 image_width: int = 600) -> str:
     """The whole report. `image_source(i, png)` gives each key image's src (default: a data: URL)."""
     source = image_source or (lambda _i, png: "data:image/png;base64," + base64.b64encode(png).decode("ascii"))
-    made = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     parts = [f"<html><head><meta charset='utf-8'><title>medview report</title><style>{STYLE}</style></head><body>",
              "<h1>medview report" + (" (anonymised)" if reading.anonymised else "") + "</h1>",
-             f"<p class='small'>Made {made} by medview"
-             "</p>",
+             f"<p class='small'>{escape(page_line(reading))}<br>{escape(signed_line(reading))} (medview)</p>",
              f"<p class='disclaimer'>{escape(reading.disclaimer)}</p>",
              f"<table>{_rows(header_pairs(reading))}</table>"]
+    parts += [f"<p class='warning'>{escape(note)}</p>" for note in reading.notes]
     parts.append("<h2>AI findings</h2>")
     if reading.findings:
         parts.append("<table><tr><th>Slice</th><th>Point (column, row)</th><th>Finding</th><th>Probability</th>"
@@ -62,7 +63,8 @@ def report_html(reading: Reading, key_images: list[bytes], image_source: Callabl
             tumour = (f"<br>P(tumour) {f.tumour_probability:.2f}"
                       + (" (flagged)" if f.flagged else "") if f.tumour_probability is not None else "")
             parts.append(f"<tr><td>{f.k + 1}</td><td>{point}</td><td><b>{escape(f.label)}</b>"
-                         f"<br><span class='small'>{others}</span></td><td>{f.probability:.2f}{tumour}</td>"
+                         f"<br><span class='small'>{others}</span>{_fit_note(f)}</td>"
+                         f"<td>{f.probability:.2f}{tumour}</td>"
                          f"<td>{f.elapsed_ms:.0f} ms</td></tr>")
             parts.append(f"<tr><td colspan='5'>Model {escape(f.model_name)} "
                          f"{escape(f.model_version)} ({escape(f.task)})<br><span class='small'>sha256 "

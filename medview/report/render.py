@@ -19,6 +19,7 @@ from medview.core.annotations import Annotation, measure_annotation
 from medview.core.colormap import heat_rgba
 from medview.core.reading import KeyImage, Reading
 from medview.core.window_level import Window, grey
+from medview.report.identity import shown_info
 
 MIN_SIZE = 512
 AI_TEXT = "AI generated, research use only"
@@ -110,10 +111,9 @@ def _arrow_head(draw, tail, head, colour) -> None:
 
 def _draw_frame_texts(draw, canvas: _Canvas, reading: Reading, key: KeyImage, font) -> None:
     width, height = canvas.size
-    info = reading.info
+    info = shown_info(reading)  # anonymised as every other output: descriptions can name people
     line = font.size + 4
-    description = "" if reading.anonymised else info.series_description  # descriptions can name people
-    _label_at(draw, (6, 6), f"{info.modality} {description}".strip(), COLOURS["text"], font)
+    _label_at(draw, (6, 6), f"{info.modality} {info.series_description}".strip(), COLOURS["text"], font)
     width_, level = key.window
     bottom = [f"slice {key.k + 1} / {reading.n_slices}", f"W {width_:.0f}  L {level:.0f}"]
     for i, text in enumerate(bottom):

@@ -13,8 +13,11 @@ DESCRIPTION = "medview key images (AI overlays: research use only)"
 
 
 def key_image_dataset(reading: Reading, rgb: np.ndarray, reference: pydicom.Dataset, series_uid: str,
-                      number: int, with_ai: bool):
-    """One Secondary Capture image of the same patient and study as `reference` (the source slice's header)."""
+                      number: int, with_ai: bool, burned_in: bool = False):
+    """One Secondary Capture image of the same patient and study as `reference` (the source slice's header).
+    `burned_in`: the source's pixels may carry burnt-in text (`may_have_burned_in_text`), so the key image,
+    which shows them, is marked BurnedInAnnotation YES; NO only when the source is known to be clean (the
+    texts medview burns in carry no identity, see report.render)."""
     import highdicom as hd
     from pydicom.dataset import Dataset
 
@@ -29,7 +32,7 @@ def key_image_dataset(reading: Reading, rgb: np.ndarray, reference: pydicom.Data
     source.ReferencedSOPClassUID = reference.SOPClassUID
     source.ReferencedSOPInstanceUID = reference.SOPInstanceUID
     image.SourceImageSequence = [source]
-    image.BurnedInAnnotation = "NO"  # the burnt-in texts carry no identity (see report.render)
+    image.BurnedInAnnotation = "YES" if burned_in else "NO"
     image.ImageComments = ("Key image with AI saliency overlay: AI generated, research use only" if with_ai
                            else "Key image with measurements")
     if reading.anonymised:

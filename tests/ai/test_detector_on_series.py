@@ -13,7 +13,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from medview.ai.manifest import read_card
+from medview.ai.manifest import read_card, seal
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
 
@@ -62,7 +62,7 @@ def _with_thresholds(source: Path, folder: Path, place: float, slice_: float) ->
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["operating_point"]["threshold"] = place
     manifest["operating_point"]["slice"]["threshold"] = slice_
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
     return folder
 
 

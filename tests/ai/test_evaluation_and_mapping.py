@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from medview.ai import metrics
-from medview.ai.manifest import read_card
+from medview.ai.manifest import read_card, seal
 
 
 def test_ece_and_auc_match_hand_computed_values():
@@ -59,7 +59,7 @@ def test_evaluation_cuts_inputs_by_the_cards_geometry_not_the_training_defaults(
     shutil.copytree(tiny_models / "slice", folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["input"].update(size=96, mm_per_pixel=2.5)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
     setup = setup_of(read_card(folder))
     assert (setup.size, setup.mm_per_pixel) == (96, 2.5)
 

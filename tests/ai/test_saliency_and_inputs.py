@@ -36,7 +36,7 @@ def _card(folder, task, size, mm, labels):
             if isinstance(layer, torch.nn.Linear):
                 layer.weight.abs_()
     save_file(network.state_dict(), str(weights))
-    from medview.ai.manifest import sha256_of
+    from medview.ai.manifest import read_card, seal, sha256_of
 
     manifest = {
         "name": f"test-{task}", "version": "0", "task": task, "labels": labels, "modality": "MR",
@@ -45,9 +45,7 @@ def _card(folder, task, size, mm, labels):
         "architecture": {"name": "LesionCNN", "widths": [8, 16], "hidden": 8}, "intended_use": "tests",
         "research_use_only": True,
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    from medview.ai.manifest import read_card
-
+    (folder / "manifest.json").write_text(json.dumps(seal(manifest)))
     return read_card(folder)
 
 

@@ -88,15 +88,17 @@ def _warm_pixels_on_key_image_page(pdf: Path, folder: Path) -> int:
 
 def test_pdf_page_shows_the_key_image_with_its_heatmap(shared_data, tiny_models, tmp_path):
     """The same key image exported with and without a classification: only the heatmap (and its one line of
-    text) tells them apart, so the page with it must hold many more warm pixels."""
+    text) tells them apart, so the page with it must hold many more warm pixels. The bundled detector makes
+    the heatmap: a two-step model's Grad-CAM can be a sliver."""
     source = shared_data / "samples" / SAMPLE
     warm = {}
-    classify = ["--classify-at", TUMOUR, "--model", str(tiny_models / "patch")]
+    classify = ["--classify-at", TUMOUR, "--model", "brain-tumour-patch"]
     for name, extra in (("plain", []), ("classified", classify)):
         folder = tmp_path / name
         assert main(["report", str(source), "--slice", "17", *extra, "-o", str(folder / "report.pdf")]) == 0
         warm[name] = _warm_pixels_on_key_image_page(folder / "report.pdf", folder)
-    assert warm["classified"] - warm["plain"] > 1500, warm
+    # the overlay's one line of text and the click mark add about 300 warm pixels at 50 dpi; the heatmap more
+    assert warm["classified"] - warm["plain"] > 600, warm
 
 
 def test_html_is_self_contained_and_holds_the_same_report(exported):
