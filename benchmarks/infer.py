@@ -1,11 +1,15 @@
-"""Inference benchmark: the bundled models on the bundled 24-slice glioblastoma MRI, on this machine's cores.
+"""Inference benchmark: the bundled detector on the bundled glioblastoma MRI and on a 120-slice 512² series.
 
     python benchmarks/infer.py [--models resources/models]
 
-Prints one table from one run: model load time (checks + safetensors + network), the bare forward pass of
-one slice (the reference), classify + Grad-CAM of one slice and of one clicked point (input mapping, forward,
-calibration, saliency back on the slice's pixels), a whole 24-slice series (slice model on every slice;
-patch model over the brain-tissue grid of every slice), and the process's peak memory. Medians of repeats.
+Prints one table from one run, medians of repeats: model load (checks + safetensors + network); one click
+(input mapping, forward, calibration, Grad-CAM back on the slice's pixels) against the bare forward pass of
+that one patch; the slice answer (the head check, the search over the slice, Grad-CAM of the place found);
+whole series runs, as `medview classify --all-slices` makes them, against the bare batched forward pass of
+the same number of patches (the network's own cost, the reference). The 120-slice 512² series is the bundled
+24 × 320 × 260 series padded with air to 320 × 320 and resampled (scipy.ndimage.zoom, linear) to
+120 × 512 × 512 at 0.43 mm pixels: a whole-head thin-slice series of the size the issue names, with real
+anatomy and a real tumour. Also the slice model, when one is bundled.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import resource
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
@@ -31,44 +38,64 @@ def median_ms(function, repeats: int = 10) -> float:
     return statistics.median(times)
 
 
-def measure(card, volume) -> tuple:
-    """(name, load ms, bare forward ms, classify + Grad-CAM ms, + integrated gradients ms, series s, text)."""
+@dataclass
+class Series:
+    """What a series run reads of a volume: slices, pixel spacing, modality."""
+
+    voxels: np.ndarray
+    pixel_spacing: tuple[float, float]
+    info: object
+
+    @property
+    def n_slices(self) -> int:
+        return len(self.voxels)
+
+    def slice(self, k: int, t: int = 0) -> np.ndarray:
+        return self.voxels[k]
+
+
+def thin_series(volume, slices: int = 120, size: int = 512) -> Series:
+    from scipy import ndimage
+
+    voxels = volume.voxels.astype(np.float32)
+    side = max(voxels.shape[1:])
+    padded = np.zeros((len(voxels), side, side), np.float32)
+    padded[:, :voxels.shape[1], :voxels.shape[2]] = voxels
+    zoomed = ndimage.zoom(padded, (slices / len(voxels), size / side, size / side), order=1)
+    spacing = volume.pixel_spacing[0] * side / size
+    return Series(zoomed, (spacing, spacing), volume.info)
+
+
+def series_run(classifier, series) -> tuple[float, int, int]:
+    """Seconds for a whole series run, the patches it scored, and the slices flagged."""
+    from medview.ai.detect import iter_series
+
+    counted = {"patches": 0}
+    original = classifier.probabilities
+
+    def counting(inputs, batch: int = 128):
+        counted["patches"] += len(inputs)
+        return original(inputs, batch)
+
+    classifier.probabilities = counting
+    start = time.perf_counter()
+    findings = list(iter_series(classifier, series))
+    seconds = time.perf_counter() - start
+    classifier.probabilities = original
+    return seconds, counted["patches"], sum(f.flagged for f in findings)
+
+
+def bare_batched_seconds(classifier, patches: int) -> float:
+    """The network alone on `patches` inputs in batches of 128: the reference for a series run."""
     import torch
 
-    from medview.ai.infer import Classifier
-    from medview.ai.inputs import tissue_grid
-
-    load_times = []
-    for _ in range(3):
+    batch = torch.rand(128, 1, classifier.card.size, classifier.card.size)
+    with torch.no_grad():
+        classifier.network(batch)
         start = time.perf_counter()
-        classifier = Classifier(card)
-        load_times.append((time.perf_counter() - start) * 1000)
-    point = (175.0, 210.0) if card.task == "patch" else None
-    x, _ = classifier.model_input(volume.slice(17), volume.pixel_spacing, point)
-    tensor = torch.from_numpy(x[None, None].copy())
-
-    def forward():
-        with torch.no_grad():
-            classifier.network(tensor)
-
-    forward()
-    bare = median_ms(forward, 20)
-    classify = median_ms(lambda: classifier.classify_slice(volume, 17, point, saliency="gradcam"), 10)
-    integrated = median_ms(lambda: classifier.classify_slice(volume, 17, point, saliency="integrated_gradients"), 3)
-    start = time.perf_counter()
-    if card.task == "slice":
-        for k in range(volume.n_slices):
-            classifier.classify_slice(volume, k, saliency="gradcam")
-        text = f"{volume.n_slices} slices with Grad-CAM"
-    else:
-        n_points = 0
-        for k in range(volume.n_slices):
-            points = tissue_grid(volume.slice(k), volume.pixel_spacing)
-            n_points += len(points)
-            classifier.tumour_probabilities(volume.slice(k), volume.pixel_spacing, points)
-        text = f"{volume.n_slices} slices, {n_points} grid points"
-    series = time.perf_counter() - start
-    return card.name, statistics.median(load_times), bare, classify, integrated, series, text
+        for _ in range(max(1, patches // 128)):
+            classifier.network(batch)
+    return (time.perf_counter() - start) * patches / (max(1, patches // 128) * 128)
 
 
 def main() -> int:
@@ -78,6 +105,7 @@ def main() -> int:
 
     import torch
 
+    from medview.ai.infer import Classifier
     from medview.ai.registry import scan_models
     from medview.io import load_volume
 
@@ -86,20 +114,48 @@ def main() -> int:
     cards, problems = scan_models([args.models])
     for problem in problems:
         print(f"skipped {problem.folder.name}: {problem.reason}", file=sys.stderr)
-    # the first model of each task in the registry's order: the one `medview classify` picks
-    chosen = [next(c for c in cards if c.task == task) for task in ("slice", "patch") if any(
-        c.task == task for c in cards)]
-    rows = [measure(card, volume) for card in chosen]
+    detector = next(c for c in cards if c.is_detector)
+    loads = []
+    for _ in range(3):
+        start = time.perf_counter()
+        classifier = Classifier(detector)
+        loads.append((time.perf_counter() - start) * 1000)
+    point = (175.0, 210.0)
+    x, _ = classifier.model_input(volume.slice(17), volume.pixel_spacing, point)
+    tensor = torch.from_numpy(x[None, None].copy())
+
+    def forward():
+        with torch.no_grad():
+            classifier.network(tensor)
+
+    forward()
+    bare = median_ms(forward, 20)
+    click = median_ms(lambda: classifier.classify_slice(volume, 17, point, saliency="gradcam"), 10)
+    answer = median_ms(lambda: classifier.classify_slice(volume, 17, saliency="gradcam"), 5)
+    rows = [("load the detector, ms", f"{statistics.median(loads):.0f}", "", ""),
+            ("one click + Grad-CAM, ms", f"{click:.1f}", f"{bare:.1f} (bare forward, 1 patch)",
+             f"{click / bare:.1f}"),
+            ("slice answer (search + Grad-CAM), slice 18, ms", f"{answer:.0f}", "", "")]
+    thin = thin_series(volume)
+    for name, series in ((f"series {volume.n_slices}×{volume.shape[1]}×{volume.shape[2]}", volume),
+                         (f"series {thin.n_slices}×512×512 (resampled)", thin)):
+        seconds, patches, flagged = series_run(classifier, series)
+        reference = bare_batched_seconds(classifier, patches)
+        rows.append((f"{name}, s ({patches} patches, {flagged} slices flagged)", f"{seconds:.2f}",
+                     f"{reference:.2f} (bare batched forward, same patches)", f"{seconds / reference:.2f}"))
+    for card in cards:
+        if card.task == "slice":
+            slice_model = Classifier(card)
+            ms = median_ms(lambda m=slice_model: m.classify_slice(volume, 17, saliency="gradcam"), 10)
+            rows.append((f"{card.name}: one slice + Grad-CAM, ms", f"{ms:.1f}", "", ""))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nmedview inference benchmark: {SAMPLE.name} ({volume.n_slices}×{volume.shape[1]}×{volume.shape[2]}), "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores\n")
-    print("| model | load ms | bare forward ms (reference) | classify + Grad-CAM ms | ratio | "
-          "classify + integrated gradients ms | series s | series |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, load, bare, classify, integrated, series, text in rows:
-        print(f"| {name} | {load:.0f} | {bare:.1f} | {classify:.1f} | {classify / bare:.1f} | {integrated:.0f} | "
-              f"{series:.2f} | {text} |")
-    print(f"\npeak memory of this process (RSS high-water mark, imports and volume included): {peak:.0f} MiB")
+    print(f"\nmedview inference benchmark: {detector.name} {detector.version}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {os.cpu_count()} cores\n")
+    print("| figure | medview | reference | ratio |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(f"\npeak memory of this process (RSS high-water mark, imports and volumes included): {peak:.0f} MiB")
     return 0
 
 
