@@ -20,8 +20,9 @@ def register(subparsers) -> None:
     report.add_argument("--anonymize", action="store_true", help="remove the patient's identity from every output")
     report.add_argument("--series", help="SeriesInstanceUID or index in `medview info`'s list")
     report.add_argument("--slice", type=int, help="0-based slice k of the key image (default: the middle slice)")
-    report.add_argument("--classify-at", help="COL,ROW: classify the region there with the patch model")
-    report.add_argument("--classify-slice", action="store_true", help="classify the slice with the slice model")
+    report.add_argument("--classify-at", help="COL,ROW: classify the region there with the detector")
+    report.add_argument("--classify-slice", action="store_true",
+                        help="the slice answer: the detector searched over the slice, then the type")
     report.add_argument("--model", help="a model name or folder for --classify-at")
     report.add_argument("--window", help="WIDTH/LEVEL of the key image (default: the series' default window)")
     report.add_argument("--length", action="append", default=[], metavar="C0,R0,C1,R1", help="a length to measure")
@@ -69,10 +70,11 @@ def run_report(args: argparse.Namespace) -> int:
         values = measure_annotation(annotation, pixels, volume.pixel_spacing, volume.value_unit)
         reading.measurements.append(Measurement(k, annotation, values))
     saliency, marks = None, ()
-    jobs = [("slice", None, None)] if args.classify_slice else []
+    jobs = [("patch", None, args.model)] if args.classify_slice else []
     if args.classify_at:
         jobs.append(("patch", tuple(_numbers(args.classify_at, 2, "--classify-at")), args.model))
     if jobs:
+        from medview.ai.fit import check_fit
         from medview.ai.infer import classifier_for
         from medview.ai.registry import find_model
 
@@ -80,7 +82,11 @@ def run_report(args: argparse.Namespace) -> int:
         card = find_model(model, task=None if model else task, modality=volume.info.modality,
                           body_part=volume.info.body_part)
         prediction = classifier_for(card).classify_slice(volume, k, point, saliency="gradcam")
-        misfits = card.does_not_fit(volume.info.modality, volume.info.body_part)
+        if not prediction.answered:
+            print(f"medview: {prediction.label} at column {point[0]:g}, row {point[1]:g}: nothing goes into the "
+                  "report", file=sys.stderr)
+            continue
+        misfits = check_fit(card, volume.info, volume.photometric).reasons
         reading.findings.append(replace(prediction.as_finding(k), fits=not misfits, does_not_fit=tuple(misfits)))
         saliency = prediction.saliency
         if point is not None:

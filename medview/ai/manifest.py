@@ -107,13 +107,12 @@ class ModelCard:
         return not self.does_not_fit(modality, body_part)
 
     def does_not_fit(self, modality: str, body_part: str = "") -> list[str]:
-        """Why a series is not what the model is for, in words ([] when it fits)."""
-        reasons = []
-        if modality and modality.upper() != self.modality.upper():
-            reasons.append(f"the series is {modality}, the model is for {self.modality}")
-        if body_part and self.body_part and body_part.upper() not in (self.body_part.upper(), "HEAD", "BRAIN"):
-            reasons.append(f"the series shows {body_part}, the model is for {self.body_part}")
-        return reasons
+        """Why a series of this modality and body part is not what the model is for ([] when it fits); the
+        whole check, sequence included, is `medview.ai.fit.check_fit`."""
+        from medview.ai.fit import check_fit
+        from medview.core.volume import SeriesInfo
+
+        return list(check_fit(self, SeriesInfo(modality=modality, body_part=body_part)).reasons)
 
 
 def sha256_of(path: Path) -> str:

@@ -83,7 +83,9 @@ def _with_fit(finding, window, info):
 
     card = next((c for c in getattr(window.inference, "cards", []) if c.weights_sha256 == finding.model_sha256),
                 None)
-    misfits = card.does_not_fit(info.modality, info.body_part) if card is not None else []
+    from medview.ai.fit import check_fit
+
+    misfits = check_fit(card, info).reasons if card is not None else ()
     return replace(finding, fits=not misfits, does_not_fit=tuple(misfits))
 
 
