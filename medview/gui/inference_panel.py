@@ -171,7 +171,7 @@ class InferencePanel(QWidget):
         heat_row.addWidget(self.threshold, 2, 1)
         layout.addLayout(heat_row)
         layout.addWidget(self.plot)
-        layout.addWidget(QLabel("Flagged slices (slice operating point): type and place", self))
+        layout.addWidget(QLabel("Flagged slices: type and place", self))
         layout.addWidget(self.flagged)
         layout.addWidget(self.disclaimer)
         layout.addStretch(1)
