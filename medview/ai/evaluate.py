@@ -133,7 +133,7 @@ def evaluate_slice_answer(dataset: str | Path, card: ModelCard, split: str | Non
     from medview.ai.infer import classifier_for
     from medview.ai.saliency import grad_cam
     from medview.ai.slice_level import search_dataset_slices, slice_figures
-    from medview.ai.train import MARGIN_MM, SPACING
+    from medview.ai.train import SLICE_FREE_MARGIN_MM, SPACING
 
     if not card.is_detector or card.slice_threshold is None:
         raise MedviewError(f"{card.name} is not a detector with a slice operating point")
@@ -144,7 +144,8 @@ def evaluate_slice_answer(dataset: str | Path, card: ModelCard, split: str | Non
     images, masks = data.load_arrays(dataset, chosen)
     targets = np.array([tumour_labels.index(row.label) for row in chosen], dtype=np.int64)
     classifier = classifier_for(card)
-    searches = search_dataset_slices(classifier, images, masks, SPACING, MARGIN_MM, card.negative_index)
+    searches = search_dataset_slices(classifier, images, masks, SPACING, SLICE_FREE_MARGIN_MM,
+                                     card.negative_index)
     boxes = [row.box for row in chosen]
     figures = slice_figures(searches, card.slice_threshold, targets, masks, boxes, tumour_labels,
                             card.negative_index)

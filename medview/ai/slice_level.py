@@ -1,8 +1,8 @@
 """The detector judged where its answer is shown: whole slices of the dataset, searched as a series run does.
 
 Every labelled slice holds a tumour, so three searches are made on each (`medview.ai.detect.search_slice`):
-over the tumour-free places (outside the tumour dilated by the training margin), inside the tumour, and over
-the whole slice. The slice operating point is chosen on validation slices from the first two; since there are
+over the tumour-free places (outside the tumour dilated by half a patch, so no patch sees it), inside the
+tumour, and over the whole slice. The slice operating point is chosen on validation slices from the first two; since there are
 no tumour-free slices, the false-flag rate is measured on the tumour-free part of each slice and scaled to the
 number of places a whole slice has (`scaled_rate`). No torch here: the scorer brings the network.
 """
@@ -86,8 +86,9 @@ def choose_slice_threshold(searches: list[SliceSearches], target: float) -> dict
         "places_per_tumour_free_part_median": float(np.median(part_places)),
         "places_per_whole_slice_median": whole_places,
         "estimate": "the dataset has no tumour-free slices: the rate is measured on the tumour-free part of each "
-                    "tumour slice (outside the tumour dilated by the training margin) and scaled to the places of a "
-                    "whole slice as if places were independent: 1 - (1 - q)^N, q fitted to the parts",
+                    "tumour slice (centres more than half a patch from the tumour, so no patch sees it) and scaled "
+                    "to the places of a whole slice as if places were independent: 1 - (1 - q)^N, q fitted to the "
+                    "parts",
     }
 
 

@@ -43,9 +43,16 @@ AIR_SHARE = 0.1
 AIR_BAND_MM = 15.0
 #: Brain tissue "as in version 1.0" (for evaluation beside the whole head): this far inside the head outline.
 SKULL_MM = 12.0
-#: Hard negatives: candidates scored per training image, and how many of the highest kept.
-HARD_POOL = 10
-HARD_KEPT = 2
+#: Hard negatives: the tumour-free places of each training slice on a grid this coarse (mm, its offset drawn
+#: anew each round) are scored as a series run would score them, and the highest HARD_KEPT kept.
+HARD_GRID_MM = 20.0
+HARD_KEPT = 3
+#: The detector's "no tumour" class carries this share of the loss weight (the tumour types share the rest):
+#: a slice is searched at hundreds of places, so a place must be called "no tumour" with confidence.
+NO_TUMOUR_WEIGHT = 0.5
+#: Tumour-free places for the slice operating point: centres this far from the tumour (half the patch side),
+#: so that no patch of a tumour-free place sees the tumour, as on a tumour-free slice.
+SLICE_FREE_MARGIN_MM = 32.0
 SPACING = (DATASET_MM_PER_PIXEL, DATASET_MM_PER_PIXEL)
 #: The false-flag rate per tumour-free slice the slice operating point is chosen for.
 SLICE_FALSE_FLAG_TARGET = 0.05
@@ -69,7 +76,7 @@ TASKS = {
     "slice": TaskSetup(size=128, mm_per_pixel=1.96, widths=(32, 64, 128), stem=16,
                        learning_rate=1e-3),
     "patch": TaskSetup(size=64, mm_per_pixel=1.0, widths=(16, 32, 64, 96), stem=16, batch=64, patch_mm=64.0,
-                       tumour_patches=3, normal_patches=6),
+                       tumour_patches=4, normal_patches=6),
 }
 
 
@@ -172,13 +179,23 @@ class NetworkScorer:
 
 
 def hard_negatives(network, images: np.ndarray, masks: np.ndarray, setup: TaskSetup, rng: random.Random):
-    """Per training image, the HARD_KEPT of HARD_POOL "no tumour" candidates that the network now finds most
-    tumour-like: mined on training patients only."""
+    """Per training slice, the HARD_KEPT tumour-free places (outside the tumour dilated by MARGIN_MM, inside the
+    head) that the network now scores highest on a HARD_GRID_MM grid: the places that would flag a tumour-free
+    slice. Mined on training patients only."""
+    from medview.ai.detect import grid_points
+
     scorer = NetworkScorer(network, setup)
+    step = max(1, int(round(HARD_GRID_MM / SPACING[0])))
     kept_x, kept_m = [], []
     for image, mask in zip(images, masks, strict=True):
         image01 = png_unit_range(image)
-        centres = head_negative_centres(image01, mask, rng, HARD_POOL)
+        allowed = body_mask(image01, SPACING, "MR") & ~within_mm(mask, SPACING, MARGIN_MM)
+        dr, dc = rng.randrange(step), rng.randrange(step)
+        centres = []
+        for column, row in grid_points(np.ones_like(allowed), SPACING, HARD_GRID_MM):
+            r, c = int(row) + dr, int(column) + dc
+            if r < allowed.shape[0] and c < allowed.shape[1] and allowed[r, c]:
+                centres.append((r, c))
         if not centres:
             continue
         x, m = _cut(image01, mask, setup, centres)
@@ -366,7 +383,7 @@ def slice_operating_point(scorer, arrays: dict, rows: dict, tumour_labels: list[
     searched = {}
     for part in ("val", "test"):
         images, masks = arrays[part]
-        searched[part] = search_dataset_slices(scorer, images, masks, SPACING, MARGIN_MM)
+        searched[part] = search_dataset_slices(scorer, images, masks, SPACING, SLICE_FREE_MARGIN_MM)
         if progress:
             print(f"\n{part}: {len(images)} slices searched as a series run does", file=sys.stderr)
     chosen = choose_slice_threshold(searched["val"], SLICE_FALSE_FLAG_TARGET)
@@ -423,7 +440,13 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
 
     train_x, train_m, train_y, _ = examples["train"]
     counts = np.bincount(train_y, minlength=len(labels)).astype(np.float64)
-    class_weights = (counts.sum() / (len(labels) * np.maximum(counts, 1))).tolist()
+    class_weights = counts.sum() / (len(labels) * np.maximum(counts, 1))
+    if task == "patch":  # "no tumour" weighs as much as all tumour types together, which stay balanced
+        tumour_weights = class_weights[1:] * counts[1:]
+        class_weights = np.concatenate([[NO_TUMOUR_WEIGHT * counts.sum() / max(counts[0], 1)],
+                                        class_weights[1:] * (1 - NO_TUMOUR_WEIGHT) * counts.sum()
+                                        / max(tumour_weights.sum(), 1e-12)])
+    class_weights = class_weights.tolist()
     network = LesionCNN(len(labels), setup.widths, setup.hidden, stem=setup.stem)
     mined: list[int] = []
     plan_minutes = minutes
@@ -437,7 +460,9 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
         mined.append(epoch)
         return hard_negatives(net, *arrays["train"], setup, rng)
     best, history, planned = fit(network, train_x, train_m, train_y, examples["val"][0], examples["val"][2],
-                                 class_weights, epochs, setup.batch, seed, patience, lesion_weight=1.0,
+                                 class_weights, epochs, setup.batch, seed,
+                                 # with a time budget the schedule runs to its end; the best validation NLL is kept
+                                 patience if minutes is None else epochs + 1, lesion_weight=1.0,
                                  progress=progress, max_steps=max_steps, learning_rate=setup.learning_rate,
                                  min_epochs=epochs // 2 if minutes is None else None, minutes=plan_minutes,
                                  refresh=refresh, budget=minutes)
@@ -508,8 +533,10 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
                      "threads": torch.get_num_threads(), "machine": platform.machine(),
                      "limit": limit, "max_steps": max_steps, "minutes_budget": minutes,
                      "planned_epochs": planned,
-                     **({"hard_negatives": {"mined_before_epochs": [e + 1 for e in mined], "pool": HARD_POOL,
-                                            "kept_per_image": HARD_KEPT}} if task == "patch" else {})},
+                     **({"hard_negatives": {"mined_before_epochs": [e + 1 for e in mined],
+                                            "grid_mm": HARD_GRID_MM, "kept_per_image": HARD_KEPT},
+                         "class_weights": dict(zip(labels, [round(w, 4) for w in class_weights], strict=True))}
+                        if task == "patch" else {})},
         "calibration": {"method": "temperature scaling on validation", "temperature": round(temperature, 4)},
         "operating_point": operating_point,
         "metrics": {"validation": figures["val"], "test": figures["test"],
