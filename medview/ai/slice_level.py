@@ -2,9 +2,9 @@
 
 Every labelled slice holds a tumour, so three searches are made on each (`medview.ai.detect.search_slice`):
 over the tumour-free places (outside the tumour dilated by half a patch, so no patch sees it), inside the
-tumour, and over the whole slice. The slice operating point is chosen on validation slices from the first two; since there are
-no tumour-free slices, the false-flag rate is measured on the tumour-free part of each slice and scaled to the
-number of places a whole slice has (`scaled_rate`). No torch here: the scorer brings the network.
+tumour, and over the whole slice. The slice operating point is chosen on validation slices from the first two;
+since there are no tumour-free slices, the false-flag rate is measured on the tumour-free part of each slice and
+scaled to the number of places a whole slice has (`scaled_rate`). No torch here: the scorer brings the network.
 """
 
 from __future__ import annotations
