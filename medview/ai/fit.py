@@ -76,14 +76,14 @@ def check_fit(card, info: SeriesInfo, photometric: str = "MONOCHROME2") -> Fit:
     if not modality:
         not_stated.append("modality")
     elif modality != card.modality.upper():
-        reasons.append(f"modality {modality}, the model is for {card.modality}")
+        reasons.append(f"the series is {modality}, the model is for {card.modality}")
         refused = True
     body_part = info.body_part.upper().replace(" ", "")
     card_part = card.body_part.upper()
     if not body_part:
         not_stated.append("body part")
     elif card_part and body_part != card_part and not (card_part in HEAD_PARTS and body_part in HEAD_PARTS):
-        reasons.append(f"body part {info.body_part}, the model is for {card.body_part}")
+        reasons.append(f"the series shows {info.body_part}, the model is for {card.body_part}")
         refused = True
     sequence = (card.raw.get("sequence") or {}) if isinstance(card.raw, dict) else {}
     if modality == card.modality.upper() == "MR" and sequence:

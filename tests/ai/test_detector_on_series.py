@@ -156,7 +156,7 @@ def test_fit_names_a_sequence_mismatch_without_refusing_and_refuses_a_modality_m
 def test_a_ct_series_is_refused_for_the_brain_model_unless_run_anyway(tiny_models, shared_data):
     chest = str(shared_data / "samples" / "ct_chest")
     done = _classify(chest, "--slice", "14", "--at", "160,305", "--model", str(tiny_models / "patch"))
-    assert done.returncode == 2 and "modality CT" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "the series is CT" in done.stderr and "Traceback" not in done.stderr
     anyway = _classify(chest, "--slice", "14", "--at", "160,305", "--model", str(tiny_models / "patch"),
                        "--run-anyway", "--json")
     assert anyway.returncode == 0, anyway.stderr
