@@ -27,6 +27,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--size", default="1400x900", help="window size for --screenshot, WIDTHxHEIGHT")
     parser.add_argument("--classify-at", help="COL,ROW: classify the region at this pixel (with --slice)")
     parser.add_argument("--classify-slice", action="store_true", help="classify the slice shown")
+    parser.add_argument("--classify-series", action="store_true", help="search every slice with the detector")
     return parser.parse_args(argv)
 
 
@@ -76,15 +77,18 @@ def _arrange_for_screenshot(main_window, args, outcome: dict, app) -> None:
         app.quit()
 
     def loaded(_index: int) -> None:
-        if args.classify_at or args.classify_slice:
+        if args.classify_at or args.classify_slice or args.classify_series:
             panel = getattr(main_window, "inference", None)
             if panel is None:
                 print("medview: no inference panel in this window", file=sys.stderr)
                 outcome["code"] = 2
             else:
                 panel.result_drawn.connect(lambda *_: QTimer.singleShot(200, save))
+                panel.series_finished.connect(lambda *_: QTimer.singleShot(200, save))
                 panel.failed.connect(failed)
-                if args.classify_at:
+                if args.classify_series:
+                    panel.classify_series()
+                elif args.classify_at:
                     column, row = (float(v) for v in args.classify_at.split(","))
                     panel.classify_point(column, row)
                 else:
