@@ -92,6 +92,13 @@ def choose_slice_threshold(searches: list[SliceSearches], target: float) -> dict
     }
 
 
+def found_inside(searches: list[SliceSearches], masks: np.ndarray, threshold: float) -> np.ndarray:
+    """Per slice: flagged, and the place found lies inside the tumour."""
+    return np.array([s.whole.score is not None and s.whole.score >= threshold
+                     and bool(m[int(s.whole.point[1]), int(s.whole.point[0])]) for s, m in zip(searches, masks,
+                                                                                              strict=True)])
+
+
 def _inside_box(point, box) -> bool:
     x0, y0, x1, y1 = box
     return x0 <= point[0] <= x1 and y0 <= point[1] <= y1
@@ -103,8 +110,7 @@ def slice_figures(searches: list[SliceSearches], threshold: float, targets: np.n
     n = len(searches)
     whole = [s.whole for s in searches]
     flagged = np.array([w.score is not None and w.score >= threshold for w in whole])
-    inside = np.array([w.point is not None and bool(m[int(w.point[1]), int(w.point[0])])
-                       for w, m in zip(whole, masks, strict=True)])
+    inside = found_inside(searches, masks, threshold)
     in_box = np.array([w.point is not None and b is not None and _inside_box(w.point, b)
                        for w, b in zip(whole, boxes, strict=True)])
     free = np.array([s.tumour_free.score is not None and s.tumour_free.score >= threshold for s in searches])

@@ -288,7 +288,7 @@ def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs:
     refresh(network, epoch, planned): called before each epoch after the first,
     may return extra training examples (x, m, y) that replace the previous extra ones (hard negatives); None
     keeps them. min_epochs None: half the planned epochs.
-    Returns (best state, history, planned epochs)."""
+    Returns (best state, history, planned epochs, final state)."""
     import torch
     from torch.nn import functional as F
 
@@ -355,7 +355,8 @@ def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs:
         if budget is not None and epoch + 1 < planned and elapsed + 1.1 * last > budget:
             bar.line(f"stopped at {elapsed:.1f} min: the next epoch would pass the {budget:g} min budget")
             break
-    return best, history, planned
+    final = {k: v.detach().clone() for k, v in network.state_dict().items()}
+    return best, history, planned, final
 
 
 def tumour_threshold(probabilities: np.ndarray, targets: np.ndarray) -> dict:
@@ -374,27 +375,57 @@ def tumour_threshold(probabilities: np.ndarray, targets: np.ndarray) -> dict:
             "validation_specificity": round(float((score[~positive] < threshold).mean()), 4)}
 
 
-def slice_operating_point(scorer, arrays: dict, rows: dict, tumour_labels: list[str], progress: bool
-                          ) -> tuple[dict, dict]:
-    """The slice operating point, chosen on validation slices; the slice-level figures of validation and, once,
-    of test (never used to choose anything)."""
-    from medview.ai.slice_level import choose_slice_threshold, search_dataset_slices, slice_figures
+def slice_operating_point(scorer, arrays: dict, progress: bool):
+    """The slice operating point, chosen on validation slices searched as a series run does; returns it with
+    the validation searches (for the figures)."""
+    from medview.ai.slice_level import choose_slice_threshold, search_dataset_slices
 
-    searched = {}
-    for part in ("val", "test"):
-        images, masks = arrays[part]
-        searched[part] = search_dataset_slices(scorer, images, masks, SPACING, SLICE_FREE_MARGIN_MM)
-        if progress:
-            print(f"\n{part}: {len(images)} slices searched as a series run does", file=sys.stderr)
-    chosen = choose_slice_threshold(searched["val"], SLICE_FALSE_FLAG_TARGET)
+    images, masks = arrays["val"]
+    searched = search_dataset_slices(scorer, images, masks, SPACING, SLICE_FREE_MARGIN_MM)
+    if progress:
+        print(f"\nval: {len(images)} slices searched as a series run does", file=sys.stderr)
+    return choose_slice_threshold(searched, SLICE_FALSE_FLAG_TARGET), searched
+
+
+def slice_level_figures(scorer, arrays: dict, rows: dict, tumour_labels: list[str], threshold: float,
+                        val_searches) -> dict:
+    """Slice-level figures of validation and, once, of test (never used to choose anything)."""
+    from medview.ai.slice_level import search_dataset_slices, slice_figures
+
     figures = {}
-    for part in ("val", "test"):
+    for part, name in (("val", "validation"), ("test", "test")):
         images, masks = arrays[part]
+        searched = val_searches if part == "val" else search_dataset_slices(scorer, images, masks, SPACING,
+                                                                             SLICE_FREE_MARGIN_MM)
         targets = np.array([tumour_labels.index(row.label) for row in rows[part]], dtype=np.int64)
-        figures["validation" if part == "val" else "test"] = slice_figures(
-            searched[part], chosen["threshold"], targets, masks, [row.box for row in rows[part]], tumour_labels)
-    chosen["validation_sensitivity_found_inside_tumour"] = figures["validation"]["sensitivity_found_inside_tumour"]
-    return chosen, figures
+        figures[name] = slice_figures(searched, threshold, targets, masks, [row.box for row in rows[part]],
+                                      tumour_labels)
+    return figures
+
+
+def choose_detector_state(network, states: dict, setup: TaskSetup, examples: dict, arrays: dict,
+                          progress: bool) -> tuple[str, float, dict, list, dict]:
+    """Of the candidate states (the best validation NLL, the end of the schedule), the one whose slice answer
+    finds the most validation tumours at its own slice operating point: the detector is chosen where it is used.
+    Returns (name, temperature, slice operating point, validation searches, what each candidate scored)."""
+    from medview.ai.slice_level import found_inside
+
+    scored, best = {}, None
+    val_x, _, val_y, _ = examples["val"]
+    for name, state in states.items():
+        network.load_state_dict(state)
+        network.eval()
+        temperature = metrics.fit_temperature(logits_of(network, val_x), val_y)
+        chosen, searched = slice_operating_point(NetworkScorer(network, setup, temperature), arrays, progress)
+        found = round(float(found_inside(searched, arrays["val"][1], chosen["threshold"]).mean()), 4)
+        scored[name] = {"validation_sensitivity_found_inside_tumour": found,
+                        "slice_threshold": chosen["threshold"], "temperature": round(temperature, 4)}
+        if best is None or found > best[0]:
+            best = (found, name, temperature, chosen, searched)
+    _, name, temperature, chosen, searched = best
+    network.load_state_dict(states[name])
+    network.eval()
+    return name, temperature, chosen, searched, scored
 
 
 def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, seed: int = 7, patience: int = 8,
@@ -459,19 +490,31 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
             return None
         mined.append(epoch)
         return hard_negatives(net, *arrays["train"], setup, rng)
-    best, history, planned = fit(network, train_x, train_m, train_y, examples["val"][0], examples["val"][2],
+    best, history, planned, final = fit(network, train_x, train_m, train_y, examples["val"][0], examples["val"][2],
                                  class_weights, epochs, setup.batch, seed,
                                  # with a time budget the schedule runs to its end; the best validation NLL is kept
                                  patience if minutes is None else epochs + 1, lesion_weight=1.0,
                                  progress=progress, max_steps=max_steps, learning_rate=setup.learning_rate,
                                  min_epochs=epochs // 2 if minutes is None else None, minutes=plan_minutes,
                                  refresh=refresh, budget=minutes)
-    if best is not None:
-        network.load_state_dict(best)
-    network.eval()
-
+    operating_point, slice_level, chosen_state = None, {}, {}
+    if task == "patch" and minutes is not None and best is not None:
+        best_epoch = min(history, key=lambda h: h["val_nll"])["epoch"]
+        states = {f"best validation NLL (epoch {best_epoch})": best, f"end of schedule (epoch {len(history)})": final}
+        name, temperature, slice_point, val_searches, scored = choose_detector_state(
+            network, states, setup, examples, arrays, progress)
+        chosen_state = {"chosen": name, "candidates": scored,
+                        "chosen_on": "validation slices: the most tumour slices found inside the tumour at each "
+                                     "candidate's own slice operating point"}
+    else:
+        if best is not None:
+            network.load_state_dict(best)
+        network.eval()
+        temperature = metrics.fit_temperature(logits_of(network, examples["val"][0]), examples["val"][2])
+        if task == "patch":
+            slice_point, val_searches = slice_operating_point(NetworkScorer(network, setup, temperature), arrays,
+                                                              progress)
     val_logits = logits_of(network, examples["val"][0])
-    temperature = metrics.fit_temperature(val_logits, examples["val"][2])
     figures = {}
     for part in ("val", "test"):  # the test part is scored once, here, and never used to choose anything
         x, _, y, _ = examples[part]
@@ -479,13 +522,14 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
         report = metrics.classification_report(metrics.softmax(logits, temperature), y, labels)
         report["ece_before_calibration"] = round(metrics.ece(metrics.softmax(logits), y), 4)
         figures[part] = report
-    operating_point = None
-    slice_level = {}
     if task == "patch":
         operating_point = tumour_threshold(metrics.softmax(val_logits, temperature), examples["val"][2])
-        operating_point["slice"], slice_level = slice_operating_point(
-            NetworkScorer(network, setup, temperature), arrays, {p: examples[p][3] for p in ("val", "test")},
-            tumour_labels, progress)
+        slice_level = slice_level_figures(NetworkScorer(network, setup, temperature), arrays,
+                                          {p: examples[p][3] for p in ("val", "test")}, tumour_labels,
+                                          slice_point["threshold"], val_searches)
+        slice_point["validation_sensitivity_found_inside_tumour"] = \
+            slice_level["validation"]["sensitivity_found_inside_tumour"]
+        operating_point["slice"] = slice_point
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -532,7 +576,7 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
                      "cpu_seconds": round(time.process_time() - cpu_started, 1),
                      "threads": torch.get_num_threads(), "machine": platform.machine(),
                      "limit": limit, "max_steps": max_steps, "minutes_budget": minutes,
-                     "planned_epochs": planned,
+                     "planned_epochs": planned, **({"state": chosen_state} if chosen_state else {}),
                      **({"hard_negatives": {"mined_before_epochs": [e + 1 for e in mined],
                                             "grid_mm": HARD_GRID_MM, "kept_per_image": HARD_KEPT},
                          "class_weights": dict(zip(labels, [round(w, 4) for w in class_weights], strict=True))}
