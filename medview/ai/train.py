@@ -501,9 +501,9 @@ def train(dataset: str | Path, task: str, out: str | Path, epochs: int = 40, see
     if task == "patch" and minutes is not None and best is not None:
         best_epoch = min(history, key=lambda h: h["val_nll"])["epoch"]
         states = {f"best validation NLL (epoch {best_epoch})": best, f"end of schedule (epoch {len(history)})": final}
-        name, temperature, slice_point, val_searches, scored = choose_detector_state(
+        state_name, temperature, slice_point, val_searches, scored = choose_detector_state(
             network, states, setup, examples, arrays, progress)
-        chosen_state = {"chosen": name, "candidates": scored,
+        chosen_state = {"chosen": state_name, "candidates": scored,
                         "chosen_on": "validation slices: the most tumour slices found inside the tumour at each "
                                      "candidate's own slice operating point"}
     else:
