@@ -173,11 +173,10 @@ MALFORMED = {
 
 @pytest.fixture()
 def root(tmp_path) -> Path:
-    """A models folder with the two bundled models, good."""
+    """A models folder with the bundled detector, good."""
     folder = tmp_path / "models"
     folder.mkdir()
-    for model in ("brain-tumour-patch", "brain-tumour-slice"):
-        shutil.copytree(BUNDLED / model, folder / model)
+    shutil.copytree(BUNDLED / "brain-tumour-patch", folder / "brain-tumour-patch")
     return folder
 
 
@@ -190,7 +189,7 @@ def test_a_malformed_model_folder_is_refused_with_its_reason_and_the_good_ones_s
     with pytest.raises(ModelError, match=reason):
         read_card(bad)
     cards, problems = scan_models([root])
-    assert sorted(card.name for card in cards) == ["brain-tumour-patch", "brain-tumour-slice"]
+    assert sorted(card.name for card in cards) == ["brain-tumour-patch"]
     assert [problem.folder.name for problem in problems] == ["bad-model"]
     assert "\n" not in problems[0].reason and "Traceback" not in problems[0].reason
 
@@ -268,5 +267,5 @@ def test_the_window_opens_with_bad_model_folders_and_lists_the_good_ones(qtbot, 
     window.show()
     qtbot.waitExposed(window)
     window.inference.reload_models()
-    assert sorted(card.name for card in window.inference.cards) == ["brain-tumour-patch", "brain-tumour-slice"]
+    assert sorted(card.name for card in window.inference.cards) == ["brain-tumour-patch"]
     assert "Refused" in window.inference.status.text() and "bad-00" in window.inference.status.text()
