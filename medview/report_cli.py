@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from medview import cli_values
 from medview.errors import MedviewError
 
 
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
     report.add_argument("--dicom-out", help="a folder for the DICOM SR and the key images (Secondary Capture)")
     report.add_argument("--anonymize", action="store_true", help="remove the patient's identity from every output")
     report.add_argument("--series", help="SeriesInstanceUID or index in `medview info`'s list")
-    report.add_argument("--slice", type=int, help="0-based slice k of the key image (default: the middle slice)")
+    report.add_argument("--slice", type=int, help="0-based k; shown as slice k+1 (default: the middle slice)")
     report.add_argument("--classify-at", help="COL,ROW: classify the region there with the patch model")
     report.add_argument("--classify-slice", action="store_true", help="classify the slice with the slice model")
     report.add_argument("--model", help="a model name or folder for --classify-at")
@@ -30,45 +31,37 @@ def register(subparsers) -> None:
     report.set_defaults(run=run_report)
 
 
-def _numbers(text: str, count: int, option: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != count:
-        raise MedviewError(f"{option} wants {count} numbers separated by commas, not {text!r}")
-    return values
-
-
 def run_report(args: argparse.Namespace) -> int:
     from medview.core.annotations import Annotation, measure_annotation
+    from medview.core.numbering import slice_text_cli
     from medview.core.reading import KeyImage, Measurement, Reading
-    from medview.core.window_level import default_window, parse_window
+    from medview.core.window_level import default_window
     from medview.io import assemble_volume, open_folder
     from medview.report.export import Targets, export_report, source_of
 
     if not (args.output or args.html or args.dicom_out):
         raise MedviewError("nothing to write: give -o report.pdf, --html FILE or --dicom-out DIR")
-    spec = open_folder(args.path).find(args.series)
+    chosen_window = cli_values.window(args.window) if args.window is not None else None
+    segments = {option: [cli_values.segment(text, f"--{option}") for text in getattr(args, option)]
+                for option in ("length", "ellipse", "rectangle")}
+    point = cli_values.point(args.classify_at, "--classify-at") if args.classify_at is not None else None
+    spec = open_folder(cli_values.path(args.path)).find(args.series)
+    k = cli_values.slice_index(args.slice, spec.n_slices)
     volume = assemble_volume(spec)
-    k = volume.n_slices // 2 if args.slice is None else args.slice
-    if not 0 <= k < volume.n_slices:
-        raise MedviewError(f"--slice {k} is outside 0..{volume.n_slices - 1}")
+    k = volume.n_slices // 2 if k is None else k
     pixels = volume.slice(k)
-    window = parse_window(args.window) if args.window else default_window(volume.info.modality, pixels)
+    window = chosen_window or default_window(volume.info.modality, pixels)
     reading = Reading.of(volume, anonymised=args.anonymize, impression=args.impression)
     annotations = []
-    for option, kind in (("length", "length"), ("ellipse", "ellipse"), ("rectangle", "rectangle")):
-        for text in getattr(args, option):
-            c0, r0, c1, r1 = _numbers(text, 4, f"--{option}")
-            annotations.append(Annotation(kind, ((c0, r0), (c1, r1))))
+    for kind, ends in segments.items():
+        annotations += [Annotation(kind, pair) for pair in ends]
     for annotation in annotations:
         values = measure_annotation(annotation, pixels, volume.pixel_spacing, volume.value_unit)
         reading.measurements.append(Measurement(k, annotation, values))
     saliency, marks = None, ()
     jobs = [("slice", None, None)] if args.classify_slice else []
-    if args.classify_at:
-        jobs.append(("patch", tuple(_numbers(args.classify_at, 2, "--classify-at")), args.model))
+    if point is not None:
+        jobs.append(("patch", point, args.model))
     if jobs:
         from medview.ai.infer import classifier_for
         from medview.ai.registry import find_model
@@ -89,7 +82,8 @@ def run_report(args: argparse.Namespace) -> int:
     for path in export_report(reading, sources, targets, source_folder=args.path):
         print(path)
     for finding in reading.findings:
-        print(f"slice {finding.k}: {finding.label} {finding.probability:.3f} ({finding.model_name} "
+        where = slice_text_cli(finding.k, volume.n_slices, spec.instance_number(finding.k))
+        print(f"{where}: {finding.label} {finding.probability:.3f} ({finding.model_name} "
               f"{finding.model_version}) - AI generated, research use only", file=sys.stderr)
     return 0
 

@@ -124,5 +124,4 @@ class ShownSeries:
 
     def header_of(self, k: int, t: int = 0):
         """The ImageHeader of slice k (its file and frame) for the tag dock."""
-        point = self.spec.images[t]
-        return point[0] if self.spec.mosaic_tiles else point[k]
+        return self.spec.header_of(k, t)

@@ -32,7 +32,7 @@ class SourceImage:
 
 def source_of(spec, k: int) -> SourceImage:
     """The file (and frame) slice k of a `VolumeSpec` came from (a mosaic: the one image holding every slice)."""
-    header = spec.images[0][0] if spec.mosaic_tiles else spec.images[0][k]
+    header = spec.header_of(k)
     return SourceImage(header.path, header.frame, header.n_frames)
 
 
