@@ -32,6 +32,7 @@ class AiFinding:
     tumour_probability: float | None = None
     flagged: bool | None = None
     saliency_method: str = ""
+    t: int = 0  # the time point of a 4D series the answer was made on
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Measurement:
     k: int
     annotation: Annotation
     values: tuple[Value, ...]
+    t: int = 0
 
     def describe(self) -> str:
         return ", ".join(str(v) for v in self.values) or self.annotation.text or self.annotation.kind
@@ -54,6 +56,9 @@ class KeyImage:
     annotations: tuple[Annotation, ...] = ()
     marks: tuple[tuple[float, float], ...] = ()  # pixels (column, row) that were clicked for the AI, as --at
     saliency: np.ndarray | None = field(default=None, repr=False)
+    t: int = 0
+    #: the answer the saliency belongs to (model, point, label), printed under the key image
+    saliency_of: str = ""
 
 
 @dataclass

@@ -1,12 +1,16 @@
 """The inference dock: pick a model, read its card, classify a slice, a clicked point or the whole series.
 
 Every inference runs in the app's one worker abstraction; torch is imported and the model loaded in the worker
-on first use, never at start-up. Each result is filed under the (series, slice, point, model) it was made for
-and drawn only while that slice is on screen: a result that arrives after the user moved on waits in the
-cache. Errors appear in the panel and the viewer carries on.
+on first use, never at start-up. Each job carries the `ImageRef` (or, for a series run, the series) it was made
+for; its result is stored in the window's `Session` under that ref and drawn only while that image is on
+screen. The panel keeps no answers of its own: it draws the answers of the image shown, each with "Keep in
+report". Every call into `medview.ai` is in the small job functions at the top of this module. Errors appear
+in the panel and the viewer carries on.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSlider,
@@ -27,13 +32,16 @@ from PySide6.QtWidgets import (
 )
 
 from medview.ai.manifest import DISCLAIMER, ModelCard
+from medview.core.numbering import slice_text
+from medview.core.session import SeriesRun, SliceFinding
 from medview.gui.workers import Job
 
 NORMAL = "normal brain"
 
 
 def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, key: tuple, token):
-    """Worker: load the model on first use (torch is imported here) and classify; returns (key, prediction)."""
+    """Worker: load the model on first use (torch is imported here) and classify; returns (key, prediction),
+    the key being what the job was made for (its ImageRef first)."""
     from medview.ai.torch_import import import_torch
 
     yield "loading model"
@@ -44,8 +52,9 @@ def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, key: tuple
     return key, classifier.classify(pixels, spacing, point, saliency="gradcam")
 
 
-def series_job(card: ModelCard, series, step_mm: float, token):
-    """Worker: P(tumour) over a grid of brain-tissue points on every slice; yields (k, best P, best point)."""
+def series_job(card: ModelCard, series, t: int, step_mm: float, token):
+    """Worker: P(tumour) over a grid of brain-tissue points on every slice at time point t; yields one
+    `SliceFinding` per slice (score None where no tissue was found)."""
     from medview.ai.torch_import import import_torch
 
     import_torch()
@@ -54,18 +63,21 @@ def series_job(card: ModelCard, series, step_mm: float, token):
 
     classifier = classifier_for(card)
     spacing = series.pixel_spacing
+    threshold = (card.operating_point or {}).get("threshold")
     for k in range(series.n_slices):
         if token.cancelled:
             return None
-        pixels = series.slice(k)
+        pixels = series.slice(k, t)
         points = tissue_grid(pixels, spacing, step_mm)
         scores = classifier.tumour_probabilities(pixels, spacing, points)
         if len(scores):
             best = int(scores.argmax())
-            yield k, float(scores[best]), points[best]
+            score = float(scores[best])
+            yield SliceFinding(k, score, threshold is not None and score >= threshold,
+                               tuple(float(v) for v in points[best]))
         else:
-            yield k, 0.0, None
-    return series.index
+            yield SliceFinding(k, None, False)
+    return series.key
 
 
 def card_html(card: ModelCard, fits: bool) -> str:
@@ -91,7 +103,7 @@ def card_html(card: ModelCard, fits: bool) -> str:
 
 
 class InferencePanel(QWidget):
-    result_drawn = Signal(object)     # a Prediction drawn on the slice it belongs to
+    result_drawn = Signal(object)     # a Prediction drawn on the image it belongs to
     failed = Signal(str)              # a run that could not start or ended in an error
     series_finished = Signal(object)  # {k: P(tumour)} of a series run
 
@@ -99,10 +111,12 @@ class InferencePanel(QWidget):
         super().__init__(window)
         self.window = window
         self.view = window.view
+        self.session = window.session
         self.cards: list[ModelCard] = []
-        self.cache: dict[tuple, object] = {}
         self.jobs: dict[str, Job] = {}
-        self.series_scores: dict[int, float] = {}
+        self.series_job: Job | None = None
+        self.series_run_key = None  # the series the running series job belongs to
+        self.shown_answer = None
         self.model_box = QComboBox(self)
         self.card_view = QTextBrowser(self)
         self.card_view.setMaximumHeight(190)
@@ -117,6 +131,9 @@ class InferencePanel(QWidget):
         self.answer = QLabel("", self)
         self.answer.setWordWrap(True)
         self.answer.setStyleSheet("font-size: 14px; font-weight: bold;")
+        self.answers = QListWidget(self)  # the answers on the image shown, each with "Keep in report"
+        self.answers.setMaximumHeight(80)
+        self.answers.setToolTip("Ticked answers go into the report (Keep in report)")
         self.bars_layout = QGridLayout()
         self.bars: dict[str, QProgressBar] = {}
         self.disclaimer = QLabel(f"<b>{DISCLAIMER}</b>", self)
@@ -134,7 +151,7 @@ class InferencePanel(QWidget):
         self.threshold.setRange(0, 100)
         self.threshold.setValue(20)
         self.plot = pg.PlotWidget(self)
-        self.plot.setLabel("bottom", "slice k")
+        self.plot.setLabel("bottom", "slice (k + 1)")
         self.plot.setLabel("left", "highest P(tumour)")
         self.plot.setYRange(0, 1)
         self.plot.setMaximumHeight(160)
@@ -155,6 +172,7 @@ class InferencePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.answer)
         layout.addLayout(self.bars_layout)
+        layout.addWidget(self.answers)
         layout.addWidget(self.status)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress, 1)
@@ -178,31 +196,33 @@ class InferencePanel(QWidget):
         self.series_button.clicked.connect(self.classify_series)
         self.cancel_button.clicked.connect(self.cancel_series)
         self.view.pixel_clicked.connect(self._clicked)
-        self.view.slice_changed.connect(self._slice_changed)
+        self.view.slice_changed.connect(lambda _k: self.show_here())
         self.heat_toggle.toggled.connect(lambda on: self.view.set_heat_style(enabled=on))
         self.opacity.valueChanged.connect(lambda v: self.view.set_heat_style(opacity=v / 100))
         self.threshold.valueChanged.connect(lambda v: self.view.set_heat_style(threshold=v / 100))
         self.plot.scene().sigMouseClicked.connect(self._plot_clicked)
         self.flagged.itemClicked.connect(lambda item: self.view.set_slice(int(item.data(Qt.ItemDataRole.UserRole))))
+        self.answers.itemChanged.connect(self._keep_changed)
+        self.answers.currentRowChanged.connect(self._answer_chosen)
         self.reload_models()
 
     def forget(self) -> None:
-        """A new folder: results of the old one are dropped (series indices start again)."""
+        """Another folder or series: jobs made for what is no longer on screen are cancelled, and the panel
+        draws what the session holds for the image now shown (the old answers stay filed under their images)."""
         for job in self.jobs.values():
             job.cancel()
         self.jobs.clear()
-        self.cache.clear()
-        self.view.clear_click_marks()
-        self.view.show_saliency(None, None)
-        self.answer.setText("")
-        for bar in self.bars.values():
-            bar.hide()
+        self.cancel_series(quiet=True)
+        self.show_here()
+        self.draw_series_run()
 
     # -- models --------------------------------------------------------------------------------------------
     def reload_models(self) -> None:
-        """List the registry's models, those that fit the shown series first; broken folders as errors."""
+        """List the registry's models, those that fit the shown series first; broken folders as errors.
+        The model the user chose stays chosen."""
         from medview.ai.registry import scan_models
 
+        chosen = self.card()
         cards, problems = scan_models()
         series = self.window.shown
         modality = series.info.modality if series else ""
@@ -213,6 +233,10 @@ class InferencePanel(QWidget):
         for card in self.cards:
             suffix = "" if card.fits(modality, body_part) else f"  (for {card.modality} {card.body_part})"
             self.model_box.addItem(f"{card.name} {card.version} · {card.task}{suffix}")
+        if chosen is not None:
+            same = [i for i, card in enumerate(self.cards) if card.weights_sha256 == chosen.weights_sha256]
+            if same:
+                self.model_box.setCurrentIndex(same[0])
         self.model_box.blockSignals(False)
         if problems:
             self.status.setText("Refused: " + "; ".join(f"{p.folder.name}: {p.reason}" for p in problems))
@@ -268,7 +292,10 @@ class InferencePanel(QWidget):
         self._classify(self.card_for("slice"), None)
 
     def classify_point(self, column: float, row: float) -> None:
-        self.view.add_click_mark(self.view.k, int(row), int(column))
+        ref = self.view.here()
+        if ref is not None:
+            self.session.add_mark(ref, int(column), int(row))
+            self.view.draw_marks()
         self._classify(self.card_for("patch"), (float(column), float(row)))
 
     def _clicked(self, k: int, row: int, column: int) -> None:
@@ -278,13 +305,14 @@ class InferencePanel(QWidget):
     def _classify(self, card: ModelCard | None, point) -> None:
         if not self._may_run(card):
             return
-        series = self.window.shown
-        key = (series.index, self.view.k, self.view.t, point, card.weights_sha256)
-        if key in self.cache:
-            self._draw(key, self.cache[key])
+        series, ref = self.window.shown, self.view.here()
+        known = self.session.find_answer(ref, point, card.weights_sha256)
+        if known is not None:
+            self.show_here(known)
             return
         self.status.setText(f"Classifying with {card.name}…")
-        pixels = series.slice(self.view.k, self.view.t)
+        key = (ref, point, card.weights_sha256)
+        pixels = series.slice(ref.k, ref.t)
         name = f"classify {key}"
         self.jobs[name] = Job(classify_job, card, pixels, series.pixel_spacing, point, key,
                               on_yield=lambda message: self.status.setText(f"{message}…"),
@@ -292,33 +320,82 @@ class InferencePanel(QWidget):
                               on_finished=lambda: self.jobs.pop(name, None)).start()
 
     def _classified(self, result) -> None:
-        key, prediction = result
-        self.cache[key] = prediction
-        self._draw(key, prediction)
-
-    def _draw(self, key: tuple, prediction) -> None:
-        """Draw a result only if its slice is on screen; otherwise it waits in the cache for that slice."""
-        series = self.window.shown
-        if series is None or key[:3] != (series.index, self.view.k, self.view.t):
-            self.status.setText(f"Result for slice {key[1] + 1} kept; it shows when you go back to that slice.")
+        """File the answer under the image it was made for; draw it only if that image is on screen."""
+        (ref, _point, _sha), prediction = result
+        finding = replace(prediction.as_finding(ref.k), t=ref.t)
+        answer = self.session.add_answer(ref, finding, prediction.saliency)
+        if ref != self.view.here():
+            where = slice_text(ref.k, self.window.shown.n_slices) if self.window.shown else f"slice {ref.k + 1}"
+            self.status.setText(f"Result for {where} kept; it shows when you go back to that slice.")
             return
-        self.shown_key = key
-        self.view.show_saliency(key[:3], prediction.saliency)
-        self._show_answer(prediction)
+        self.show_here(answer)
         self.result_drawn.emit(prediction)
 
-    def _show_answer(self, prediction) -> None:
-        if prediction.task == "slice":
-            text = f"Tumour type, if this is a tumour: {prediction.label}"
-        elif prediction.label == NORMAL:
-            text = f"Normal brain at this point (P(tumour) {prediction.tumour_probability:.2f})"
+    def show_here(self, answer=None) -> None:
+        """Draw the answers of the image on screen (label, bars, saliency, the keep list) or none at all."""
+        ref = self.view.here()
+        answers = self.session.answers_on(ref)
+        if answer is None or answer not in answers:
+            answer = answers[-1] if answers else None
+        self.shown_answer = answer
+        self.answers.blockSignals(True)
+        self.answers.clear()
+        for item_answer in answers:
+            item = QListWidgetItem(f"Keep in report: {item_answer.describe()}", self.answers)
+            if item_answer.keepable:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if item_answer.kept else Qt.CheckState.Unchecked)
+            else:
+                item.setText(f"{item_answer.describe()} (nothing to keep)")
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
+            item.setData(Qt.ItemDataRole.UserRole, item_answer.id)
+        if answer is not None:
+            self.answers.setCurrentRow(answers.index(answer))
+        self.answers.blockSignals(False)
+        self.answers.setVisible(bool(answers))
+        if answer is None:
+            self.answer.setText("")
+            for bar in self.bars.values():
+                bar.hide()
+            self.view.show_saliency(None, None)
+            return
+        self.view.show_saliency(ref, answer.saliency)
+        self._show_answer(answer.finding)
+
+    def keep(self, answer, kept: bool = True) -> bool:
+        """Keep an answer in the report (as ticking it in the list does)."""
+        done = self.session.keep(answer, kept)
+        self.show_here(answer)
+        return done
+
+    def _answer_by_id(self, answer_id):
+        return next((a for a in self.session.answers_on(self.view.here()) if a.id == answer_id), None)
+
+    def _keep_changed(self, item) -> None:
+        answer = self._answer_by_id(item.data(Qt.ItemDataRole.UserRole))
+        if answer is not None and answer.keepable:
+            self.session.keep(answer, item.checkState() == Qt.CheckState.Checked)
+
+    def _answer_chosen(self, row: int) -> None:
+        item = self.answers.item(row)
+        answer = self._answer_by_id(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+        if answer is not None and answer is not self.shown_answer:
+            self.show_here(answer)
+
+    def _show_answer(self, finding) -> None:
+        if finding.task == "slice":
+            text = f"Tumour type, if this is a tumour: {finding.label}"
+        elif finding.label == NORMAL:
+            text = f"Normal brain at this point (P(tumour) {finding.tumour_probability:.2f})"
+        elif finding.tumour_probability is None:
+            text = finding.label
         else:
-            flag = " — above the operating point" if prediction.flagged else ""
-            text = f"{prediction.label} at this point (P(tumour) {prediction.tumour_probability:.2f}){flag}"
+            flag = " — above the operating point" if finding.flagged else ""
+            text = f"{finding.label} at this point (P(tumour) {finding.tumour_probability:.2f}){flag}"
         self.answer.setText(text)
         for bar in self.bars.values():
             bar.hide()
-        for row, (label, probability) in enumerate(sorted(prediction.probabilities.items(), key=lambda x: -x[1])):
+        for row, (label, probability) in enumerate(sorted(finding.probabilities.items(), key=lambda x: -x[1])):
             bar = self.bars.get(label)
             if bar is None:
                 bar = QProgressBar(self)
@@ -328,18 +405,8 @@ class InferencePanel(QWidget):
             bar.setFormat(f"{label}  {probability:.3f}")
             self.bars_layout.addWidget(bar, row, 0)
             bar.show()
-        self.status.setText(f"{prediction.model_name} {prediction.model_version} · {prediction.elapsed_ms:.0f} ms · "
+        self.status.setText(f"{finding.model_name} {finding.model_version} · {finding.elapsed_ms:.0f} ms · "
                             f"{DISCLAIMER}")
-
-    def _slice_changed(self, k: int) -> None:
-        series = self.window.shown
-        if series is None:
-            return
-        for key, prediction in reversed(list(self.cache.items())):
-            if key[:3] == (series.index, k, self.view.t):
-                self.view.show_saliency(key[:3], prediction.saliency)
-                self._show_answer(prediction)
-                return
 
     def _failed(self, error: BaseException) -> None:
         self.status.setText(f"<span style='color:#c03000'>{error}</span>")
@@ -347,6 +414,8 @@ class InferencePanel(QWidget):
 
     # -- the whole series ----------------------------------------------------------------------------------
     def classify_series(self) -> None:
+        """Run over every slice of the series shown; a run already going is cancelled first (one run, one
+        progress bar), and the results are filed under the series they were made for."""
         card = self.card_for("patch")
         if not self._may_run(card):
             return
@@ -354,49 +423,85 @@ class InferencePanel(QWidget):
         if not series.loaded:
             self.status.setText("Wait until the series has loaded.")
             return
-        self.series_scores = {}
-        self.flagged.clear()
-        self.curve.setData([], [])
+        self.cancel_series(quiet=True)
+        threshold = (card.operating_point or {}).get("threshold")
+        self.session.series_runs[series.key] = SeriesRun(card.name, threshold, series.n_slices)
+        self.draw_series_run()
         self.progress.setRange(0, series.n_slices)
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
         self.status.setText(f"Classifying {series.n_slices} slices with {card.name}…")
-        self.series_card = card
-        self.jobs["series"] = Job(series_job, card, series, 12.0, on_yield=self._series_step,
-                                  on_done=self._series_done, on_error=self._failed,
-                                  on_finished=self._series_finished).start()
+        key = series.key
+        job = Job(series_job, card, series, self.view.t, 12.0, on_error=self._failed)
+        # what a cancelled run had already sent is dropped: it may arrive after the panel is gone
+        job.worker.yielded.connect(lambda finding: job.cancelled or self._series_step(key, finding))
+        job.worker.returned.connect(lambda _key: job.cancelled or self._series_done(key))
+        job.worker.finished.connect(lambda: job.cancelled or self._series_finished(job))
+        self.series_job, self.series_run_key = job, key
+        job.start()
 
-    def _series_step(self, item) -> None:
-        k, score, _point = item
-        self.series_scores[k] = score
-        ks = sorted(self.series_scores)
-        self.curve.setData(ks, [self.series_scores[i] for i in ks])
-        self.progress.setValue(len(self.series_scores))
-        threshold = (self.series_card.operating_point or {}).get("threshold")
-        if threshold is not None and score >= threshold:
-            item = self.flagged.addItem(f"slice {k + 1}: P(tumour) {score:.2f}") or self.flagged.item(
-                self.flagged.count() - 1)
-            item.setData(Qt.ItemDataRole.UserRole, k)
+    def _series_step(self, key, finding: SliceFinding) -> None:
+        run = self.session.series_runs.get(key)
+        if run is None:
+            return
+        run.add(finding)
+        if self.window.shown is not None and self.window.shown.key == key:
+            self.progress.setValue(len(run.findings))
+            self.draw_series_run()
 
-    def _series_done(self, _index) -> None:
-        self.status.setText(f"Series done: {len(self.series_scores)} slices, "
-                            f"{self.flagged.count()} above the operating point · {DISCLAIMER}")
-        self.series_finished.emit(dict(self.series_scores))
+    def _series_done(self, key) -> None:
+        run = self.session.series_runs.get(key)
+        if run is None:
+            return
+        run.state = "done"
+        flagged = sum(f.flagged for f in run.findings)
+        self.status.setText(f"Series done: {len(run.findings)} slices, {flagged} above the operating point · "
+                            f"{DISCLAIMER}")
+        self.series_finished.emit({f.k: f.score for f in run.findings})
 
-    def _series_finished(self) -> None:
+    def _series_finished(self, job: Job) -> None:
+        """A series job ended: its progress bar goes, unless another run has replaced it meanwhile."""
+        if job is not self.series_job:
+            return
+        self.series_job = self.series_run_key = None
         self.progress.hide()
         self.cancel_button.hide()
-        self.jobs.pop("series", None)
 
-    def cancel_series(self) -> None:
-        job = self.jobs.pop("series", None)
+    def cancel_series(self, quiet: bool = False) -> None:
+        job, key = self.series_job, self.series_run_key
+        self.series_job = self.series_run_key = None
         if job is not None:
             job.cancel()
-            self.status.setText(f"Series run cancelled after {len(self.series_scores)} slices.")
-        self._series_finished()
+            run = self.session.series_runs.get(key)
+            if run is not None and run.state == "running":
+                run.state = "cancelled"
+                if not quiet:
+                    self.status.setText(f"Series run cancelled after {len(run.findings)} slices.")
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    def series_scores(self) -> dict[int, float | None]:
+        """The series run of the series shown, {k: best P(tumour)} (empty without a run)."""
+        series = self.window.shown
+        run = self.session.series_runs.get(series.key) if series is not None else None
+        return {} if run is None else {f.k: f.score for f in run.findings}
+
+    def draw_series_run(self) -> None:
+        """The plot and list of the series shown, from its run in the session (slices numbered k + 1)."""
+        series = self.window.shown
+        run = self.session.series_runs.get(series.key) if series is not None else None
+        findings = [] if run is None else [f for f in run.findings if f.score is not None]
+        self.curve.setData([f.k + 1 for f in findings], [f.score for f in findings])
+        self.flagged.clear()
+        for finding in findings:
+            if finding.flagged:
+                text = slice_text(finding.k, series.n_slices, series.spec.instance_number(finding.k))
+                item = QListWidgetItem(f"{text}: P(tumour) {finding.score:.2f}", self.flagged)
+                item.setData(Qt.ItemDataRole.UserRole, finding.k)
 
     def _plot_clicked(self, event) -> None:
+        """A click on the plot goes to the slice under it (the plot counts slices from 1)."""
         point = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
         if self.window.shown is not None:
-            self.view.set_slice(int(round(point.x())))
+            self.view.set_slice(int(round(point.x())) - 1)

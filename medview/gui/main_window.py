@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medview.core.annotations import Annotations
+from medview.core.numbering import slice_text
+from medview.core.session import Session
 from medview.core.window_level import Window
 from medview.errors import MedviewError
 from medview.gui.annotation_layer import AnnotationLayer
@@ -78,7 +79,7 @@ def load_job(series: ShownSeries, first: int, token):
         yield series, t, k, pixels
 
 
-def tags_job(source: tuple, path: str, frame: int, token):
+def tags_job(source, path: str, frame: int, token):
     yield None
     return source, read_tags(path, frame)
 
@@ -131,8 +132,9 @@ class MainWindow(QMainWindow):
         self.tags_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea)
         self.skipped_dock.hide()
         self.tags_dock.hide()
-        self.annotations = Annotations()
-        self.layer = AnnotationLayer(self.view, self.annotations)
+        self.session = Session()  # what the reader and the AI add, by the image it was made on
+        self.view.session = self.session
+        self.layer = AnnotationLayer(self.view, self.session)
         self.layer.changed.connect(self._annotations_changed)
         self.inference = InferencePanel(self) if with_inference else None
         self.inference_dock = (self._dock("AI", self.inference, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -167,6 +169,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         if self.inference is not None:
             self.inference.click_mode.toggled.connect(lambda on: on and self.set_tool(None))
+            self.inference.click_mode.toggled.connect(lambda on: setattr(self.layer, "selectable", not on))
         self.setAcceptDrops(True)
         self.resize(1280, 860)
         self._restore_layout()
@@ -232,6 +235,7 @@ class MainWindow(QMainWindow):
         measure.addSeparator()
         self._action(measure, "&Delete selected", self.layer.delete_selected, "Del")
         self._action(measure, "&Undo", self.layer.undo, "Ctrl+Z")
+        self._action(measure, "&Redo", self.layer.redo, "Ctrl+Shift+Z")
         self._action(measure, "Mark &key image", self.toggle_key_image, "K")
         measure.addSeparator()
         self._action(measure, "&Report…", self.open_report, "Ctrl+R")
@@ -251,8 +255,8 @@ class MainWindow(QMainWindow):
         if self.shown is None:
             return
         marked = self.layer.toggle_key_image()
-        self.statusBar().showMessage(f"slice {self.view.k + 1} {'marked as' if marked else 'is no longer'} a key "
-                                     "image", 4000)
+        where = slice_text(self.view.k, self.shown.n_slices, self.shown.spec.instance_number(self.view.k))
+        self.statusBar().showMessage(f"{where} {'marked as' if marked else 'is no longer'} a key image", 4000)
 
     def _annotations_changed(self) -> None:
         values = [", ".join(str(v) for v in self.layer.values(a)) for a in self.layer.on_slice()]
@@ -364,13 +368,11 @@ class MainWindow(QMainWindow):
             self.browser.set_thumbnail(*rest)
 
     def _show_catalog(self, catalog: Catalog) -> None:
+        """A folder's volumes in the browser. The session keeps what was drawn: it is filed by image, so
+        the same study opened again shows it again, and another folder's images have none of it."""
         self.catalog = catalog
         self.shown = None
-        self.annotations.by_slice.clear()  # annotations belong to the folder they were drawn on
-        self.annotations.key_images.clear()
         self.layer.redraw(force=True)
-        if self.inference is not None:
-            self.inference.forget()
         self.browser.show_catalog(catalog)
         self.skipped.show_skipped(catalog.skipped)
         self.skipped_dock.setVisible(bool(catalog.skipped))
@@ -394,7 +396,11 @@ class MainWindow(QMainWindow):
         """Show a volume of the catalog; decode it in a worker, its slices drawn as they land."""
         if self.catalog is None or not 0 <= index < len(self.catalog.volumes):
             return
-        if self.shown is not None and self.shown.spec is self.catalog.volumes[index]:
+        current = self.shown
+        if current is not None and current.spec is self.catalog.volumes[index]:
+            if not current.loaded and "load" not in self.jobs:  # cancelled halfway: load the rest
+                self._start("load", load_job, current, self.view.k, on_yield=self._slice_landed,
+                            on_done=self._volume_loaded, total=current.n_slices * current.time_points)
             return
         self.cine.stop()
         self.cine_action.setChecked(False)
@@ -413,8 +419,10 @@ class MainWindow(QMainWindow):
         self.time_slider.setValue(0)
         self.view.set_series(series, k, self.wanted_window)
         self.wanted_window = None
+        self.layer.redraw(force=True)
         if self.inference is not None:
             self.inference.reload_models()
+            self.inference.forget()  # jobs of the series left are cancelled; this series' results drawn
         self._start("load", load_job, series, self.view.k, on_yield=self._slice_landed,
                     on_done=self._volume_loaded, total=series.n_slices * series.time_points)
 
@@ -423,7 +431,7 @@ class MainWindow(QMainWindow):
         if series is not self.shown or series.loaded:
             return  # a slice of a series the user left (sent before its load was cancelled)
         series.land(t, k, pixels)
-        self.progress.setValue(self.progress.value() + 1)
+        self.progress.setValue(series.n_landed)
         if (t, k) == (self.view.t, self.view.k) and self.view.series is series:
             first = series.sample_values() is not None and self.view.window is None
             self.view.refresh()
@@ -487,7 +495,7 @@ class MainWindow(QMainWindow):
         if series is None:
             return
         header = series.header_of(self.view.k, self.view.t)
-        source = (series.index, self.view.k, self.view.t)
+        source = self.view.here()
         if "tags" in self.jobs:
             self.jobs.pop("tags").cancel()
         self.jobs["tags"] = Job(tags_job, source, header.path, header.frame, on_done=self._tags_read,
@@ -495,5 +503,5 @@ class MainWindow(QMainWindow):
 
     def _tags_read(self, result) -> None:
         source, rows = result
-        if self.shown is not None and source == (self.shown.index, self.view.k, self.view.t):
+        if self.shown is not None and source == self.view.here():
             self.tags.show_tags(source, rows)

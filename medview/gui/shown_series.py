@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from medview.core.session import ImageRef, SeriesKey
 from medview.core.volume import Volume
 from medview.io.index import VolumeSpec
 
@@ -21,6 +22,11 @@ class ShownSeries:
         self.index = index
         self.volume: Volume | None = None
         self._landed: dict[tuple[int, int], np.ndarray] = {}
+        self.key = SeriesKey(spec.info.series_instance_uid, spec.info.part)
+
+    def ref(self, k: int, t: int = 0) -> ImageRef:
+        """The session's name for slice k at time point t of this series."""
+        return ImageRef(self.key, int(t), int(k))
 
     # -- filled by the loading worker ----------------------------------------------------------------------
     def land(self, t: int, k: int, pixels: np.ndarray) -> None:
@@ -29,6 +35,11 @@ class ShownSeries:
     def complete(self, volume: Volume) -> None:
         self.volume = volume
         self._landed.clear()
+
+    @property
+    def n_landed(self) -> int:
+        """Slices decoded so far (all of them once the volume is complete)."""
+        return self.n_slices * self.time_points if self.volume is not None else len(self._landed)
 
     @property
     def loaded(self) -> bool:

@@ -103,7 +103,7 @@ class SliceView(QWidget):
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setZValue(10)
         self.box.addItem(self.heat)
-        self.heat_source: tuple | None = None  # (series index, k, t) the saliency belongs to
+        self.heat_source = None  # the ImageRef the saliency belongs to: drawn only while that image is shown
         self.heat_values: np.ndarray | None = None
         self.heat_opacity = 0.5
         self.heat_threshold = 0.2
@@ -111,7 +111,7 @@ class SliceView(QWidget):
         self.marks = pg.ScatterPlotItem(symbol="+", size=22, pen=pg.mkPen("#00e5ff", width=2), brush=None)
         self.marks.setParentItem(self.image)
         self.marks.setZValue(20)
-        self.click_points: dict[tuple, list[tuple[int, int]]] = {}
+        self.session = None  # the window's Session: click marks are drawn from it, never kept here
         self._marks_drawn: list = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -190,7 +190,7 @@ class SliceView(QWidget):
             self.image.setImage(pixels, autoLevels=False, levels=levels)
         self._update_overlays(loaded=pixels is not None)
         self._draw_heat()
-        self._draw_marks()
+        self.draw_marks()
         if self._last_cursor is not None:  # the mouse rests on the image while the wheel scrolls
             self.status_changed.emit(self.describe_pixel(*self._last_cursor))
         self.slice_changed.emit(self.k)
@@ -408,8 +408,12 @@ class SliceView(QWidget):
             self._place_labels(changed)
 
     # -- AI overlays ----------------------------------------------------------------------------------------
-    def show_saliency(self, source: tuple, values: np.ndarray | None) -> None:
-        """Saliency for (series index, k, t), on that slice's pixel grid; drawn only on that slice."""
+    def here(self):
+        """The ImageRef on screen (None before a series is shown)."""
+        return None if self.series is None else self.series.ref(self.k, self.t)
+
+    def show_saliency(self, source, values: np.ndarray | None) -> None:
+        """Saliency made for image `source` (an ImageRef), on its pixel grid; drawn only on that image."""
         self.heat_source, self.heat_values = source, values
         self._draw_heat()
 
@@ -427,9 +431,8 @@ class SliceView(QWidget):
         return self.heat.isVisible() and self.heat.image is not None
 
     def _draw_heat(self) -> None:
-        here = (getattr(self.series, "index", None), self.k, self.t)
         values = self.heat_values
-        if not self.heat_enabled or values is None or self.heat_source != here:
+        if not self.heat_enabled or values is None or self.heat_source != self.here():
             self.heat.hide()
             self.ai_label.hide()
             return
@@ -439,17 +442,10 @@ class SliceView(QWidget):
         self.ai_label.show()
         self._place_labels()
 
-    def add_click_mark(self, k: int, row: int, column: int) -> None:
-        self.click_points.setdefault((getattr(self.series, "index", None), k), []).append((row, column))
-        self._draw_marks()
-
-    def clear_click_marks(self) -> None:
-        self.click_points.clear()
-        self._draw_marks()
-
-    def _draw_marks(self) -> None:
-        points = [(c + 0.5, r + 0.5) for r, c in
-                  self.click_points.get((getattr(self.series, "index", None), self.k), [])]
+    def draw_marks(self) -> None:
+        """The pixels clicked for the AI on the image shown (from the session), at their centres."""
+        marks = self.session.marks.get(self.here(), []) if self.session is not None else []
+        points = [(c + 0.5, r + 0.5) for c, r in marks]
         if points != self._marks_drawn:  # setData is not free: only when the marks change
             self.marks.setData(pos=points)
             self._marks_drawn = points

@@ -98,7 +98,8 @@ def test_draw_classify_mark_and_export_the_report(qtbot, window, tmp_path):
     prediction = drawn.args[0]
     assert len(layer.on_slice()) == 2  # the classifying click drew nothing
     qtbot.keyClick(window, Qt.Key.Key_K)
-    assert (window.shown.index, view.k) in window.annotations.key_images
+    assert window.shown.ref(view.k) in window.session.key_images
+    panel.answers.item(0).setCheckState(Qt.CheckState.Checked)  # "Keep in report"
 
     dialog = window.open_report()
     qtbot.addWidget(dialog)

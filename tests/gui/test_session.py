@@ -1,0 +1,176 @@
+"""One reading session, as a user meets it: what the reader and the AI add stays with the image it was made on.
+
+Each test is a defect found by using the viewer: written to fail on the code before the session model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from medview.gui.app import SAMPLE
+
+TIMEOUT = 120_000
+
+
+def _open(qtbot, window, path, **kwargs) -> None:
+    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
+        window.open_path(str(path), **kwargs)
+
+
+def _choose(qtbot, window, index: int) -> None:
+    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
+        window.browser.select(index)
+
+
+def _click(qtbot, view, row: float, column: float, centre: bool = True) -> None:
+    point = view.widget_point_of(row, column, centre=centre)
+    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(round(point.x()), round(point.y())))
+
+
+def _draw(qtbot, window, tool: str, *points: tuple[float, float]) -> None:
+    window.set_tool(tool)
+    for row, column in points:
+        _click(qtbot, window.view, row, column, centre=False)
+
+
+def _run_anyway(panel) -> None:
+    if panel.unfit.isVisible() or panel.unfit.isVisibleTo(panel):
+        panel.unfit.setChecked(True)
+
+
+def _plotted(panel) -> list:
+    x, _y = panel.curve.getData()
+    return [] if x is None else list(x)
+
+
+def test_a_series_run_stays_with_its_series_when_the_user_switches(qtbot, window, shared_data):
+    _open(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
+    panel = window.inference
+    _run_anyway(panel)
+    panel.classify_series()
+    qtbot.waitUntil(lambda: len(_plotted(panel)) >= 2, timeout=TIMEOUT)
+    _choose(qtbot, window, 1)  # the second echo, while the run on the first goes on or is cancelled
+    qtbot.wait(1500)
+    assert _plotted(panel) == [] and panel.flagged.count() == 0  # nothing of echo 1 drawn on echo 2
+    _choose(qtbot, window, 0)
+    shown = _plotted(panel)
+    assert shown and len(shown) == len(set(shown)) and max(shown) <= 36  # slices 1..36, once each
+
+
+def test_a_second_series_run_replaces_the_first_and_keeps_its_progress_bar(qtbot, window):
+    panel = window.inference
+    panel.classify_series()
+    first = panel.series_job
+    qtbot.waitUntil(lambda: len(_plotted(panel)) >= 1, timeout=TIMEOUT)
+    with qtbot.waitSignal(panel.series_finished, timeout=TIMEOUT) as finished:
+        panel.classify_series()
+        assert first.cancelled  # the first run can no longer land anywhere
+        qtbot.waitUntil(lambda: not first.running, timeout=TIMEOUT)
+        assert panel.progress.isVisible() or panel.series_job is None  # its end did not hide the second's progress
+    assert sorted(finished.args[0]) == list(range(24))
+    assert sorted(_plotted(panel)) == list(range(1, 25))
+
+
+def test_a_new_folder_clears_the_series_plot_and_list(qtbot, window, shared_data):
+    panel = window.inference
+    with qtbot.waitSignal(panel.series_finished, timeout=TIMEOUT):
+        panel.classify_series()
+    assert _plotted(panel)
+    _open(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
+    assert _plotted(panel) == [] and panel.flagged.count() == 0
+
+
+def test_an_answer_is_not_shown_on_a_slice_it_was_not_made_for(qtbot, window):
+    panel, view = window.inference, window.view
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as drawn:
+        panel.classify_slice()
+    label = drawn.args[0].label
+    assert label in panel.answer.text() and any(bar.isVisible() for bar in panel.bars.values())
+    view.step(1)
+    assert label not in panel.answer.text() and panel.answer.text() == ""
+    assert not any(bar.isVisibleTo(panel) for bar in panel.bars.values())
+    assert not view.heat_on_screen()
+    view.step(-1)  # back on its slice: the answer is drawn again, label and bars
+    assert label in panel.answer.text() and any(bar.isVisibleTo(panel) for bar in panel.bars.values())
+
+
+def test_a_4d_report_at_t_2_holds_what_the_screen_shows(qtbot, window, shared_data):
+    from medview.gui.report_dialog import gather_reading
+
+    _open(qtbot, window, shared_data / "dicom_cases" / "mr_philips_4d_oblique_scaling")
+    window.time_slider.setValue(2)
+    _draw(qtbot, window, "ellipse", (20, 20), (40, 44))
+    [ellipse] = window.layer.on_slice()
+    on_screen = {v.name: v.value for v in window.layer.values(ellipse)}
+    qtbot.keyClick(window, Qt.Key.Key_K)
+    reading, _sources = gather_reading(window)
+    [measurement] = reading.measurements
+    assert {v.name: v.value for v in measurement.values}["mean"] == pytest.approx(on_screen["mean"])
+    [key] = reading.key_images
+    assert np.array_equal(key.pixels, window.shown.slice(window.view.k, 2))
+
+
+def test_the_clicks_of_one_length_never_come_from_two_slices(qtbot, window):
+    layer, view = window.layer, window.view
+    window.set_tool("length")
+    _click(qtbot, view, 100, 60, centre=False)  # first end on k 17
+    view.set_slice(5)
+    _click(qtbot, view, 100, 200, centre=False)  # on k 5: a new length begins, it does not end here
+    assert layer.on_slice() == []
+    view.set_slice(17)
+    assert layer.on_slice() == []
+    view.set_slice(5)
+    _click(qtbot, view, 120, 200, centre=False)
+    [length] = layer.on_slice()
+    assert [round(c) for c, _r in length.points] == [200, 200]
+
+
+def test_click_to_classify_on_an_annotation_does_not_select_it(qtbot, window):
+    layer, panel = window.layer, window.inference
+    _draw(qtbot, window, "rectangle", (195, 160), (225, 190))
+    panel.click_mode.setChecked(True)
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT):
+        _click(qtbot, window.view, 210, 175)
+    assert layer.selected is None
+
+
+def test_a_cancelled_series_loads_the_rest_when_chosen_again(qtbot, window, shared_data):
+    window.open_path(str(shared_data / "samples" / "ct_chest"))
+    qtbot.waitUntil(lambda: window.shown is not None and window.shown.spec.info.modality == "CT",
+                    timeout=TIMEOUT)
+    window.cancel_button.click()
+    assert not window.shown.loaded
+    with qtbot.waitSignal(window.series_loaded, timeout=60_000):
+        window.browser.volume_chosen.emit(0)  # the user chooses it again in the browser
+    assert window.shown.loaded and window.shown.slice(29) is not None
+
+
+def test_reopening_the_folder_keeps_the_annotations(qtbot, window):
+    _draw(qtbot, window, "length", (100, 60), (100, 200))
+    [length] = window.layer.on_slice()
+    _open(qtbot, window, SAMPLE, k=17)
+    assert window.layer.on_slice() == [length]
+
+
+def test_the_tag_dock_never_shows_another_folders_header(qtbot, window, shared_data):
+    window.tags_dock.show()
+    qtbot.waitUntil(lambda: window.tags.tree.topLevelItemCount() > 20, timeout=10_000)
+    old_source = window.tags.source
+    window.tags_dock.hide()
+    _open(qtbot, window, shared_data / "samples" / "ct_chest", k=17)
+    window._tags_read((old_source, [("(0010,0010)", "Patient's Name", "PN", "the other folder's patient")]))
+    assert "the other folder's patient" not in [window.tags.tree.topLevelItem(i).text(3)
+                                                for i in range(window.tags.tree.topLevelItemCount())]
+
+
+def test_switching_series_keeps_the_chosen_model(qtbot, window, shared_data):
+    _open(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
+    panel = window.inference
+    chosen = panel.model_box.count() - 1
+    assert chosen >= 1
+    panel.model_box.setCurrentIndex(chosen)
+    name = panel.card().name
+    _choose(qtbot, window, 1)
+    assert panel.card().name == name
