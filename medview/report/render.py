@@ -114,13 +114,17 @@ def _draw_frame_texts(draw, canvas: _Canvas, reading: Reading, key: KeyImage, fo
     line = font.size + 4
     description = "" if reading.anonymised else info.series_description  # descriptions can name people
     _label_at(draw, (6, 6), f"{info.modality} {description}".strip(), COLOURS["text"], font)
-    width_, level = key.window
-    bottom = [f"slice {key.k + 1} / {reading.n_slices}", f"W {width_:.0f}  L {level:.0f}"]
+    time_point = f"  t {key.t + 1}" if key.t else ""
+    bottom = [f"slice {key.k + 1}/{reading.n_slices}{time_point}", str(Window(*key.window))]  # W 0.0125, not 0
     for i, text in enumerate(bottom):
         _label_at(draw, (6, height - (len(bottom) - i) * line - 4), text, COLOURS["text"], font)
     if key.saliency is not None or key.marks:
         text_width = draw.textlength(AI_TEXT, font=font)
         _label_at(draw, ((width - text_width) / 2, 6 + line), AI_TEXT, COLOURS["ai"], font)
+    if key.saliency is not None and key.saliency_of:  # which answer the heat map explains
+        text = f"saliency: {key.saliency_of}"
+        _label_at(draw, (max(6, (width - draw.textlength(text, font=font)) / 2), height - 3 * line - 4), text,
+                  COLOURS["ai"], font)
     markers = orientation.edge_markers(reading.row_cosine, reading.column_cosine)
     _label_at(draw, (6, height / 2), markers["left"], COLOURS["marker"], font)
     _label_at(draw, (width - draw.textlength(markers["right"], font=font) - 6, height / 2), markers["right"],

@@ -174,3 +174,45 @@ def test_switching_series_keeps_the_chosen_model(qtbot, window, shared_data):
     name = panel.card().name
     _choose(qtbot, window, 1)
     assert panel.card().name == name
+
+
+def test_only_the_answers_the_reader_kept_reach_the_pdf_html_and_sr(qtbot, window, tmp_path):
+    import subprocess
+
+    import highdicom as hd
+
+    panel, view = window.inference, window.view
+    panel.click_mode.setChecked(True)
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as tumour:
+        _click(qtbot, view, 210, 175)  # on the tumour: kept
+    panel.answers.item(0).setCheckState(Qt.CheckState.Checked)
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT):
+        _click(qtbot, view, 3, 3)  # in the air: not kept
+    panel.click_mode.setChecked(False)
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as whole_slice:
+        qtbot.mouseClick(panel.slice_button, Qt.MouseButton.LeftButton)
+    discarded = panel.answers.item(panel.answers.count() - 1)
+    discarded.setCheckState(Qt.CheckState.Checked)
+    discarded.setCheckState(Qt.CheckState.Unchecked)  # kept, then discarded
+    qtbot.keyClick(window, Qt.Key.Key_K)
+    [kept] = window.session.kept_answers(window.shown.key)
+    assert kept.finding.point == (175.0, 210.0)
+
+    dialog = window.open_report()
+    qtbot.addWidget(dialog)
+    out = tmp_path / "out"
+    dialog.pdf_path.setText(str(out / "report.pdf"))
+    dialog.html_path.setText(str(out / "report.html"))
+    dialog.dicom_path.setText(str(out / "dicom"))
+    with qtbot.waitSignal(dialog.exported, timeout=TIMEOUT):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    slice_model = whole_slice.args[0].model_name
+    patch_model = tumour.args[0].model_name
+    html = (out / "report.html").read_text()
+    pdf = subprocess.run(["pdftotext", "-layout", str(out / "report.pdf"), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    for text in (html, pdf):
+        assert patch_model in text and "175, 210" in text
+        assert slice_model not in text and "3, 3" not in text
+    groups = hd.sr.srread(out / "dicom" / "medview-report-SR.dcm").content.get_planar_roi_measurement_groups()
+    assert [g.finding_type.meaning for g in groups] == [tumour.args[0].label]
