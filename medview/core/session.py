@@ -133,6 +133,7 @@ class Session:
         self.answers: dict[ImageRef, list[Answer]] = {}
         self.marks: dict[ImageRef, list[tuple[int, int]]] = {}  # clicked pixels (column, row) for the AI
         self.series_runs: dict[SeriesKey, SeriesRun] = {}
+        self.studies: dict[SeriesKey, str] = {}  # the StudyInstanceUID of each series: sessions are saved by study
         self.drawing: Drawing | None = None
         self._undo: list[tuple] = []
         self._redo: list[tuple] = []
@@ -276,4 +277,104 @@ class Session:
         other.answers = {ref: [replace(a) for a in items] for ref, items in self.answers.items()}
         other.marks = copy.deepcopy(self.marks)
         other.series_runs = copy.deepcopy(self.series_runs)
+        other.studies = dict(self.studies)
         return other
+
+    def study_series(self, study_uid: str) -> set[SeriesKey]:
+        return {key for key, uid in self.studies.items() if uid == study_uid}
+
+    def holds_study(self, study_uid: str) -> bool:
+        """Whether anything of this study is in the session already (then a saved copy is not merged in)."""
+        series = self.study_series(study_uid)
+        return any(ref.series in series for ref in (*self.annotations, *self.key_images, *self.answers))
+
+    def forget_study(self, study_uid: str) -> None:
+        """"Close study": its images leave the session (not undoable: it was saved first)."""
+        series = self.study_series(study_uid)
+        self.annotations = {r: v for r, v in self.annotations.items() if r.series not in series}
+        self.key_images = {r for r in self.key_images if r.series not in series}
+        self.answers = {r: v for r, v in self.answers.items() if r.series not in series}
+        self.marks = {r: v for r, v in self.marks.items() if r.series not in series}
+        self.series_runs = {k: v for k, v in self.series_runs.items() if k not in series}
+        self._undo.clear()
+        self._redo.clear()
+
+
+# -- the session of one study as plain data (JSON), for `io.session_store` --------------------------------------
+FORMAT = 1
+
+
+def _plane_of(value):
+    return ACQUIRED if value == ACQUIRED else tuple(tuple(v) if isinstance(v, list) else v for v in value)
+
+
+def study_to_plain(session: Session, study_uid: str) -> dict:
+    """What the reader kept on one study: annotations, key images and kept answers (with their saliency)."""
+    series = {key for key, uid in session.studies.items() if uid == study_uid}
+    images = []
+    for ref in sorted({r for r in (*session.annotations, *session.key_images, *session.answers)
+                       if r.series in series}, key=lambda r: (str(r.series), r.t, str(r.plane), r.index)):
+        kept = [a for a in session.answers.get(ref, ()) if a.kept]
+        annotations = session.on(ref)
+        if not (annotations or kept or ref in session.key_images):
+            continue
+        images.append({
+            "series": ref.series.uid, "split": ref.series.split, "t": ref.t, "index": ref.index,
+            "plane": ref.plane if ref.plane == ACQUIRED else list(ref.plane),
+            "annotations": [{"kind": a.kind, "points": [list(p) for p in a.points], "text": a.text}
+                            for a in annotations],
+            "key_image": ref in session.key_images,
+            "kept_answers": [{"finding": _finding_plain(a.finding),
+                              "saliency": None if a.saliency is None else _array_plain(a.saliency)} for a in kept],
+        })
+    return {"format": FORMAT, "study_instance_uid": study_uid, "images": images}
+
+
+def merge_study(session: Session, data: dict) -> int:
+    """Put a saved study back into the session (nothing of it may be there yet); returns the images restored."""
+    if data.get("format") != FORMAT:
+        raise ValueError(f"unknown session format {data.get('format')!r}")
+    study = str(data["study_instance_uid"])
+    restored = 0
+    for image in data["images"]:
+        key = SeriesKey(str(image["series"]), str(image["split"]))
+        session.studies[key] = study
+        index = image["index"]
+        ref = ImageRef(key, int(image["t"]), index, _plane_of(image["plane"]))
+        for a in image["annotations"]:
+            session.annotations.setdefault(ref, []).append(
+                Annotation(a["kind"], tuple(tuple(p) for p in a["points"]), a.get("text", "")))
+        if image["key_image"]:
+            session.key_images.add(ref)
+        for kept in image["kept_answers"]:
+            finding = AiFinding(**{**kept["finding"], "point": tuple(kept["finding"]["point"])
+                                   if kept["finding"]["point"] is not None else None})
+            saliency = None if kept["saliency"] is None else _array_of(kept["saliency"])
+            answer = session.add_answer(ref, finding, saliency)
+            answer.kept = True
+            if finding.point is not None:
+                session.add_mark(ref, *(int(v) for v in finding.point))
+        restored += 1
+    return restored
+
+
+def _finding_plain(finding: AiFinding) -> dict:
+    from dataclasses import asdict
+
+    plain = asdict(finding)
+    plain["point"] = list(finding.point) if finding.point is not None else None
+    return plain
+
+
+def _array_plain(values: np.ndarray) -> dict:
+    import base64
+
+    array = np.ascontiguousarray(values, dtype=np.float32)
+    return {"shape": list(array.shape), "float32": base64.b64encode(array.tobytes()).decode("ascii")}
+
+
+def _array_of(plain: dict) -> np.ndarray:
+    import base64
+
+    values = np.frombuffer(base64.b64decode(plain["float32"]), dtype=np.float32)
+    return values.reshape(plain["shape"]).copy()

@@ -106,6 +106,7 @@ class InferencePanel(QWidget):
     result_drawn = Signal(object)     # a Prediction drawn on the image it belongs to
     failed = Signal(str)              # a run that could not start or ended in an error
     series_finished = Signal(object)  # {k: P(tumour)} of a series run
+    kept_changed = Signal()           # an answer was kept in the report or discarded
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -366,6 +367,7 @@ class InferencePanel(QWidget):
         """Keep an answer in the report (as ticking it in the list does)."""
         done = self.session.keep(answer, kept)
         self.show_here(answer)
+        self.kept_changed.emit()
         return done
 
     def _answer_by_id(self, answer_id):
@@ -375,6 +377,7 @@ class InferencePanel(QWidget):
         answer = self._answer_by_id(item.data(Qt.ItemDataRole.UserRole))
         if answer is not None and answer.keepable:
             self.session.keep(answer, item.checkState() == Qt.CheckState.Checked)
+            self.kept_changed.emit()
 
     def _answer_chosen(self, row: int) -> None:
         item = self.answers.item(row)

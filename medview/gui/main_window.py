@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from medview.core.numbering import slice_text
-from medview.core.session import Session
+from medview.core.session import SeriesKey, Session
 from medview.core.window_level import Window
 from medview.errors import MedviewError
 from medview.gui.annotation_layer import AnnotationLayer
@@ -39,6 +39,7 @@ from medview.gui.workers import Job
 from medview.io import iter_assemble, open_folder
 from medview.io.assemble import slice_values
 from medview.io.index import Catalog
+from medview.io.session_store import read_study, restore_study, save_study
 
 RECENT_LIMIT = 8
 
@@ -56,6 +57,14 @@ def scan_job(path: str, ticket: int, relay: _ProgressRelay, token):
     stale on arrival and dropped, never drawn into the next folder's browser."""
     catalog = open_folder(path, progress=relay.progress.emit, cancel=token)
     yield (ticket, "catalog", catalog)
+    for study in dict.fromkeys(spec.info.study_instance_uid for spec in catalog.volumes):
+        try:
+            saved = read_study(study)
+        except MedviewError as error:
+            yield (ticket, "problem", str(error))
+            continue
+        if saved is not None:
+            yield (ticket, "session", saved)
     for index, spec in enumerate(catalog.volumes):
         if token.cancelled:
             return
@@ -79,6 +88,12 @@ def load_job(series: ShownSeries, first: int, token):
         yield series, t, k, pixels
 
 
+def save_job(session: Session, studies: list[str], token):
+    """Worker: write each study's session (a snapshot: the GUI goes on editing its own)."""
+    yield None
+    return [save_study(session, study) for study in studies]
+
+
 def tags_job(source, path: str, frame: int, token):
     yield None
     return source, read_tags(path, frame)
@@ -88,6 +103,7 @@ class MainWindow(QMainWindow):
     series_shown = Signal(int)        # a volume's index, once its first slice is drawn
     series_loaded = Signal(int)       # once every slice has landed
     catalog_ready = Signal(object)
+    session_restored = Signal(int)    # images of a saved session put back
     failed = Signal(str)
 
     def __init__(self, settings: QSettings | None = None, with_inference: bool = True) -> None:
@@ -136,6 +152,11 @@ class MainWindow(QMainWindow):
         self.view.session = self.session
         self.layer = AnnotationLayer(self.view, self.session)
         self.layer.changed.connect(self._annotations_changed)
+        self.layer.changed.connect(self.save_soon)
+        self.save_timer = QTimer(self)
+        self.save_timer.setSingleShot(True)
+        self.save_timer.setInterval(1000)
+        self.save_timer.timeout.connect(self.save_session)
         self.inference = InferencePanel(self) if with_inference else None
         self.inference_dock = (self._dock("AI", self.inference, Qt.DockWidgetArea.RightDockWidgetArea)
                                if with_inference else None)
@@ -170,6 +191,7 @@ class MainWindow(QMainWindow):
         if self.inference is not None:
             self.inference.click_mode.toggled.connect(lambda on: on and self.set_tool(None))
             self.inference.click_mode.toggled.connect(lambda on: setattr(self.layer, "selectable", not on))
+            self.inference.kept_changed.connect(self.save_soon)
         self.setAcceptDrops(True)
         self.resize(1280, 860)
         self._restore_layout()
@@ -197,6 +219,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Open Folder…", self.ask_folder, "Ctrl+O")
         self.recent_menu = file.addMenu("Open &Recent")
         self._fill_recent()
+        self._action(file, "&Close study", self.close_study, "Ctrl+W")
         file.addSeparator()
         self._action(file, "&Quit", self.close, "Ctrl+Q")
         view = bar.addMenu("&View")
@@ -237,6 +260,7 @@ class MainWindow(QMainWindow):
         self._action(measure, "&Undo", self.layer.undo, "Ctrl+Z")
         self._action(measure, "&Redo", self.layer.redo, "Ctrl+Shift+Z")
         self._action(measure, "Mark &key image", self.toggle_key_image, "K")
+        self._action(measure, "&Clear this series' measurements, answers and key images", self.clear_series)
         measure.addSeparator()
         self._action(measure, "&Report…", self.open_report, "Ctrl+R")
 
@@ -257,6 +281,59 @@ class MainWindow(QMainWindow):
         marked = self.layer.toggle_key_image()
         where = slice_text(self.view.k, self.shown.n_slices, self.shown.spec.instance_number(self.view.k))
         self.statusBar().showMessage(f"{where} {'marked as' if marked else 'is no longer'} a key image", 4000)
+
+    # -- the session on disk ---------------------------------------------------------------------------------
+    def save_soon(self) -> None:
+        self.save_timer.start()
+
+    def _studies(self) -> list[str]:
+        return list(dict.fromkeys(spec.info.study_instance_uid for spec in self.catalog.volumes)) \
+            if self.catalog is not None else []
+
+    def save_session(self, wait: bool = False) -> None:
+        """Save the open folder's studies in the user's data folder, in a worker (or now, on closing)."""
+        self.save_timer.stop()
+        studies = self._studies()
+        if not studies:
+            return
+        snapshot = self.session.snapshot()
+        if wait:
+            try:
+                for study in studies:
+                    save_study(snapshot, study)
+            except MedviewError as error:
+                self._error(error)
+            return
+        self.save_job = Job(save_job, snapshot, studies, on_error=self._error).start()
+
+    def close_study(self) -> None:
+        """Save the open folder's studies, then put them away: the window is empty until the next folder."""
+        self.cancel_loading()
+        if self.inference is not None:
+            self.inference.forget()
+        self.save_session()
+        for study in self._studies():
+            self.session.forget_study(study)
+        self.catalog, self.shown, self.folder = None, None, None
+        self.browser.clear()
+        self.view.clear()
+        self.layer.redraw(force=True)
+        if self.inference is not None:
+            self.inference.show_here()
+            self.inference.draw_series_run()
+        self.statusBar().showMessage("study closed; its session is saved", 5000)
+
+    def clear_series(self) -> None:
+        """"Clear": what was added to the series shown goes (Ctrl+Z brings the reader's edits back)."""
+        if self.shown is None:
+            return
+        self.session.clear(self.shown.key)
+        self.layer.redraw(force=True)
+        self.view.draw_marks()
+        if self.inference is not None:
+            self.inference.show_here()
+            self.inference.draw_series_run()
+        self.save_soon()
 
     def _annotations_changed(self) -> None:
         values = [", ".join(str(v) for v in self.layer.values(a)) for a in self.layer.on_slice()]
@@ -309,6 +386,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.cancel_loading()
+        self.save_session(wait=True)
         super().closeEvent(event)
 
     # -- opening -------------------------------------------------------------------------------------------
@@ -331,6 +409,8 @@ class MainWindow(QMainWindow):
                   window: Window | None = None) -> None:
         """Scan a folder in a worker; then show `series` (default the first volume) at slice k."""
         self.cancel_loading()
+        if self.save_timer.isActive():
+            self.save_session()
         self.folder = str(path)
         self.wanted_series, self.wanted_slice, self.wanted_window = series, k, window
         self.statusBar().showMessage(f"Scanning {path}…")
@@ -366,12 +446,36 @@ class MainWindow(QMainWindow):
             self._show_catalog(*rest)
         elif kind == "thumbnail":
             self.browser.set_thumbnail(*rest)
+        elif kind == "session":
+            self._restore_session(*rest)
+        elif kind == "problem":
+            self._error(MedviewError(rest[0]))
+
+    def _restore_session(self, saved: dict) -> None:
+        """A study's saved session, put back unless this session already holds work on it."""
+        if self.session.holds_study(saved.get("study_instance_uid", "")):
+            return
+        try:
+            restored = restore_study(self.session, saved)
+        except MedviewError as error:
+            self._error(error)
+            return
+        self.layer.redraw(force=True)
+        self.view.draw_marks()
+        if self.inference is not None:
+            self.inference.show_here()
+        self.statusBar().showMessage(f"{restored} image{'s' if restored != 1 else ''} of the saved session "
+                                     "restored", 5000)
+        self.session_restored.emit(restored)
 
     def _show_catalog(self, catalog: Catalog) -> None:
         """A folder's volumes in the browser. The session keeps what was drawn: it is filed by image, so
         the same study opened again shows it again, and another folder's images have none of it."""
         self.catalog = catalog
         self.shown = None
+        for spec in catalog.volumes:
+            self.session.studies[SeriesKey(spec.info.series_instance_uid, spec.info.part)] = \
+                spec.info.study_instance_uid
         self.layer.redraw(force=True)
         self.browser.show_catalog(catalog)
         self.skipped.show_skipped(catalog.skipped)
@@ -435,6 +539,7 @@ class MainWindow(QMainWindow):
         if (t, k) == (self.view.t, self.view.k) and self.view.series is series:
             first = series.sample_values() is not None and self.view.window is None
             self.view.refresh()
+            self.layer.redraw(force=True)  # ROI values need the pixels that just landed
             if first or self.progress.value() == 1:
                 self.series_shown.emit(series.index)
 

@@ -160,6 +160,15 @@ class SliceView(QWidget):
         self.refresh()
         self.fit()
 
+    def clear(self) -> None:
+        """Nothing shown (a study was closed)."""
+        self.series = None
+        self.image.clear()
+        self.show_saliency(None, None)
+        self.draw_marks()
+        for key, label in self._labels_by_name.items():
+            self._set_text(key, label, "")
+
     def ensure_window(self) -> None:
         """The default window and presets once pixels exist (MR windows come from the values)."""
         if self.series is None:

@@ -29,8 +29,9 @@ def reason(error: OSError) -> str:
     return _REASONS.get(error.errno, error.strerror or str(error))
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` atomically; returns the path. Raises ExportError, leaving no partial file."""
+def write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
+    """Write `data` to `path` atomically with permissions `mode` (0o600 for what holds a patient's identity);
+    returns the path. Raises ExportError, leaving no partial file."""
     target = Path(path)
     temporary = None
     try:
@@ -39,7 +40,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, mode)
         os.replace(temporary, target)
         temporary = None
     except OSError as error:

@@ -216,3 +216,64 @@ def test_only_the_answers_the_reader_kept_reach_the_pdf_html_and_sr(qtbot, windo
         assert slice_model not in text and "3, 3" not in text
     groups = hd.sr.srread(out / "dicom" / "medview-report-SR.dcm").content.get_planar_roi_measurement_groups()
     assert [g.finding_type.meaning for g in groups] == [tumour.args[0].label]
+
+
+def _viewport(window) -> np.ndarray:
+    image = window.view.graphics.viewport().grab().toImage()
+    image = image.convertToFormat(image.Format.Format_RGB32)
+    buffer = np.frombuffer(image.constBits(), dtype=np.uint8)
+    return buffer.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 4].copy()
+
+
+def test_a_saved_session_comes_back_on_the_same_pixels_after_the_app_is_closed(qtbot, window, tmp_path,
+                                                                                user_data_folder):
+    from PySide6.QtCore import QSettings
+
+    from medview.gui.main_window import MainWindow
+
+    panel, view = window.inference, window.view
+    _draw(qtbot, window, "length", (100, 60), (100, 200))
+    _draw(qtbot, window, "ellipse", (195, 160), (225, 190))
+    window.set_tool(None)
+    panel.click_mode.setChecked(True)
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT):
+        _click(qtbot, view, 210, 175)
+    panel.answers.item(0).setCheckState(Qt.CheckState.Checked)
+    panel.click_mode.setChecked(False)
+    qtbot.keyClick(window, Qt.Key.Key_K)
+    qtbot.mouseMove(view.graphics.viewport(), QPoint(2, 2))  # no ROI under the mouse (hover colours)
+    qtbot.wait(50)
+    before = _viewport(window)
+    annotations, keys = window.layer.on_slice(), set(window.session.key_images)
+    [kept] = window.session.kept_answers(window.shown.key)
+    window.close()  # the app closes: the session is saved
+    [saved] = (user_data_folder / "sessions").iterdir()
+    assert saved.stat().st_mode & 0o777 == 0o600
+
+    again = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.resize(window.size())
+    again.show()
+    qtbot.waitExposed(again)
+    with qtbot.waitSignals([again.series_loaded, again.session_restored], timeout=TIMEOUT):
+        again.open_path(str(SAMPLE), k=17)
+    qtbot.wait(100)
+    assert again.layer.on_slice() == annotations and again.session.key_images == keys
+    [restored] = again.session.kept_answers(again.shown.key)
+    assert restored.finding == kept.finding and np.array_equal(restored.saliency, kept.saliency)
+    assert kept.finding.label in again.inference.answer.text()
+    after = _viewport(again)
+    assert after.shape == before.shape and np.array_equal(after, before)  # drawn on the same pixels
+    again.close()
+
+
+def test_close_study_empties_the_window_and_clear_can_be_undone(qtbot, window):
+    _draw(qtbot, window, "length", (100, 60), (100, 200))
+    window.clear_series()
+    assert window.layer.on_slice() == []
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.layer.on_slice()) == 1
+    window.close_study()
+    assert window.shown is None and window.browser.topLevelItemCount() == 0 and window.session.annotations == {}
+    _open(qtbot, window, SAMPLE, k=17)
+    qtbot.waitUntil(lambda: len(window.layer.on_slice()) == 1, timeout=10_000)  # restored from disk
