@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from medview.core.numbering import count
 from medview.core.volume import Volume
 from medview.errors import MedviewError, NothingLoadedError
 from medview.io import assemble_volume, open_folder
@@ -132,7 +133,8 @@ def run_info(path: str, as_json: bool = False, out=None) -> int:
                    "codecs": codecs}, out, indent=2, default=_json_default)
         out.write("\n")
     else:
-        out.write(f"{path}: {catalog.n_files} files, {len(rows)} volumes, {len(skipped)} skipped\n\n")
+        out.write(f"{path}: {count(catalog.n_files, 'file')}, {count(len(rows), 'volume')}, "
+                  f"{len(skipped)} skipped\n\n")
         for row in rows:
             out.write(_text_row(row) + "\n")
         if skipped:

@@ -22,3 +22,8 @@ def slice_text_cli(k: int, n_slices: int, instance: int | None = None) -> str:
     """'slice 18/24 (k 17, im 18)': as on screen, with the k that `--slice` takes."""
     extra = f", {_instance(instance)}" if instance is not None else ""
     return f"slice {k + 1}/{n_slices} (k {k}{extra})"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 volume', '2 volumes' ('1 series', '2 series' with plural='series')."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medview.core.numbering import slice_text
+from medview.core.numbering import count, slice_text
 from medview.core.session import SeriesKey, Session
 from medview.core.window_level import Window
 from medview.errors import MedviewError
@@ -235,6 +235,10 @@ class MainWindow(QMainWindow):
                                            "O", True)
         self.overlay_action.setChecked(True)
         self.cine_action = self._action(view, "&Cine", self._toggle_cine, "C", True)
+        self.reverse_action = self._action(view, "&Reverse slice order (head first for axial stacks)",
+                                           self.set_reversed_order, None, True)
+        self.reverse_action.setChecked(self.settings.value("display/reversed", False, type=bool))
+        self.set_reversed_order(self.reverse_action.isChecked())
         view.addSeparator()
         for dock in (self.browser_dock, self.inference_dock, self.tags_dock, self.skipped_dock):
             if dock is None:
@@ -263,6 +267,13 @@ class MainWindow(QMainWindow):
         self._action(measure, "&Clear this series' measurements, answers and key images", self.clear_series)
         measure.addSeparator()
         self._action(measure, "&Report…", self.open_report, "Ctrl+R")
+
+    def set_reversed_order(self, reversed_order: bool) -> None:
+        """The display-order preference: which slice Home shows and which way the wheel and the slider go.
+        Never a number: slice k + 1 and its InstanceNumber stay with the image."""
+        self.view.reversed_order = bool(reversed_order)
+        self.slider.setInvertedAppearance(not reversed_order)
+        self.settings.setValue("display/reversed", bool(reversed_order))
 
     def set_tool(self, tool: str | None) -> None:
         """A measuring tool takes the clicks on the image (click-to-classify is switched off meanwhile)."""
@@ -493,7 +504,8 @@ class MainWindow(QMainWindow):
             self._error(error)
             return
         index = catalog.volumes.index(spec)
-        self.statusBar().showMessage(f"{catalog.n_files} files, {len(catalog.volumes)} volumes", 5000)
+        self.statusBar().showMessage(f"{count(catalog.n_files, 'file')}, {count(len(catalog.volumes), 'volume')}",
+                                     5000)
         self.browser.select(index)  # → show_volume
 
     def show_volume(self, index: int) -> None:

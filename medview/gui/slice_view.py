@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QVBoxLayou
 
 from medview.core import orientation
 from medview.core.colormap import heat_rgba
+from medview.core.numbering import slice_text
 from medview.core.volume import display_date
 from medview.core.window_level import Window, default_window, presets_for
 
@@ -139,6 +140,7 @@ class SliceView(QWidget):
         self._last_cursor: tuple[int, int] | None = None
         self._shown_text: dict[str, str] = {}
         self.tool_active = False  # a measuring tool takes the clicks (see gui.annotation_layer)
+        self.reversed_order = False  # display order: along the normal (False) or reversed (head first)
 
     def _label(self, style: tuple[str, int, bool]) -> OverlayText:
         text = OverlayText(style)
@@ -295,7 +297,13 @@ class SliceView(QWidget):
             self.refresh()
 
     def step(self, delta: int) -> None:
-        self.set_slice(self.k + delta)
+        """Move by `delta` slices as displayed: with the order reversed (head first) the wheel and the arrow
+        keys go the other way through k; k and every number shown stay the image's own."""
+        self.set_slice(self.k - delta if self.reversed_order else self.k + delta)
+
+    def first_slice(self) -> int:
+        """The slice Home shows: k 0 along the normal, the last k with the order reversed."""
+        return (self.series.n_slices - 1) if self.reversed_order and self.series is not None else 0
 
     def set_time(self, t: int) -> None:
         if self.series is not None and 0 <= t < self.series.time_points and t != self.t:
@@ -330,9 +338,9 @@ class SliceView(QWidget):
         elif key == Qt.Key.Key_PageDown:
             self.step(max(1, (self.series.n_slices if self.series else 10) // 10))
         elif key == Qt.Key.Key_Home:
-            self.set_slice(0)
+            self.set_slice(self.first_slice())
         elif key == Qt.Key.Key_End and self.series is not None:
-            self.set_slice(self.series.n_slices - 1)
+            self.set_slice(self.series.n_slices - 1 - self.first_slice())
         elif Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
             self.apply_preset(key - Qt.Key.Key_1)
         else:
@@ -367,17 +375,21 @@ class SliceView(QWidget):
         super().leaveEvent(event)
 
     def describe_pixel(self, r: int, c: int) -> str:
-        """'value HU at (k, r, c) = ..., LPS (x, y, z) mm' for the status bar."""
+        """'value HU at slice 18/24 · im 18, row r, column c; LPS (x, y, z) mm' for the status bar (no LPS
+        for images without patient geometry: none is invented)."""
         series = self.series
+        where = f"{slice_text(self.k, series.n_slices, series.spec.instance_number(self.k, self.t))}, " \
+                f"row {r}, column {c}"
         pixels = series.slice(self.k, self.t)
         if pixels is None:
-            return f"(k, r, c) = ({self.k}, {r}, {c}): not loaded yet"
+            return f"{where}: not loaded yet"
         value = pixels[r, c]
         value_text = f"{value:g}" if isinstance(value, (float, np.floating)) else f"{int(value)}"
         unit = f" {series.value_unit}" if series.value_unit else ""
+        if not series.has_geometry:
+            return f"{value_text}{unit} at {where}; no patient geometry"
         x, y, z = series.voxel_to_lps(self.k, r, c)
-        return (f"{value_text}{unit} at (k, r, c) = ({self.k}, {r}, {c}); "
-                f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+        return f"{value_text}{unit} at {where}; LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm"
 
     # -- overlays -------------------------------------------------------------------------------------------
     def set_overlays_visible(self, visible: bool) -> None:
@@ -394,9 +406,11 @@ class SliceView(QWidget):
         k = self.k
         thickness = series.thickness(k)
         time_text = f"\nt {self.t + 1} / {series.time_points}" if series.time_points > 1 else ""
+        position = (f"position {float(series.slice_positions_mm[k]):.1f} mm" if series.has_geometry
+                    else "no patient geometry")
         texts = {
-            "bottom_left": f"slice {k + 1} / {series.n_slices}{'' if loaded else ' (loading)'}{time_text}\n"
-                           f"position {float(series.slice_positions_mm[k]):.1f} mm\n"
+            "bottom_left": f"{slice_text(k, series.n_slices, series.spec.instance_number(k, self.t))}"
+                           f"{'' if loaded else ' (loading)'}{time_text}\n{position}\n"
                            + (f"thickness {thickness:g} mm" if thickness == thickness else "thickness -"),
             "bottom_right": (f"{self.window}" if self.window else "") + f"\nzoom {self.zoom():.2f}×",
         }

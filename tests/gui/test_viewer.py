@@ -47,7 +47,7 @@ def test_bundled_sample_opens_and_is_not_blank(qtbot, window):
     assert window.view.k == 17 and window.shown.loaded
     pixels = viewport_pixels(window)
     assert pixels.std() > 20, "the brain must be drawn"
-    assert "slice 18 / 24" in window.view.corners["bottom_left"].text()
+    assert "slice 18/24 · im 18" in window.view.corners["bottom_left"].text()
 
 
 def test_window_level_change_changes_pixels(qtbot, window):
@@ -103,9 +103,10 @@ def test_value_under_the_cursor_is_the_loaders_voxel(qtbot, window, shared_data)
     expected = int(load_volume(folder).voxels[14, 305, 160])
     point = window.view.widget_point_of(305, 160)
     qtbot.mouseMove(window.view.graphics.viewport(), QPoint(int(point.x()), int(point.y())))
-    qtbot.waitUntil(lambda: "(k, r, c) = (14, 305, 160)" in window.cursor_label.text(), timeout=5000)
+    where = "slice 15/30 · im 16, row 305, column 160"  # k 14 is instance 16 (k 0 is instance 30)
+    qtbot.waitUntil(lambda: where in window.cursor_label.text(), timeout=5000)
     text = window.cursor_label.text()
-    assert text.startswith(f"{expected} HU at (k, r, c) = (14, 305, 160)")
+    assert text.startswith(f"{expected} HU at {where}")
     assert "LPS (" in text
 
 
@@ -133,7 +134,7 @@ def test_scrolling_by_keys_wheel_and_slider(qtbot, window):
     qtbot.keyClick(view, Qt.Key.Key_Home)
     assert view.k == 0
     window.slider.setValue(20)
-    assert view.k == 20 and "slice 21 / 24" in view.corners["bottom_left"].text()
+    assert view.k == 20 and "slice 21/24 · im 21" in view.corners["bottom_left"].text()
     zoom = view.zoom()
     view.zoom_by(2.0)
     assert view.zoom() == pytest.approx(2 * zoom, rel=0.05)
@@ -295,10 +296,11 @@ def test_value_under_a_resting_cursor_follows_the_wheel(qtbot, window):
     voxels = load_volume(SAMPLE).voxels
     point = window.view.widget_point_of(210, 175)
     qtbot.mouseMove(window.view.graphics.viewport(), QPoint(int(point.x()), int(point.y())))
-    qtbot.waitUntil(lambda: "(k, r, c) = (17, 210, 175)" in window.cursor_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "slice 18/24 · im 18, row 210, column 175" in window.cursor_label.text(), timeout=5000)
     assert window.cursor_label.text().startswith(f"{int(voxels[17, 210, 175])} at")
     qtbot.keyClick(window.view, Qt.Key.Key_Down)
-    assert window.cursor_label.text().startswith(f"{int(voxels[18, 210, 175])} at (k, r, c) = (18, 210, 175)")
+    assert window.cursor_label.text().startswith(f"{int(voxels[18, 210, 175])} at slice 19/24 · im 19, row 210, "
+                                                 "column 175")
 
 
 def test_drawn_grey_is_the_window_mapping_of_the_voxel(qtbot, window):
