@@ -43,6 +43,7 @@ class AnnotationLayer(QObject):
         self.ask_text = self._ask_text
         view.point_clicked.connect(self._clicked)
         view.slice_changed.connect(lambda _k: self.redraw())
+        view.box.sigRangeChanged.connect(lambda *_: self.place_labels())  # labels keep their screen size
 
     # -- which slice ------------------------------------------------------------------------------------------
     @property
@@ -134,6 +135,7 @@ class AnnotationLayer(QObject):
         self.items = []
         for annotation in annotations:
             self.items.append(self._draw(annotation))
+        self.place_labels()
 
     def _draw(self, annotation: Annotation):
         kind, points = annotation.kind, annotation.points
@@ -157,12 +159,34 @@ class AnnotationLayer(QObject):
         label = None
         if kind == "arrow":
             label = self._arrow_head(points, pen)
-        elif text:
-            label = pg.TextItem(text, color="#f0f0a0" if annotation.text else pen.color(), anchor=(0, 1))
+        elif text:  # on a dark box: legible on bone and air; placed by `_place_labels`
+            label = pg.TextItem(text, color="#f0f0a0" if annotation.text else pen.color(), anchor=(0, 0),
+                                fill=pg.mkBrush(0, 0, 0, 170))
             label.setParentItem(self.view.image)
             label.setZValue(31)
-            label.setPos(QPointF(max(c for c, _ in points) + 1, min(r for _, r in points)))
         return annotation, roi, label
+
+    def place_labels(self) -> None:
+        """Each value label beside its ROI, on screen's right of it, moved down past any ROI or label it would
+        cover: labels never overlap one another or an ROI, whatever the zoom, rotation or flip."""
+        if not self.items:
+            return
+        image = self.view.image
+        taken = [roi.sceneBoundingRect() for _annotation, roi, _label in self.items]
+        for _annotation, roi, label in self.items:
+            if not isinstance(label, pg.TextItem):
+                continue
+            box = roi.sceneBoundingRect()
+            label.setPos(image.mapFromScene(QPointF(box.right() + 4, box.top())))
+            label.updateTransform(force=True)
+            for _ in range(2 * len(taken) + 1):
+                rect = label.sceneBoundingRect()
+                hit = next((other for other in taken if other.intersects(rect)), None)
+                if hit is None:
+                    break
+                label.setPos(image.mapFromScene(QPointF(rect.left(), hit.bottom() + 2)))
+                label.updateTransform(force=True)
+            taken.append(label.sceneBoundingRect())
 
     def _arrow_head(self, points, pen):
         """Two 5 mm barbs at the head, drawn in the image's coordinates so they turn and flip with it; the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QLineEdit,
+    QListWidget,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
@@ -13,6 +14,15 @@ from PySide6.QtWidgets import (
 )
 
 from medview.io.scan import SkippedFile
+
+
+class SeriesWarnings(QListWidget):
+    """The loader's warnings about the series shown (tilt, uneven spacing, missing slices...): they stay here,
+    not only in a status message that goes after ten seconds."""
+
+    def show_warnings(self, warnings) -> None:
+        self.clear()
+        self.addItems(list(warnings) or ["No warnings for this series."])
 
 
 class SkippedFiles(QTableWidget):

@@ -30,7 +30,7 @@ from medview.core.session import SeriesKey, Session
 from medview.core.window_level import Window
 from medview.errors import MedviewError
 from medview.gui.annotation_layer import AnnotationLayer
-from medview.gui.docks import SkippedFiles, TagDock, read_tags
+from medview.gui.docks import SeriesWarnings, SkippedFiles, TagDock, read_tags
 from medview.gui.inference_panel import InferencePanel
 from medview.gui.series_browser import SeriesBrowser, thumbnail_pixels
 from medview.gui.shown_series import ShownSeries
@@ -146,8 +146,11 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("Series", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.skipped_dock = self._dock("Skipped files", self.skipped, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tags_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.warnings = SeriesWarnings(self)
+        self.warnings_dock = self._dock("Warnings", self.warnings, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.skipped_dock.hide()
         self.tags_dock.hide()
+        self.warnings_dock.hide()
         self.session = Session()  # what the reader and the AI add, by the image it was made on
         self.view.session = self.session
         self.layer = AnnotationLayer(self.view, self.session)
@@ -180,6 +183,7 @@ class MainWindow(QMainWindow):
         self.slider.valueChanged.connect(self.view.set_slice)
         self.time_slider.valueChanged.connect(self._time_changed)
         self.cine = QTimer(self)
+        self.cine_rate = 10.0  # slices per second
         self.cine.setInterval(100)
         self.cine.timeout.connect(self._cine_step)
         self.tag_timer = QTimer(self)
@@ -235,12 +239,16 @@ class MainWindow(QMainWindow):
                                            "O", True)
         self.overlay_action.setChecked(True)
         self.cine_action = self._action(view, "&Cine", self._toggle_cine, "C", True)
+        self._action(view, "Cine &faster", lambda: self.set_cine_rate(self.cine_rate * 1.5), "]")
+        self._action(view, "Cine &slower", lambda: self.set_cine_rate(self.cine_rate / 1.5), "[")
+        self.smooth_action = self._action(view, "&Smooth display (off: nearest neighbour)",
+                                          lambda on: self.view.set_smooth(on), "S", True)
         self.reverse_action = self._action(view, "&Reverse slice order (head first for axial stacks)",
                                            self.set_reversed_order, None, True)
         self.reverse_action.setChecked(self.settings.value("display/reversed", False, type=bool))
         self.set_reversed_order(self.reverse_action.isChecked())
         view.addSeparator()
-        for dock in (self.browser_dock, self.inference_dock, self.tags_dock, self.skipped_dock):
+        for dock in (self.browser_dock, self.inference_dock, self.tags_dock, self.skipped_dock, self.warnings_dock):
             if dock is None:
                 continue
             view.addAction(dock.toggleViewAction())
@@ -265,6 +273,7 @@ class MainWindow(QMainWindow):
         self._action(measure, "&Redo", self.layer.redo, "Ctrl+Shift+Z")
         self._action(measure, "Mark &key image", self.toggle_key_image, "K")
         self._action(measure, "&Clear this series' measurements, answers and key images", self.clear_series)
+        self._action(measure, "Clear click &marks", self.clear_marks)
         measure.addSeparator()
         self._action(measure, "&Report…", self.open_report, "Ctrl+R")
 
@@ -333,6 +342,11 @@ class MainWindow(QMainWindow):
             self.inference.show_here()
             self.inference.draw_series_run()
         self.statusBar().showMessage("study closed; its session is saved", 5000)
+
+    def clear_marks(self) -> None:
+        """The crosses of the clicks to classify go; the answers stay."""
+        self.session.clear_marks()
+        self.view.draw_marks()
 
     def clear_series(self) -> None:
         """"Clear": what was added to the series shown goes (Ctrl+Z brings the reader's edits back)."""
@@ -535,6 +549,7 @@ class MainWindow(QMainWindow):
         self.time_slider.setValue(0)
         self.view.set_series(series, k, self.wanted_window)
         self.wanted_window = None
+        self._show_warnings(series.spec.warnings)
         self.layer.redraw(force=True)
         if self.inference is not None:
             self.inference.reload_models()
@@ -561,9 +576,15 @@ class MainWindow(QMainWindow):
             return  # the user moved on: this volume is not the one on screen
         series.complete(volume)
         self.view.refresh()
+        self.layer.redraw(force=True)
+        self._show_warnings(volume.warnings)
         if volume.warnings:
-            self.statusBar().showMessage("; ".join(volume.warnings), 10000)
+            self.statusBar().showMessage("; ".join(volume.warnings) + " (View > Warnings)", 10000)
         self.series_loaded.emit(series.index)
+
+    def _show_warnings(self, warnings) -> None:
+        self.warnings.show_warnings(warnings)
+        self.warnings_dock.setWindowTitle(f"Warnings ({len(warnings)})" if warnings else "Warnings")
 
     def cancel_loading(self) -> None:
         for job in self.jobs.values():
@@ -602,6 +623,12 @@ class MainWindow(QMainWindow):
             self.cine.start()
         else:
             self.cine.stop()
+
+    def set_cine_rate(self, rate: float) -> None:
+        """Cine speed in slices per second (1 to 60)."""
+        self.cine_rate = float(min(60.0, max(1.0, rate)))
+        self.cine.setInterval(round(1000 / self.cine_rate))
+        self.statusBar().showMessage(f"cine {self.cine_rate:.1f} slices per second", 3000)
 
     def _cine_step(self) -> None:
         if self.shown is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -125,6 +125,11 @@ class ReportDialog(QDialog):
         browse.clicked.connect(self._browse)
         self.export_button.clicked.connect(self.export)
         self.anonymise.toggled.connect(lambda _on: self.refresh())
+        self.typing = QTimer(self)  # the preview follows the impression as it is typed
+        self.typing.setSingleShot(True)
+        self.typing.setInterval(250)
+        self.typing.timeout.connect(self.refresh)
+        self.impression.textChanged.connect(self.typing.start)
         self.refresh()
 
     def _default_stem(self) -> Path:

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from medview.core import geometry
 from medview.core.session import ImageRef, SeriesKey
 from medview.core.volume import Volume
 from medview.io.index import VolumeSpec
@@ -130,8 +131,9 @@ class ShownSeries:
         return math.nan if value is None else float(value)
 
     def voxel_to_lps(self, k: int, r: float, c: float) -> np.ndarray:
-        row_mm, col_mm = self.pixel_spacing
-        return self.positions[k] + c * col_mm * self.row_cosine + r * row_mm * self.column_cosine
+        """The core's mapping, from the index's geometry (before any pixel is decoded)."""
+        return geometry.voxel_to_lps(self.positions, self.row_cosine, self.column_cosine, self.pixel_spacing,
+                                     k, r, c)
 
     def header_of(self, k: int, t: int = 0):
         """The ImageHeader of slice k (its file and frame) for the tag dock."""

@@ -15,8 +15,8 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QTransform
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsSimpleTextItem, QVBoxLayout, QWidget
 
 from medview.core import orientation
 from medview.core.colormap import heat_rgba
@@ -44,6 +44,16 @@ class OverlayText(QGraphicsSimpleTextItem):
         self.setFont(font)
         self.setZValue(1000)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # a dark copy one pixel down and right: the text stays legible on white bone and on black air
+        self.shadow = QGraphicsSimpleTextItem(self)
+        self.shadow.setBrush(QColor(0, 0, 0, 220))
+        self.shadow.setFont(font)
+        self.shadow.setPos(1.2, 1.2)
+        self.shadow.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt name
+        super().setText(text)
+        self.shadow.setText(text)
 
     def width(self) -> float:
         return self.boundingRect().width()
@@ -122,6 +132,12 @@ class SliceView(QWidget):
                                                                        "bottom_right")}
         self.markers = {name: self._label(MARKER_STYLE) for name in ("left", "right", "top", "bottom")}
         self._labels_by_name = {**self.corners, **self.markers}
+        self.scale_bar = QGraphicsLineItem()
+        self.scale_bar.setPen(QPen(QColor("#f0f0a0"), 2))
+        self.scale_bar.setZValue(1000)
+        self.graphics.scene().addItem(self.scale_bar)
+        self.scale_text = self._label(OVERLAY_STYLE)
+        self.smooth = False
         self.ai_label = self._label(AI_STYLE)
         self.ai_label.setText("AI generated, research use only")
         self.ai_label.hide()
@@ -135,6 +151,8 @@ class SliceView(QWidget):
         self.flip_horizontal = False
         self.flip_vertical = False
         self.overlays_visible = True
+        self.box.sigRangeChanged.connect(lambda *_: self._place_scale_bar())
+        self.box.sigResized.connect(lambda *_: self._place_scale_bar())
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         self.graphics.scene().sigMouseClicked.connect(self._mouse_clicked)
         self._last_cursor: tuple[int, int] | None = None
@@ -265,6 +283,30 @@ class SliceView(QWidget):
 
     def zoom_changed(self) -> None:
         self._update_overlays(loaded=True)
+        self._place_scale_bar()
+
+    def set_smooth(self, smooth: bool) -> None:
+        """Smooth (bilinear) or nearest-neighbour display of enlarged pixels; the values are never changed."""
+        self.smooth = bool(smooth)
+        self.graphics.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
+        self.graphics.viewport().update()
+
+    def _place_scale_bar(self) -> None:
+        """A bar of a round length in mm (1, 2, 5 × 10ⁿ), 60 to 150 screen pixels long, bottom right."""
+        rect = self.box.viewRect()
+        if self.series is None or rect.width() <= 0 or not self.overlays_visible:
+            self.scale_bar.hide()
+            self.scale_text.hide()
+            return
+        pixels_per_mm = self.box.width() / rect.width()  # the view's coordinates are mm
+        length = next((mm for mm in (1, 2, 5, 10, 20, 50, 100, 200, 500) if mm * pixels_per_mm >= 60), 500)
+        width, height = self.graphics.viewport().width(), self.graphics.viewport().height()
+        right, y = width - 12, height - 64
+        self.scale_bar.setLine(right - length * pixels_per_mm, y, right, y)
+        self._set_text("scale", self.scale_text, f"{length} mm")
+        self.scale_text.move(right - self.scale_text.width(), y - self.scale_text.height() - 2)
+        self.scale_bar.show()
+        self.scale_text.show()
 
     def rotate(self, quarter_turns: int = 1) -> None:
         """Turn the image on screen clockwise by quarter turns, also when it is flipped."""
@@ -324,8 +366,8 @@ class SliceView(QWidget):
         """Right-drag: right widens the window, down raises the level, in steps of the window's own scale."""
         if self.window is None:
             return
-        scale = max(self.window.width, 1.0) / 200.0
-        width = max(1.0, self.window.width + dx * scale * 2)
+        scale = self.window.width / 200.0  # a narrow window (W 0.0125) keeps its own scale, never jumps to 1
+        width = self.window.width * max(0.5, 1 + dx / 100.0)
         self.set_window(Window(width, self.window.level + dy * scale, "custom"))
 
     def keyPressEvent(self, event):  # noqa: N802 - Qt name
@@ -396,6 +438,7 @@ class SliceView(QWidget):
         self.overlays_visible = visible
         for label in (*self.corners.values(), *self.markers.values()):
             label.setVisible(visible)
+        self._place_scale_bar()
 
     def _update_overlays(self, loaded: bool, full: bool = False) -> None:
         """Corner texts and edge letters. On a scroll step only the slice and window texts are made again;
@@ -506,6 +549,7 @@ class SliceView(QWidget):
     def resizeEvent(self, event):  # noqa: N802 - Qt name
         super().resizeEvent(event)
         self._place_labels()
+        self._place_scale_bar()
 
     def _place_labels(self, names=None) -> None:
         """Put overlay texts at their corners and edges (only `names`, the ones whose text changed, when given)."""

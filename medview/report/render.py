@@ -54,9 +54,10 @@ def render_key_image(reading: Reading, key: KeyImage) -> np.ndarray:
         picture = Image.alpha_composite(picture.convert("RGBA"), heat).convert("RGB")
     draw = ImageDraw.Draw(picture)
     font = _font(max(12, canvas.size[1] // 42))
+    taken = [_box(canvas, a) for a in key.annotations]  # labels go past every ROI and every label before them
     for annotation in key.annotations:
         _draw_annotation(draw, canvas, annotation, measure_annotation(annotation, key.pixels, reading.pixel_spacing,
-                                                                      reading.value_unit), font)
+                                                                      reading.value_unit), font, taken)
     for pixel in key.marks:
         x, y = canvas.xy(measure.pixel_centre(pixel))
         arm = max(8, canvas.size[0] // 50)
@@ -78,7 +79,25 @@ def _label_at(draw, xy, text: str, colour, font) -> None:
     draw.text(xy, text, fill=colour, font=font, stroke_width=2, stroke_fill=(0, 0, 0))
 
 
-def _draw_annotation(draw, canvas: _Canvas, annotation: Annotation, values, font) -> None:
+def _box(canvas: _Canvas, annotation: Annotation) -> tuple[float, float, float, float]:
+    xs, ys = zip(*(canvas.xy(p) for p in annotation.points), strict=True)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _free_place(draw, xy, text: str, font, taken: list) -> tuple[float, float]:
+    """Where a label at `xy` covers no ROI and no other label: moved down past whatever it would cover."""
+    x, y = xy
+    for _ in range(2 * len(taken) + 1):
+        left, top, right, bottom = draw.textbbox((x, y), text, font=font, stroke_width=2)
+        hit = next((b for b in taken if left < b[2] and b[0] < right and top < b[3] and b[1] < bottom), None)
+        if hit is None:
+            break
+        y = hit[3] + 3
+    taken.append(draw.textbbox((x, y), text, font=font, stroke_width=2))
+    return x, y
+
+
+def _draw_annotation(draw, canvas: _Canvas, annotation: Annotation, values, font, taken: list) -> None:
     points = [canvas.xy(p) for p in annotation.points]
     label = ", ".join(str(v) for v in values)
     colour = COLOURS["roi"] if annotation.kind in ("ellipse", "rectangle") else COLOURS["annotation"]
@@ -97,7 +116,8 @@ def _draw_annotation(draw, canvas: _Canvas, annotation: Annotation, values, font
     if text:
         x, y = max(p[0] for p in points) + 6, min(p[1] for p in points)
         x = min(x, canvas.size[0] - draw.textlength(text, font=font) - 4)
-        _label_at(draw, (max(2, x), max(2, y)), text, colour if not annotation.text else COLOURS["text"], font)
+        x, y = _free_place(draw, (max(2, x), max(2, y)), text, font, taken)
+        _label_at(draw, (x, y), text, colour if not annotation.text else COLOURS["text"], font)
 
 
 def _arrow_head(draw, tail, head, colour) -> None:

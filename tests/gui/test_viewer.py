@@ -9,7 +9,7 @@ import pydicom
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 
-from medview.core.window_level import Window
+from medview.core.window_level import Window, grey
 from medview.gui.app import SAMPLE
 from medview.gui.main_window import MainWindow
 from medview.io import load_volume
@@ -56,12 +56,19 @@ def test_window_level_change_changes_pixels(qtbot, window):
     window.view.set_window(Window(300, 900))
     after = viewport_pixels(window)
     assert np.abs(after.astype(int) - before.astype(int)).mean() > 5
-    width = window.view.window.width
-    window.view.drag_window(40, 0)  # right-drag to the right widens the window
-    assert window.view.window.width > width
+    voxel = load_volume(SAMPLE).voxels[17, 210, 175]
+    point = window.view.widget_point_of(210, 175)
+
+    def drawn() -> int:
+        return int(viewport_pixels(window)[int(point.y()), int(point.x())])
+
+    assert abs(drawn() - int(grey(voxel, Window(300, 900)))) <= 3  # the pixel is drawn through W 300 / L 900
+    window.view.drag_window(40, 0)  # right-drag to the right widens the window: the drawn grey follows
+    assert window.view.window.width > 300
+    assert abs(drawn() - int(grey(voxel, window.view.window))) <= 3
     qtbot.keyClick(window.view, Qt.Key.Key_2)
     assert window.view.window == window.view.presets[1]
-    assert "W 300 / L 900" in str(Window(300, 900))
+    assert abs(drawn() - int(grey(voxel, window.view.presets[1]))) <= 3
 
 
 def test_tumour_in_the_patients_left_is_drawn_on_the_images_right_and_markers_say_so(qtbot, window):
@@ -304,8 +311,6 @@ def test_value_under_a_resting_cursor_follows_the_wheel(qtbot, window):
 
 
 def test_drawn_grey_is_the_window_mapping_of_the_voxel(qtbot, window):
-    from medview.core.window_level import grey
-
     open_and_wait(qtbot, window, SAMPLE, k=17)
     view = window.view
     view.set_window(Window(600, 500))
