@@ -35,6 +35,7 @@ def run_report(args: argparse.Namespace) -> int:
     from medview.core.annotations import Annotation, measure_annotation
     from medview.core.numbering import slice_text_cli
     from medview.core.reading import KeyImage, Measurement, Reading
+    from medview.core.session import describe_finding
     from medview.core.window_level import default_window
     from medview.io import assemble_volume, open_folder
     from medview.report.export import Targets, export_report, source_of
@@ -58,7 +59,7 @@ def run_report(args: argparse.Namespace) -> int:
     for annotation in annotations:
         values = measure_annotation(annotation, pixels, volume.pixel_spacing, volume.value_unit)
         reading.measurements.append(Measurement(k, annotation, values))
-    saliency, marks = None, ()
+    saliency, saliency_of, marks = None, "", ()
     jobs = [("slice", None, None)] if args.classify_slice else []
     if point is not None:
         jobs.append(("patch", point, args.model))
@@ -71,11 +72,12 @@ def run_report(args: argparse.Namespace) -> int:
                           body_part=volume.info.body_part)
         prediction = classifier_for(card).classify_slice(volume, k, point, saliency="gradcam")
         reading.findings.append(prediction.as_finding(k))
-        saliency = prediction.saliency
+        saliency, saliency_of = prediction.saliency, describe_finding(reading.findings[-1])
         if point is not None:
             marks = (point,)
     reading.key_images.append(KeyImage(k=k, pixels=pixels, window=(window.width, window.level),
-                                       annotations=tuple(annotations), marks=marks, saliency=saliency))
+                                       annotations=tuple(annotations), marks=marks, saliency=saliency,
+                                       saliency_of=saliency_of))
     sources = {k: source_of(spec, k)}
     targets = Targets(pdf=Path(args.output) if args.output else None, html=Path(args.html) if args.html else None,
                       dicom_folder=Path(args.dicom_out) if args.dicom_out else None)

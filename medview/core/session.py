@@ -107,10 +107,13 @@ class Answer:
         return bool(self.finding.probabilities) and not self.finding.label.startswith(NO_ANSWER_PREFIX)
 
     def describe(self) -> str:
-        """Names the answer (model, point, label): what a key image's saliency says it belongs to."""
-        f = self.finding
-        where = f" at ({f.point[0]:.0f}, {f.point[1]:.0f})" if f.point else " on the slice"
-        return f"{f.model_name} {f.model_version}{where}: {f.label}"
+        return describe_finding(self.finding)
+
+
+def describe_finding(f: AiFinding) -> str:
+    """Names an answer (label, point, model): what a key image's saliency says it belongs to."""
+    where = f"at ({f.point[0]:.0f}, {f.point[1]:.0f})" if f.point else "whole slice"
+    return f"{f.label} {where} · {f.model_name} {f.model_version}"
 
 
 @dataclass

@@ -161,7 +161,7 @@ class AnnotationLayer(QObject):
             label = self._arrow_head(points, pen)
         elif text:  # on a dark box: legible on bone and air; placed by `_place_labels`
             label = pg.TextItem(text, color="#f0f0a0" if annotation.text else pen.color(), anchor=(0, 0),
-                                fill=pg.mkBrush(0, 0, 0, 170))
+                                fill=pg.mkBrush(0, 0, 0, 215))
             label.setParentItem(self.view.image)
             label.setZValue(31)
         return annotation, roi, label

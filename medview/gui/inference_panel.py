@@ -133,6 +133,7 @@ class InferencePanel(QWidget):
         self.answer.setWordWrap(True)
         self.answer.setStyleSheet("font-size: 14px; font-weight: bold;")
         self.answers = QListWidget(self)  # the answers on the image shown, each with "Keep in report"
+        self.answers_title = QLabel("Keep in report (tick):", self)
         self.answers.setMaximumHeight(80)
         self.answers.setToolTip("Ticked answers go into the report (Keep in report)")
         self.bars_layout = QGridLayout()
@@ -173,6 +174,7 @@ class InferencePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.answer)
         layout.addLayout(self.bars_layout)
+        layout.addWidget(self.answers_title)
         layout.addWidget(self.answers)
         layout.addWidget(self.status)
         progress_row = QHBoxLayout()
@@ -342,7 +344,8 @@ class InferencePanel(QWidget):
         self.answers.blockSignals(True)
         self.answers.clear()
         for item_answer in answers:
-            item = QListWidgetItem(f"Keep in report: {item_answer.describe()}", self.answers)
+            item = QListWidgetItem(item_answer.describe(), self.answers)
+            item.setToolTip("Tick: keep this answer in the report")
             if item_answer.keepable:
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if item_answer.kept else Qt.CheckState.Unchecked)
@@ -354,6 +357,7 @@ class InferencePanel(QWidget):
             self.answers.setCurrentRow(answers.index(answer))
         self.answers.blockSignals(False)
         self.answers.setVisible(bool(answers))
+        self.answers_title.setVisible(bool(answers))
         if answer is None:
             self.answer.setText("")
             for bar in self.bars.values():
