@@ -277,3 +277,21 @@ def test_close_study_empties_the_window_and_clear_can_be_undone(qtbot, window):
     assert window.shown is None and window.browser.topLevelItemCount() == 0 and window.session.annotations == {}
     _open(qtbot, window, SAMPLE, k=17)
     qtbot.waitUntil(lambda: len(window.layer.on_slice()) == 1, timeout=10_000)  # restored from disk
+
+
+def test_the_tag_dock_shows_the_frame_of_an_enhanced_file_not_its_first_frames(qtbot, window, shared_data):
+    import pydicom
+
+    _open(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_enhanced_4d", k=4)
+    window.time_slider.setValue(1)
+    window.tags_dock.show()
+    header = window.shown.header_of(4, 1)
+    qtbot.waitUntil(lambda: window.tags.source == window.shown.ref(4, 1)
+                    and window.tags.tree.topLevelItemCount() > 20, timeout=10_000)
+    rows = [[window.tags.tree.topLevelItem(i).text(c) for c in range(4)]
+            for i in range(window.tags.tree.topLevelItemCount())]
+    frames = pydicom.dcmread(header.path, stop_before_pixels=True).PerFrameFunctionalGroupsSequence
+    position = frames[header.frame].PlanePositionSequence[0].ImagePositionPatient
+    positions = [row[3] for row in rows if row[1] == "Image Position (Patient)"]
+    assert positions == [str(position)]
+    assert any(row[3].startswith(f"frame {header.frame + 1} of {len(frames)}") for row in rows)
