@@ -338,6 +338,8 @@ class InferencePanel(QWidget):
         """Draw the answers of the image on screen (label, bars, saliency, the keep list) or none at all."""
         ref = self.view.here()
         answers = self.session.answers_on(ref)
+        if not answers and self.shown_answer is None and self.answers.count() == 0:
+            return  # nothing was drawn, nothing to draw: a scroll step stays cheap
         if answer is None or answer not in answers:
             answer = answers[-1] if answers else None
         self.shown_answer = answer

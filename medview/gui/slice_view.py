@@ -44,16 +44,18 @@ class OverlayText(QGraphicsSimpleTextItem):
         self.setFont(font)
         self.setZValue(1000)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        # a dark copy one pixel down and right: the text stays legible on white bone and on black air
-        self.shadow = QGraphicsSimpleTextItem(self)
-        self.shadow.setBrush(QColor(0, 0, 0, 220))
-        self.shadow.setFont(font)
-        self.shadow.setPos(1.2, 1.2)
-        self.shadow.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
 
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt name
-        super().setText(text)
-        self.shadow.setText(text)
+    #: the dark box behind the text: legible on white bone and on black air (drawn into the same cached
+    #: pixmap as the text, so a scroll step renders each changed text once)
+    BACKDROP = QColor(0, 0, 0, 150)
+
+    def paint(self, painter, option, widget=None) -> None:
+        if self.text():
+            painter.fillRect(self.boundingRect().adjusted(-2, -1, 2, 1), self.BACKDROP)
+        super().paint(painter, option, widget)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt name
+        return super().boundingRect().adjusted(-2, -1, 2, 1)
 
     def width(self) -> float:
         return self.boundingRect().width()
