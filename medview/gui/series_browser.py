@@ -71,8 +71,9 @@ class SeriesBrowser(QTreeWidget):
     def _text(spec: VolumeSpec) -> str:
         info = spec.info
         number = f"#{info.series_number} " if info.series_number is not None else ""
-        part = f" ({info.part})" if info.part else ""
-        return f"{info.modality} {number}{info.series_description}{part}".strip()
+        text = f"{info.modality} {number}{info.series_description}".strip()
+        # the split key on a line of its own: volumes of one series stay told apart at any width
+        return f"{text}\n{info.part}" if info.part else text
 
     @staticmethod
     def _count(spec: VolumeSpec) -> str:

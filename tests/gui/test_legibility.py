@@ -111,3 +111,12 @@ def test_the_report_preview_follows_the_impression_as_it_is_typed(qtbot, window)
     qtbot.addWidget(dialog)
     qtbot.keyClicks(dialog.impression, "Enhancing mass")
     qtbot.waitUntil(lambda: "Enhancing mass" in dialog.preview.toPlainText(), timeout=3000)
+
+
+def test_volumes_of_one_series_are_told_apart_by_their_split_key(qtbot, window, shared_data):
+    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
+        window.open_path(str(shared_data / "dicom_cases" / "mr_philips_enhanced_fieldmap"))
+    lines = [window.browser.items[i].text(0).splitlines() for i in (0, 1)]
+    assert [line[-1] for line in lines] == ["field map", "magnitude"]
+    assert window.browser.columnWidth(0) >= max(window.browser.fontMetrics().horizontalAdvance(line[-1])
+                                                for line in lines)
