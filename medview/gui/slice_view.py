@@ -16,7 +16,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QTransform
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsSimpleTextItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsRectItem,
+    QGraphicsSimpleTextItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from medview.core import orientation
 from medview.core.colormap import heat_rgba
@@ -44,18 +51,16 @@ class OverlayText(QGraphicsSimpleTextItem):
         self.setFont(font)
         self.setZValue(1000)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # a dark box behind the text: legible on white bone and on black air (a plain rect item drawn by Qt
+        # itself: no Python in the paint pass of a scroll step)
+        self.backdrop = QGraphicsRectItem(self)
+        self.backdrop.setBrush(QColor(0, 0, 0, 150))
+        self.backdrop.setPen(QPen(Qt.PenStyle.NoPen))
+        self.backdrop.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
 
-    #: the dark box behind the text: legible on white bone and on black air (drawn into the same cached
-    #: pixmap as the text, so a scroll step renders each changed text once)
-    BACKDROP = QColor(0, 0, 0, 150)
-
-    def paint(self, painter, option, widget=None) -> None:
-        if self.text():
-            painter.fillRect(self.boundingRect().adjusted(-2, -1, 2, 1), self.BACKDROP)
-        super().paint(painter, option, widget)
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt name
-        return super().boundingRect().adjusted(-2, -1, 2, 1)
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt name
+        super().setText(text)
+        self.backdrop.setRect(super().boundingRect().adjusted(-2, -1, 2, 1) if text else QRectF())
 
     def width(self) -> float:
         return self.boundingRect().width()
