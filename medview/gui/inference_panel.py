@@ -135,6 +135,8 @@ class InferencePanel(QWidget):
         self.answers = QListWidget(self)  # the answers on the image shown, each with "Keep in report"
         self.answers_title = QLabel("Keep in report (tick):", self)
         self.answers.setMaximumHeight(80)
+        self.answers.setWordWrap(True)
+        self.answers.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.answers.setToolTip("Ticked answers go into the report (Keep in report)")
         self.bars_layout = QGridLayout()
         self.bars: dict[str, QProgressBar] = {}

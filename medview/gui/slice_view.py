@@ -116,11 +116,11 @@ class SliceView(QWidget):
         self.graphics.setCentralItem(self.box)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.image)
-        # saliency: an ImageItem with the image's own transform, so it stays on the same pixels at every
-        # zoom, pan, flip and rotation; click markers are children of the image item for the same reason
+        # saliency and click markers are children of the image item: on the same pixels at every zoom, pan,
+        # flip and rotation
         self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setParentItem(self.image)  # under the marks (z 20) and measurements (z 30, 31), not over them
         self.heat.setZValue(10)
-        self.box.addItem(self.heat)
         self.heat_source = None  # the ImageRef the saliency belongs to: drawn only while that image is shown
         self.heat_values: np.ndarray | None = None
         self.heat_opacity = 0.5
@@ -254,7 +254,6 @@ class SliceView(QWidget):
         transform.scale(col_mm, row_mm)
         self._last_cursor = None  # another pixel is under the mouse now
         self.image.setTransform(transform)
-        self.heat.setTransform(transform)
 
     def fit(self) -> None:
         """The whole image in view (from the geometry: works before the first pixel has landed)."""
