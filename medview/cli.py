@@ -48,9 +48,10 @@ def _open_viewer(argv: list[str]) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
+    from medview import cli_values
     from medview.info import run_info
 
-    return run_info(args.path, as_json=args.json)
+    return run_info(str(cli_values.path(args.path)), as_json=args.json)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from medview.core.numbering import count
 from medview.core.volume import Volume
 from medview.errors import MedviewError, NothingLoadedError
 from medview.io import assemble_volume, open_folder
@@ -33,7 +34,7 @@ def describe(index: int, spec: VolumeSpec, volume: Volume | None, error: str | N
         "modality": info.modality,
         "shape": {"slices": spec.n_slices, "rows": spec.rows, "columns": spec.columns},
         "pixel_spacing_mm": {"row": spec.pixel_spacing[0], "column": spec.pixel_spacing[1]},
-        "origin_lps_mm": [round(float(v), 3) for v in spec.positions[0]],
+        "origin_lps_mm": [round(float(v), 3) for v in spec.positions[0]] if spec.has_geometry else None,
         "warnings": list(spec.warnings),
     }
     if spec.time_points > 1:
@@ -82,8 +83,8 @@ def _text_row(row: dict) -> str:
     if "time_points" in shape:
         dims += f", {shape['time_points']} time points"
     part = f" [{row['part']}]" if row["part"] else ""
-    lines = [f"[{row['index']}] {row['modality']} series {row['series_number']} "
-             f"{row['series_description']!r}{part}",
+    number = f" series {row['series_number']}" if row["series_number"] is not None else ""
+    lines = [f"[{row['index']}] {row['modality']}{number} {row['series_description']!r}{part}",
              f"    patient {row['patient']['name'] or '-'} ({row['patient']['id'] or '-'}), "
              f"study {row['study']['date'] or '-'} {row['study']['description']}",
              f"    SeriesInstanceUID {row['series_instance_uid']}",
@@ -95,13 +96,17 @@ def _text_row(row: dict) -> str:
         if spacing == "uneven":
             spacing = f"uneven ({_runs_text(row['slice_steps_mm'])})"
         elif spacing is not None:
-            spacing = f"{spacing:.4g}"
+            spacing = f"{spacing:.4g} mm"
+        else:
+            spacing = "none (one slice)" if shape["slices"] == 1 else "not known"
         ps = row["pixel_spacing_mm"]
         lines.append(f"    spacing {ps['column']:.4g} × {ps['row']:.4g} mm in plane (column × row), "
-                     f"between slices {spacing} mm")
-        origin = ", ".join(f"{v:.3f}" for v in row["origin_lps_mm"])
-        plane = row["plane"]["text"] if row["plane"] else "unknown (no patient geometry)"
-        lines.append(f"    origin ({origin}) LPS mm, plane {plane}")
+                     f"between slices {spacing}")
+        if row["plane"]:
+            origin = ", ".join(f"{v:.3f}" for v in row["origin_lps_mm"])
+            lines.append(f"    origin ({origin}) LPS mm, plane {row['plane']['text']}")
+        else:
+            lines.append("    no patient geometry (no LPS positions)")
         values = row["values"]
         unit = f" {values['unit']}" if values["unit"] else ""
         lines.append(f"    values {values['min']} to {values['max']}{unit} ({row['photometric']})")
@@ -132,7 +137,8 @@ def run_info(path: str, as_json: bool = False, out=None) -> int:
                    "codecs": codecs}, out, indent=2, default=_json_default)
         out.write("\n")
     else:
-        out.write(f"{path}: {catalog.n_files} files, {len(rows)} volumes, {len(skipped)} skipped\n\n")
+        out.write(f"{path}: {count(catalog.n_files, 'file')}, {count(len(rows), 'volume')}, "
+                  f"{len(skipped)} skipped\n\n")
         for row in rows:
             out.write(_text_row(row) + "\n")
         if skipped:

@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from medview import cli_values
 from medview.errors import MedviewError
 
 
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
     report.add_argument("--dicom-out", help="a folder for the DICOM SR and the key images (Secondary Capture)")
     report.add_argument("--anonymize", action="store_true", help="remove the patient's identity from every output")
     report.add_argument("--series", help="SeriesInstanceUID or index in `medview info`'s list")
-    report.add_argument("--slice", type=int, help="0-based slice k of the key image (default: the middle slice)")
+    report.add_argument("--slice", type=int, help="0-based k; shown as slice k+1 (default: the middle slice)")
     report.add_argument("--classify-at", help="COL,ROW: classify the region there with the detector")
     report.add_argument("--classify-slice", action="store_true",
                         help="the slice answer: the detector searched over the slice, then the type")
@@ -33,46 +34,40 @@ def register(subparsers) -> None:
     report.set_defaults(run=run_report)
 
 
-def _numbers(text: str, count: int, option: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != count:
-        raise MedviewError(f"{option} wants {count} numbers separated by commas, not {text!r}")
-    return values
-
-
 def run_report(args: argparse.Namespace) -> int:
     from medview.core.annotations import Annotation, measure_annotation
+    from medview.core.numbering import slice_text_cli
     from medview.core.reading import KeyImage, Measurement, Reading, check_points
-    from medview.core.window_level import default_window, parse_window
+    from medview.core.session import describe_finding
+    from medview.core.window_level import default_window
     from medview.io import assemble_volume, open_folder
     from medview.report.export import Targets, export_report, source_of
 
     if not (args.output or args.html or args.dicom_out):
         raise MedviewError("nothing to write: give -o report.pdf, --html FILE or --dicom-out DIR")
-    spec = open_folder(args.path).find(args.series)
+    chosen_window = cli_values.window(args.window) if args.window is not None else None
+    segments = {option: [cli_values.segment(text, f"--{option}") for text in getattr(args, option)]
+                for option in ("length", "ellipse", "rectangle")}
+    point = cli_values.point(args.classify_at, "--classify-at") if args.classify_at is not None else None
+    spec = open_folder(cli_values.path(args.path)).find(args.series)
+    k = cli_values.slice_index(args.slice, spec.n_slices)
     volume = assemble_volume(spec)
-    k = volume.n_slices // 2 if args.slice is None else args.slice
-    if not 0 <= k < volume.n_slices:
-        raise MedviewError(f"--slice {k} is outside 0..{volume.n_slices - 1}")
+    k = volume.n_slices // 2 if k is None else k
     pixels = volume.slice(k)
-    window = parse_window(args.window) if args.window else default_window(volume.info.modality, pixels)
+    window = chosen_window or default_window(volume.info.modality, pixels)
     reading = Reading.of(volume, anonymised=args.anonymize, impression=args.impression, reader=args.reader)
     annotations = []
-    for option, kind in (("length", "length"), ("ellipse", "ellipse"), ("rectangle", "rectangle")):
-        for text in getattr(args, option):
-            c0, r0, c1, r1 = _numbers(text, 4, f"--{option}")
-            check_points([(c0, r0), (c1, r1)], pixels.shape, f"--{option} {text}")
-            annotations.append(Annotation(kind, ((c0, r0), (c1, r1))))
+    for kind, ends in segments.items():
+        for pair in ends:
+            check_points(list(pair), pixels.shape, f"--{kind}")
+            annotations.append(Annotation(kind, pair))
     for annotation in annotations:
         values = measure_annotation(annotation, pixels, volume.pixel_spacing, volume.value_unit)
         reading.measurements.append(Measurement(k, annotation, values))
-    saliency, marks = None, ()
+    saliency, saliency_of, marks = None, "", ()
     jobs = [("patch", None, args.model)] if args.classify_slice else []
-    if args.classify_at:
-        jobs.append(("patch", tuple(_numbers(args.classify_at, 2, "--classify-at")), args.model))
+    if point is not None:
+        jobs.append(("patch", point, args.model))
     if jobs:
         from medview.ai.fit import check_fit
         from medview.ai.infer import classifier_for
@@ -88,11 +83,12 @@ def run_report(args: argparse.Namespace) -> int:
             continue
         misfits = check_fit(card, volume.info, volume.photometric).reasons
         reading.findings.append(replace(prediction.as_finding(k), fits=not misfits, does_not_fit=tuple(misfits)))
-        saliency = prediction.saliency
+        saliency, saliency_of = prediction.saliency, describe_finding(reading.findings[-1])
         if point is not None:
             marks = (point,)
     reading.key_images.append(KeyImage(k=k, pixels=pixels, window=(window.width, window.level),
-                                       annotations=tuple(annotations), marks=marks, saliency=saliency))
+                                       annotations=tuple(annotations), marks=marks, saliency=saliency,
+                                       saliency_of=saliency_of))
     sources = {k: source_of(spec, k)}
     targets = Targets(pdf=Path(args.output) if args.output else None, html=Path(args.html) if args.html else None,
                       dicom_folder=Path(args.dicom_out) if args.dicom_out else None)
@@ -102,8 +98,9 @@ def run_report(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"medview: warning: {note}", file=sys.stderr)
     for finding in reading.findings:
+        where = slice_text_cli(finding.k, volume.n_slices, spec.instance_number(finding.k))
         unfit = "" if finding.fits else f" - the model does not fit this series: {'; '.join(finding.does_not_fit)}"
-        print(f"slice {finding.k}: {finding.label} {finding.probability:.3f} ({finding.model_name} "
+        print(f"{where}: {finding.label} {finding.probability:.3f} ({finding.model_name} "
               f"{finding.model_version}) - AI generated, research use only{unfit}", file=sys.stderr)
     return 0
 

@@ -15,6 +15,14 @@ PROJECT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def user_data_folder(tmp_path, monkeypatch) -> Path:
+    """Each test's own user data folder: saved sessions never leak between tests or into the home folder."""
+    folder = tmp_path / "user-data"
+    monkeypatch.setenv("MEDVIEW_DATA", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data: tests fail (never skip) when it is missing."""

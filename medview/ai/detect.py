@@ -21,6 +21,7 @@ import numpy as np
 from medview.ai.body import body_mask
 from medview.ai.inputs import SquareSampler, unit_range
 from medview.ai.manifest import DISCLAIMER
+from medview.core.session import SliceFinding
 
 COARSE_MM = 12.0
 #: refinement: around the best `REFINE_TOP` places, a 3 × 3 step of each size in turn (mm)
@@ -36,23 +37,6 @@ class Search:
     point: tuple[float, float] | None  # (column, row)
     probabilities: np.ndarray | None
     places: int
-
-
-@dataclass(frozen=True)
-class SliceFinding:
-    """One slice of a series run: its score, whether it is flagged, and where and what when it is."""
-
-    k: int
-    score: float | None
-    flagged: bool
-    point: tuple[float, float] | None
-    label: str | None  # the tumour type at the point, only when flagged
-    probability: float | None = None  # of that label
-
-    def as_dict(self) -> dict:
-        return {"k": self.k, "score": None if self.score is None else round(self.score, 6),
-                "flagged": self.flagged,
-                "label": self.label, "point": None if self.point is None else [round(v, 1) for v in self.point]}
 
 
 def grid_points(allowed: np.ndarray, pixel_spacing: tuple[float, float], step_mm: float) -> list[tuple[float, float]]:

@@ -51,24 +51,8 @@ class Prediction:
         return self.probabilities.get(self.label)
 
     def headline(self) -> str:
-        """The answer in one line, as the panel and the CLI say it."""
-        if not self.answered:
-            return self.label
-        if self.kind == "slice":
-            if self.label == NO_TUMOUR_FOUND:
-                return (f"no tumour found (highest P(tumour) {self.tumour_probability:.2f}, slice operating "
-                        f"point {self.threshold:.2f})" if self.tumour_probability is not None else NO_TUMOUR_FOUND)
-            column, row = self.point
-            return (f"tumour at ({column:g}, {row:g}): {self.label} {self.probability:.2f} "
-                    f"(P(tumour) {self.tumour_probability:.2f})")
-        if self.kind == "slice model":
-            return f"tumour type, if this is a tumour: {self.label} {self.probability:.2f}"
-        if self.tumour_probability is not None:
-            where = "above" if self.flagged else "below"
-            return (f"{self.label} at this point (P(tumour) {self.tumour_probability:.2f}: {where} the operating "
-                    f"point {self.threshold:.2f})" if self.threshold is not None else
-                    f"{self.label} at this point (P(tumour) {self.tumour_probability:.2f})")
-        return f"{self.label} {self.probability:.2f}"
+        """The answer in one line, as the panel and the CLI say it (`AiFinding.headline`)."""
+        return self.as_finding(0).headline()
 
     def as_finding(self, k: int):
         """The report's record of this answer on slice k."""
@@ -78,7 +62,8 @@ class Prediction:
                          probabilities=dict(self.probabilities), model_name=self.model_name,
                          model_version=self.model_version, model_sha256=self.model_sha256, task=self.task,
                          elapsed_ms=self.elapsed_ms, point=self.point, tumour_probability=self.tumour_probability,
-                         flagged=self.flagged, saliency_method=self.saliency_method)
+                         flagged=self.flagged, saliency_method=self.saliency_method, kind=self.kind,
+                         threshold=self.threshold)
 
     def as_dict(self) -> dict:
         return {

@@ -2,12 +2,12 @@
 
 An `Annotation` is plain data: a kind, its points in the slice's pixel coordinates (column, row) and an
 optional text. `measure` turns it into named values with units, from the slice's pixels and spacing, through
-`core.measure`. `Annotations` keeps them per (series, slice) for the session, with undo.
+`core.measure`. The `core.session.Session` keeps them per image, with undo.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -67,55 +67,3 @@ def measure_annotation(annotation: Annotation, pixels: np.ndarray | None, spacin
                 Value("min", stats.minimum, value_unit), Value("max", stats.maximum, value_unit),
                 Value("area", stats.area_mm2, "mm2"))
     return ()
-
-
-@dataclass
-class Annotations:
-    """Annotations per (series key, slice k) for one session, with an undo history of whole states."""
-
-    by_slice: dict[tuple, list[Annotation]] = field(default_factory=dict)
-    key_images: set[tuple] = field(default_factory=set)
-    _history: list[tuple[dict, set]] = field(default_factory=list, repr=False)
-
-    def _remember(self) -> None:
-        self._history.append(({key: list(items) for key, items in self.by_slice.items()}, set(self.key_images)))
-        del self._history[:-200]
-
-    def on(self, series, k: int) -> list[Annotation]:
-        return list(self.by_slice.get((series, k), ()))
-
-    def add(self, series, k: int, annotation: Annotation) -> None:
-        self._remember()
-        self.by_slice.setdefault((series, k), []).append(annotation)
-
-    def replace(self, series, k: int, old: Annotation, new: Annotation) -> None:
-        items = self.by_slice.get((series, k), [])
-        if old in items:
-            self._remember()
-            items[items.index(old)] = new
-
-    def remove(self, series, k: int, annotation: Annotation) -> None:
-        items = self.by_slice.get((series, k), [])
-        if annotation in items:
-            self._remember()
-            items.remove(annotation)
-
-    def toggle_key_image(self, series, k: int) -> bool:
-        """Mark or unmark slice k as a key image; True when it is one now."""
-        self._remember()
-        key = (series, k)
-        if key in self.key_images:
-            self.key_images.discard(key)
-            return False
-        self.key_images.add(key)
-        return True
-
-    def undo(self) -> bool:
-        if not self._history:
-            return False
-        self.by_slice, self.key_images = self._history.pop()
-        return True
-
-    def slices(self, series) -> list[int]:
-        """Slices of a series with annotations, in order."""
-        return sorted(k for (s, k), items in self.by_slice.items() if s == series and items)

@@ -90,3 +90,16 @@ def direction_matrix(row_cosine, column_cosine) -> np.ndarray:
     row = unit(row_cosine)
     col = unit(column_cosine)
     return np.column_stack([row, col, np.cross(row, col)])
+
+
+def voxel_to_lps(positions: np.ndarray, row_cosine, column_cosine, pixel_spacing, k: float, r: float,
+                 c: float) -> np.ndarray:
+    """Patient position (LPS mm) of voxel (k, r, c) from the per-slice positions: exact on sheared and unevenly
+    spaced stacks; a fractional k interpolates between the positions of the two neighbouring slices."""
+    n_slices = len(positions)
+    k_low = int(np.clip(np.floor(k), 0, n_slices - 1))
+    k_high = min(k_low + 1, n_slices - 1)
+    fraction = float(k) - k_low
+    base = positions[k_low] * (1 - fraction) + positions[k_high] * fraction
+    row_mm, col_mm = pixel_spacing
+    return base + c * col_mm * np.asarray(row_cosine) + r * row_mm * np.asarray(column_cosine)

@@ -38,6 +38,42 @@ class AiFinding:
     #: printed beside the answer in every output as the panel shows them
     fits: bool = True
     does_not_fit: tuple[str, ...] = ()
+    t: int = 0  # the time point of a 4D series the answer was made on
+    #: "click", "slice" (a detector's find, then type) or "slice model"
+    kind: str = "click"
+    #: the operating point the flag was set at (a click: the place one; a slice: the slice one)
+    threshold: float | None = None
+
+    @property
+    def answered(self) -> bool:
+        """False for a click outside the body: no probabilities, no answer."""
+        return bool(self.probabilities)
+
+    @property
+    def typed(self) -> bool:
+        """Whether the answer names a class (a slice where no tumour was found names none)."""
+        return self.answered and not (self.kind == "slice" and not self.flagged)
+
+    def headline(self) -> str:
+        """The answer in one line, as the panel, the CLI and the report say it."""
+        if not self.answered:
+            return self.label
+        if self.kind == "slice":
+            if not self.flagged:
+                return (f"{self.label} (highest P(tumour) {self.tumour_probability:.2f}, slice operating point "
+                        f"{self.threshold:.2f})" if self.tumour_probability is not None and self.threshold is not None
+                        else self.label)
+            return (f"tumour at ({self.point[0]:g}, {self.point[1]:g}): {self.label} {self.probability:.2f} "
+                    f"(P(tumour) {self.tumour_probability:.2f})")
+        if self.kind == "slice model":
+            return f"tumour type, if this is a tumour: {self.label} {self.probability:.2f}"
+        if self.tumour_probability is not None:
+            if self.threshold is None:
+                return f"{self.label} at this point (P(tumour) {self.tumour_probability:.2f})"
+            where = "above" if self.flagged else "below"
+            return (f"{self.label} at this point (P(tumour) {self.tumour_probability:.2f}: {where} the operating "
+                    f"point {self.threshold:.2f})")
+        return f"{self.label} {self.probability:.2f}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +81,7 @@ class Measurement:
     k: int
     annotation: Annotation
     values: tuple[Value, ...]
+    t: int = 0
 
     def describe(self) -> str:
         return ", ".join(str(v) for v in self.values) or self.annotation.text or self.annotation.kind
@@ -60,6 +97,9 @@ class KeyImage:
     annotations: tuple[Annotation, ...] = ()
     marks: tuple[tuple[float, float], ...] = ()  # pixels (column, row) that were clicked for the AI, as --at
     saliency: np.ndarray | None = field(default=None, repr=False)
+    t: int = 0
+    #: the answer the saliency belongs to (model, point, label), printed under the key image
+    saliency_of: str = ""
 
 
 @dataclass

@@ -178,12 +178,8 @@ class Volume:
 
         A fractional k interpolates between the positions of the two neighbouring slices.
         """
-        k_low = int(np.clip(np.floor(k), 0, self.n_slices - 1))
-        k_high = min(k_low + 1, self.n_slices - 1)
-        fraction = float(k) - k_low
-        base = self.positions[k_low] * (1 - fraction) + self.positions[k_high] * fraction
-        row_mm, col_mm = self.pixel_spacing
-        return base + c * col_mm * self.row_cosine + r * row_mm * self.column_cosine
+        return geometry.voxel_to_lps(self.positions, self.row_cosine, self.column_cosine, self.pixel_spacing,
+                                     k, r, c)
 
     def lps_to_voxel(self, point) -> np.ndarray:
         """Fractional (k, r, c) of a patient position: k by the projections on the normal, then in-plane."""

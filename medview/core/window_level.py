@@ -59,15 +59,6 @@ MR_PERCENTILES = (
 )
 
 
-def parse_window(text: str) -> Window:
-    """'WIDTH/LEVEL' as on the command line (`--window 400/40`)."""
-    try:
-        width, level = (float(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"a window is WIDTH/LEVEL, e.g. 400/40, not {text!r}") from None
-    return Window(width, level, "custom")
-
-
 def percentile_window(values: np.ndarray, low: float, high: float, name: str = "") -> Window:
     """The window spanning two percentiles of the values (on a subsample: fast on big volumes)."""
     flat = np.asarray(values).ravel()

@@ -2,10 +2,12 @@
 
 A tool is chosen from the *Measure* menu or toolbar; each click on the image then places a point (two for a
 length, an arrow or an ROI's opposite corners, three for an angle: arm, vertex, arm; one for a text). What
-is drawn is kept in the session's `Annotations` (per series and slice, with undo) and drawn as pyqtgraph ROIs
-that are children of the image item, so they sit on the same pixels at every zoom, flip and rotation. Drag an
-ROI or its handles to move it; click it to select it; Delete removes the selection; Ctrl+Z undoes. Values
-come from `core.annotations.measure_annotation`, in mm and in the series' units (HU for CT).
+is drawn is kept in the `Session` under the image it was drawn on (its `ImageRef`: series, time point, slice),
+with undo and redo, and drawn as pyqtgraph ROIs that are children of the image item, so they sit on the same
+pixels at every zoom, flip and rotation. The clicks of one measurement all come from one image: the session
+starts it again when the user clicks on another. Drag an ROI or its handles to move it; click it to select it
+(not while clicks classify); Delete removes the selection; Ctrl+Z undoes. Values come from
+`core.annotations.measure_annotation`, in mm and in the series' units (HU for CT), at the time point shown.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtWidgets import QInputDialog
 
-from medview.core.annotations import KINDS, Annotation, Annotations, measure_annotation
+from medview.core.annotations import KINDS, Annotation, measure_annotation
+from medview.core.session import ImageRef, Session
 
 PEN = pg.mkPen("#ffdc00", width=2)
 ROI_PEN = pg.mkPen("#50dcff", width=2)
@@ -28,44 +31,43 @@ class AnnotationLayer(QObject):
 
     changed = Signal()  # an annotation was added, moved, removed, or undone
 
-    def __init__(self, view, store: Annotations | None = None) -> None:
+    def __init__(self, view, session: Session | None = None) -> None:
         super().__init__(view)
         self.view = view
-        self.store = store or Annotations()
+        self.session = session or Session()
         self.tool: str | None = None
-        self.pending: list[tuple[float, float]] = []
+        self.selectable = True  # off while clicks classify: a click on an ROI is then not a selection
         self.selected: Annotation | None = None
         self.items: list[tuple[Annotation, object, object]] = []  # (annotation, roi, label)
         self._drawn_key: tuple | None = None
         self.ask_text = self._ask_text
         view.point_clicked.connect(self._clicked)
         view.slice_changed.connect(lambda _k: self.redraw())
+        view.box.sigRangeChanged.connect(lambda *_: self.place_labels())  # labels keep their screen size
 
     # -- which slice ------------------------------------------------------------------------------------------
     @property
-    def key(self) -> tuple | None:
+    def key(self) -> ImageRef | None:
         series = self.view.series
-        return None if series is None else (series.index, self.view.k)
+        return None if series is None else series.ref(self.view.k, self.view.t)
 
     def on_slice(self) -> list[Annotation]:
-        key = self.key
-        return [] if key is None else self.store.on(*key)
+        return self.session.on(self.key)
 
     # -- tools ------------------------------------------------------------------------------------------------
     def set_tool(self, tool: str | None) -> None:
         if tool is not None and tool not in KINDS:
             raise ValueError(f"no such tool {tool!r}")
         self.tool = tool
-        self.pending = []
+        self.session.drawing = None
         self.view.tool_active = tool is not None
 
     def _clicked(self, k: int, column: float, row: float) -> None:
         if self.tool is None or self.key is None:
             return
-        self.pending.append((column, row))
-        if len(self.pending) < KINDS[self.tool]:
+        points = self.session.click(self.key, self.tool, (column, row))
+        if points is None:
             return
-        points, self.pending = tuple(self.pending), []
         text = ""
         if self.tool == "text":
             text = self.ask_text()
@@ -79,21 +81,26 @@ class AnnotationLayer(QObject):
 
     # -- editing ----------------------------------------------------------------------------------------------
     def add(self, annotation: Annotation) -> None:
-        self.store.add(*self.key, annotation)
+        self.session.add(self.key, annotation)
         self.redraw(force=True)
         self.changed.emit()
 
     def delete_selected(self) -> bool:
         if self.selected is None or self.key is None:
             return False
-        self.store.remove(*self.key, self.selected)
+        self.session.remove(self.key, self.selected)
         self.selected = None
         self.redraw(force=True)
         self.changed.emit()
         return True
 
     def undo(self) -> bool:
-        done = self.store.undo()
+        return self._after(self.session.undo())
+
+    def redo(self) -> bool:
+        return self._after(self.session.redo())
+
+    def _after(self, done: bool) -> bool:
         if done:
             self.selected = None
             self.redraw(force=True)
@@ -103,7 +110,7 @@ class AnnotationLayer(QObject):
     def toggle_key_image(self) -> bool:
         if self.key is None:
             return False
-        marked = self.store.toggle_key_image(*self.key)
+        marked = self.session.toggle_key_image(self.key)
         self.changed.emit()
         return marked
 
@@ -128,6 +135,7 @@ class AnnotationLayer(QObject):
         self.items = []
         for annotation in annotations:
             self.items.append(self._draw(annotation))
+        self.place_labels()
 
     def _draw(self, annotation: Annotation):
         kind, points = annotation.kind, annotation.points
@@ -145,18 +153,40 @@ class AnnotationLayer(QObject):
         roi.setParentItem(self.view.image)
         roi.setZValue(30)
         roi.setAcceptedMouseButtons(roi.acceptedMouseButtons() | pg.QtCore.Qt.MouseButton.LeftButton)
-        roi.sigClicked.connect(lambda _roi, _event, a=annotation: self.select(a))
+        roi.sigClicked.connect(lambda _roi, _event, a=annotation: self.selectable and self.select(a))
         roi.sigRegionChangeFinished.connect(lambda r, a=annotation: self._moved(a, r))
         text = annotation.text or "\n".join(str(v) for v in self.values(annotation))
         label = None
         if kind == "arrow":
             label = self._arrow_head(points, pen)
-        elif text:
-            label = pg.TextItem(text, color="#f0f0a0" if annotation.text else pen.color(), anchor=(0, 1))
+        elif text:  # on a dark box: legible on bone and air; placed by `_place_labels`
+            label = pg.TextItem(text, color="#f0f0a0" if annotation.text else pen.color(), anchor=(0, 0),
+                                fill=pg.mkBrush(0, 0, 0, 215))
             label.setParentItem(self.view.image)
             label.setZValue(31)
-            label.setPos(QPointF(max(c for c, _ in points) + 1, min(r for _, r in points)))
         return annotation, roi, label
+
+    def place_labels(self) -> None:
+        """Each value label beside its ROI, on screen's right of it, moved down past any ROI or label it would
+        cover: labels never overlap one another or an ROI, whatever the zoom, rotation or flip."""
+        if not self.items:
+            return
+        image = self.view.image
+        taken = [roi.sceneBoundingRect() for _annotation, roi, _label in self.items]
+        for _annotation, roi, label in self.items:
+            if not isinstance(label, pg.TextItem):
+                continue
+            box = roi.sceneBoundingRect()
+            label.setPos(image.mapFromScene(QPointF(box.right() + 4, box.top())))
+            label.updateTransform(force=True)
+            for _ in range(2 * len(taken) + 1):
+                rect = label.sceneBoundingRect()
+                hit = next((other for other in taken if other.intersects(rect)), None)
+                if hit is None:
+                    break
+                label.setPos(image.mapFromScene(QPointF(rect.left(), hit.bottom() + 2)))
+                label.updateTransform(force=True)
+            taken.append(label.sceneBoundingRect())
 
     def _arrow_head(self, points, pen):
         """Two 5 mm barbs at the head, drawn in the image's coordinates so they turn and flip with it; the
@@ -188,7 +218,7 @@ class AnnotationLayer(QObject):
     def _moved(self, old: Annotation, roi) -> None:
         new = Annotation(old.kind, _points_of(old.kind, roi), old.text)
         if new != old and self.key is not None:
-            self.store.replace(*self.key, old, new)
+            self.session.replace(self.key, old, new)
             if self.selected == old:
                 self.selected = new
             self.redraw(force=True)

@@ -10,8 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from medview.core.window_level import parse_window
-from medview.errors import MedviewError
+from medview import cli_values
 from medview.io.scan import start_scan_workers
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
@@ -21,7 +20,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="medview", description="Open the viewer (research use only).")
     parser.add_argument("path", nargs="?", help="a DICOM folder, DICOMDIR or file (default: the bundled sample)")
     parser.add_argument("--series", help="SeriesInstanceUID or 0-based index in `medview info`'s list")
-    parser.add_argument("--slice", type=int, help="0-based slice index k in slice order")
+    parser.add_argument("--slice", type=int, help="0-based k; shown as slice k+1")
     parser.add_argument("--window", help="WIDTH/LEVEL in the volume's values (HU for CT)")
     parser.add_argument("--screenshot", help="render the window to this PNG once loaded, then exit")
     parser.add_argument("--size", default="1400x900", help="window size for --screenshot, WIDTHxHEIGHT")
@@ -40,10 +39,10 @@ def prepare_process() -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_arguments(argv)
-    window = parse_window(args.window) if args.window else None
-    path = Path(args.path) if args.path else SAMPLE
-    if not path.exists():
-        raise MedviewError(f"{path} does not exist")
+    window = cli_values.window(args.window) if args.window is not None else None
+    path = cli_values.path(args.path) if args.path is not None else SAMPLE
+    size = cli_values.size(args.size)
+    point = cli_values.point(args.classify_at, "--classify-at") if args.classify_at is not None else None
     prepare_process()
 
     import pyqtgraph as pg
@@ -57,21 +56,44 @@ def main(argv: list[str]) -> int:
     main_window = MainWindow()
     series = int(args.series) if args.series and args.series.isdigit() else args.series
     outcome = {"code": 0}
+    main_window.catalog_ready.connect(lambda catalog: _check_slice(main_window, catalog, series, args.slice,
+                                                                   outcome, app))
     if args.screenshot:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-        main_window.resize(width, height)
-        _arrange_for_screenshot(main_window, args, outcome, app)
+        main_window.resize(*size)
+        _arrange_for_screenshot(main_window, args, point, outcome, app)
     main_window.show()
     QTimer.singleShot(0, lambda: main_window.open_path(str(path), series, args.slice, window))
     app.exec()
     return outcome["code"]
 
 
-def _arrange_for_screenshot(main_window, args, outcome: dict, app) -> None:
+def _check_slice(main_window, catalog, series, k: int | None, outcome: dict, app) -> None:
+    """--slice is checked against the series once the folder is indexed: outside it, one line and exit 2
+    (a series that is not there is the window's own error)."""
+    from medview.errors import MedviewError
+
+    try:
+        n_slices = catalog.find(series).n_slices
+    except MedviewError:
+        return
+    try:
+        cli_values.slice_index(k, n_slices)
+    except MedviewError as error:
+        print(f"medview: {error}", file=sys.stderr)
+        outcome["code"] = 2
+        outcome["refused"] = True
+        main_window.wanted_slice = None
+        main_window.cancel_loading()
+        app.quit()
+
+
+def _arrange_for_screenshot(main_window, args, point, outcome: dict, app) -> None:
     """Save the window to args.screenshot once the series is loaded (and classified, if asked), then quit."""
     from PySide6.QtCore import QTimer
 
     def save() -> None:
+        if outcome.get("refused"):
+            return
         main_window.grab().save(args.screenshot)
         print(f"screenshot saved to {args.screenshot}")
         app.quit()
@@ -88,9 +110,8 @@ def _arrange_for_screenshot(main_window, args, outcome: dict, app) -> None:
                 panel.failed.connect(failed)
                 if args.classify_series:
                     panel.classify_series()
-                elif args.classify_at:
-                    column, row = (float(v) for v in args.classify_at.split(","))
-                    panel.classify_point(column, row)
+                elif point is not None:
+                    panel.classify_point(*point)
                 else:
                     panel.classify_slice()
                 return

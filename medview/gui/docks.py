@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QLineEdit,
+    QListWidget,
     QTableWidget,
     QTableWidgetItem,
     QTreeWidget,
@@ -13,6 +14,15 @@ from PySide6.QtWidgets import (
 )
 
 from medview.io.scan import SkippedFile
+
+
+class SeriesWarnings(QListWidget):
+    """The loader's warnings about the series shown (tilt, uneven spacing, missing slices...): they stay here,
+    not only in a status message that goes after ten seconds."""
+
+    def show_warnings(self, warnings) -> None:
+        self.clear()
+        self.addItems(list(warnings) or ["No warnings for this series."])
 
 
 class SkippedFiles(QTableWidget):
@@ -33,7 +43,9 @@ class SkippedFiles(QTableWidget):
 
 
 def read_tags(path: str, frame: int = 0) -> list[tuple[str, str, str, str]]:
-    """(tag, name, VR, value) rows of a file's header, sequences flattened with indentation (in a worker)."""
+    """(tag, name, VR, value) rows of the header of one image, sequences flattened with indentation (in a
+    worker). For an enhanced multi-frame file, the per-frame functional groups show the frame of the slice on
+    screen only (its position, orientation, rescale), not the first frames of the file."""
     import pydicom
 
     dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
@@ -42,7 +54,11 @@ def read_tags(path: str, frame: int = 0) -> list[tuple[str, str, str, str]]:
     def walk(data, depth: int) -> None:
         for element in data:
             indent = "  " * depth
-            if element.VR == "SQ":
+            if element.keyword == "PerFrameFunctionalGroupsSequence" and 0 <= frame < len(element.value):
+                rows.append((f"{indent}{element.tag}", element.name, "SQ",
+                             f"frame {frame + 1} of {len(element.value)} (the slice shown)"))
+                walk(element.value[frame], depth + 1)
+            elif element.VR == "SQ":
                 rows.append((f"{indent}{element.tag}", element.name, "SQ", f"{len(element.value)} item(s)"))
                 for item in element.value[:20]:
                     walk(item, depth + 1)

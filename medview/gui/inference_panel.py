@@ -1,12 +1,16 @@
 """The inference dock: pick a model, read its card, classify a slice, a clicked point or the whole series.
 
 Every inference runs in the app's one worker abstraction; torch is imported and the model loaded in the worker
-on first use, never at start-up. Each result is filed under the (series, slice, point, model) it was made for
-and drawn only while that slice is on screen: a result that arrives after the user moved on waits in the
-cache. Errors appear in the panel and the viewer carries on.
+on first use, never at start-up. Each job carries the `ImageRef` (or, for a series run, the series) it was made
+for; its result is stored in the window's `Session` under that ref and drawn only while that image is on
+screen. The panel keeps no answers of its own: it draws the answers of the image shown, each with "Keep in
+report". Every call into `medview.ai` is in the small job functions at the top of this module. Errors appear
+in the panel and the viewer carries on.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSlider,
@@ -29,14 +34,15 @@ from PySide6.QtWidgets import (
 from medview.ai.detect import false_flag_words
 from medview.ai.fit import Fit, check_fit
 from medview.ai.manifest import DISCLAIMER, ModelCard
+from medview.core.numbering import slice_text
+from medview.core.session import SeriesRun, SliceFinding
 from medview.gui.workers import Job
 
 
 def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, modality: str, key: tuple, token):
-    """Worker: load the model on first use (torch is imported here) and answer; returns (key, prediction).
-
-    A point: the click's answer (none outside the body). No point: the slice answer, a detector's find-then-type
-    (or a slice model's type)."""
+    """Worker: load the model on first use (torch is imported here) and answer; returns (key, prediction),
+    the key being what the job was made for (its ImageRef first). A point: the click's answer (none outside
+    the body). No point: the slice answer, a detector's find-then-type (or a slice model's type)."""
     from medview.ai.torch_import import import_torch
 
     yield "loading model"
@@ -49,16 +55,17 @@ def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, modality: 
     return key, classifier.classify(pixels, spacing, point, saliency="gradcam", modality=modality or None)
 
 
-def series_job(card: ModelCard, series, token):
-    """Worker: the detector over every slice, as `medview classify --all-slices` (one SliceFinding a slice)."""
+def series_job(card: ModelCard, series, t: int, token):
+    """Worker: the detector over every slice at time point t, as `medview classify --all-slices`; yields one
+    `SliceFinding` per slice."""
     from medview.ai.torch_import import import_torch
 
     import_torch()
     from medview.ai.detect import iter_series
     from medview.ai.infer import classifier_for
 
-    yield from iter_series(classifier_for(card), series, cancelled=lambda: token.cancelled)
-    return None if token.cancelled else series.index
+    yield from iter_series(classifier_for(card), series, t, cancelled=lambda: token.cancelled)
+    return None if token.cancelled else series.key
 
 
 def card_html(card: ModelCard, fit: Fit | None) -> str:
@@ -94,18 +101,21 @@ def card_html(card: ModelCard, fit: Fit | None) -> str:
 
 
 class InferencePanel(QWidget):
-    result_drawn = Signal(object)     # a Prediction drawn on the slice it belongs to
+    result_drawn = Signal(object)     # a Prediction drawn on the image it belongs to
     failed = Signal(str)              # a run that could not start or ended in an error
     series_finished = Signal(object)  # {k: P(tumour)} of a series run
+    kept_changed = Signal()           # an answer was kept in the report or discarded
 
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
         self.view = window.view
+        self.session = window.session
         self.cards: list[ModelCard] = []
-        self.cache: dict[tuple, object] = {}
         self.jobs: dict[str, Job] = {}
-        self.series_scores: dict[int, float] = {}
+        self.series_job: Job | None = None
+        self.series_run_key = None  # the series the running series job belongs to
+        self.shown_answer = None
         self.model_box = QComboBox(self)
         self.card_view = QTextBrowser(self)
         self.card_view.setMaximumHeight(190)
@@ -120,6 +130,12 @@ class InferencePanel(QWidget):
         self.answer = QLabel("", self)
         self.answer.setWordWrap(True)
         self.answer.setStyleSheet("font-size: 14px; font-weight: bold;")
+        self.answers = QListWidget(self)  # the answers on the image shown, each with "Keep in report"
+        self.answers_title = QLabel("Keep in report (tick):", self)
+        self.answers.setMaximumHeight(80)
+        self.answers.setWordWrap(True)
+        self.answers.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.answers.setToolTip("Ticked answers go into the report (Keep in report)")
         self.bars_layout = QGridLayout()
         self.bars: dict[str, QProgressBar] = {}
         self.disclaimer = QLabel(f"<b>{DISCLAIMER}</b>", self)
@@ -137,7 +153,7 @@ class InferencePanel(QWidget):
         self.threshold.setRange(0, 100)
         self.threshold.setValue(20)
         self.plot = pg.PlotWidget(self)
-        self.plot.setLabel("bottom", "slice k")
+        self.plot.setLabel("bottom", "slice (k + 1)")
         self.plot.setLabel("left", "highest P(tumour)")
         self.plot.setYRange(0, 1)
         self.plot.setMaximumHeight(160)
@@ -158,6 +174,8 @@ class InferencePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.answer)
         layout.addLayout(self.bars_layout)
+        layout.addWidget(self.answers_title)
+        layout.addWidget(self.answers)
         layout.addWidget(self.status)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress, 1)
@@ -181,31 +199,33 @@ class InferencePanel(QWidget):
         self.series_button.clicked.connect(self.classify_series)
         self.cancel_button.clicked.connect(self.cancel_series)
         self.view.pixel_clicked.connect(self._clicked)
-        self.view.slice_changed.connect(self._slice_changed)
+        self.view.slice_changed.connect(lambda _k: self.show_here())
         self.heat_toggle.toggled.connect(lambda on: self.view.set_heat_style(enabled=on))
         self.opacity.valueChanged.connect(lambda v: self.view.set_heat_style(opacity=v / 100))
         self.threshold.valueChanged.connect(lambda v: self.view.set_heat_style(threshold=v / 100))
         self.plot.scene().sigMouseClicked.connect(self._plot_clicked)
         self.flagged.itemClicked.connect(lambda item: self.view.set_slice(int(item.data(Qt.ItemDataRole.UserRole))))
+        self.answers.itemChanged.connect(self._keep_changed)
+        self.answers.currentRowChanged.connect(self._answer_chosen)
         self.reload_models()
 
     def forget(self) -> None:
-        """A new folder: results of the old one are dropped (series indices start again)."""
+        """Another folder or series: jobs made for what is no longer on screen are cancelled, and the panel
+        draws what the session holds for the image now shown (the old answers stay filed under their images)."""
         for job in self.jobs.values():
             job.cancel()
         self.jobs.clear()
-        self.cache.clear()
-        self.view.clear_click_marks()
-        self.view.show_saliency(None, None)
-        self.answer.setText("")
-        for bar in self.bars.values():
-            bar.hide()
+        self.cancel_series(quiet=True)
+        self.show_here()
+        self.draw_series_run()
 
     # -- models --------------------------------------------------------------------------------------------
     def reload_models(self) -> None:
-        """List the registry's models, those that fit the shown series first; broken folders as errors."""
+        """List the registry's models, those that fit the shown series first; broken folders as errors.
+        The model the user chose stays chosen."""
         from medview.ai.registry import scan_models
 
+        chosen = self.card()
         cards, problems = scan_models()
         series = self.window.shown
         modality = series.info.modality if series else ""
@@ -216,6 +236,10 @@ class InferencePanel(QWidget):
         for card in self.cards:
             suffix = "" if card.fits(modality, body_part) else f"  (for {card.modality} {card.body_part})"
             self.model_box.addItem(f"{card.name} {card.version} · {card.task}{suffix}")
+        if chosen is not None:
+            same = [i for i, card in enumerate(self.cards) if card.weights_sha256 == chosen.weights_sha256]
+            if same:
+                self.model_box.setCurrentIndex(same[0])
         self.model_box.blockSignals(False)
         if problems:
             self.status.setText("Refused: " + "; ".join(f"{p.folder.name}: {p.reason}" for p in problems))
@@ -279,7 +303,10 @@ class InferencePanel(QWidget):
         self._classify(self.card_for("slice"), None)
 
     def classify_point(self, column: float, row: float) -> None:
-        self.view.add_click_mark(self.view.k, int(row), int(column))
+        ref = self.view.here()
+        if ref is not None:
+            self.session.add_mark(ref, int(column), int(row))
+            self.view.draw_marks()
         self._classify(self.card_for("patch"), (float(column), float(row)))
 
     def _clicked(self, k: int, row: int, column: int) -> None:
@@ -289,13 +316,14 @@ class InferencePanel(QWidget):
     def _classify(self, card: ModelCard | None, point) -> None:
         if not self._may_run(card):
             return
-        series = self.window.shown
-        key = (series.index, self.view.k, self.view.t, point, card.weights_sha256)
-        if key in self.cache:
-            self._draw(key, self.cache[key])
+        series, ref = self.window.shown, self.view.here()
+        known = self.session.find_answer(ref, point, card.weights_sha256)
+        if known is not None:
+            self.show_here(known)
             return
         self.status.setText(f"Classifying with {card.name}…")
-        pixels = series.slice(self.view.k, self.view.t)
+        key = (ref, point, card.weights_sha256)
+        pixels = series.slice(ref.k, ref.t)
         name = f"classify {key}"
         self.jobs[name] = Job(classify_job, card, pixels, series.pixel_spacing, point, series.info.modality, key,
                               on_yield=lambda message: self.status.setText(f"{message}…"),
@@ -303,27 +331,79 @@ class InferencePanel(QWidget):
                               on_finished=lambda: self.jobs.pop(name, None)).start()
 
     def _classified(self, result) -> None:
-        key, prediction = result
-        self.cache[key] = prediction
-        self._draw(key, prediction)
-
-    def _draw(self, key: tuple, prediction) -> None:
-        """Draw a result only if its slice is on screen; otherwise it waits in the cache for that slice."""
-        series = self.window.shown
-        if series is None or key[:3] != (series.index, self.view.k, self.view.t):
-            self.status.setText(f"Result for slice {key[1] + 1} kept; it shows when you go back to that slice.")
+        """File the answer under the image it was made for; draw it only if that image is on screen."""
+        (ref, _point, _sha), prediction = result
+        finding = replace(prediction.as_finding(ref.k), t=ref.t)
+        answer = self.session.add_answer(ref, finding, prediction.saliency)
+        if ref != self.view.here():
+            where = slice_text(ref.k, self.window.shown.n_slices) if self.window.shown else f"slice {ref.k + 1}"
+            self.status.setText(f"Result for {where} kept; it shows when you go back to that slice.")
             return
-        self.shown_key = key
-        self.view.show_saliency(key[:3], prediction.saliency)
-        self._show_answer(prediction)
+        self.show_here(answer)
         self.result_drawn.emit(prediction)
 
-    def _show_answer(self, prediction) -> None:
-        self.answer.setText(prediction.headline())
+    def show_here(self, answer=None) -> None:
+        """Draw the answers of the image on screen (label, bars, saliency, the keep list) or none at all."""
+        ref = self.view.here()
+        answers = self.session.answers_on(ref)
+        if not answers and self.shown_answer is None and self.answers.count() == 0:
+            return  # nothing was drawn, nothing to draw: a scroll step stays cheap
+        if answer is None or answer not in answers:
+            answer = answers[-1] if answers else None
+        self.shown_answer = answer
+        self.answers.blockSignals(True)
+        self.answers.clear()
+        for item_answer in answers:
+            item = QListWidgetItem(item_answer.describe(), self.answers)
+            item.setToolTip("Tick: keep this answer in the report")
+            if item_answer.keepable:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if item_answer.kept else Qt.CheckState.Unchecked)
+            else:
+                item.setText(f"{item_answer.describe()} (nothing to keep)")
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
+            item.setData(Qt.ItemDataRole.UserRole, item_answer.id)
+        if answer is not None:
+            self.answers.setCurrentRow(answers.index(answer))
+        self.answers.blockSignals(False)
+        self.answers.setVisible(bool(answers))
+        self.answers_title.setVisible(bool(answers))
+        if answer is None:
+            self.answer.setText("")
+            for bar in self.bars.values():
+                bar.hide()
+            self.view.show_saliency(None, None)
+            return
+        self.view.show_saliency(ref, answer.saliency)
+        self._show_answer(answer.finding)
+
+    def keep(self, answer, kept: bool = True) -> bool:
+        """Keep an answer in the report (as ticking it in the list does)."""
+        done = self.session.keep(answer, kept)
+        self.show_here(answer)
+        self.kept_changed.emit()
+        return done
+
+    def _answer_by_id(self, answer_id):
+        return next((a for a in self.session.answers_on(self.view.here()) if a.id == answer_id), None)
+
+    def _keep_changed(self, item) -> None:
+        answer = self._answer_by_id(item.data(Qt.ItemDataRole.UserRole))
+        if answer is not None and answer.keepable:
+            self.session.keep(answer, item.checkState() == Qt.CheckState.Checked)
+            self.kept_changed.emit()
+
+    def _answer_chosen(self, row: int) -> None:
+        item = self.answers.item(row)
+        answer = self._answer_by_id(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+        if answer is not None and answer is not self.shown_answer:
+            self.show_here(answer)
+
+    def _show_answer(self, finding) -> None:
+        self.answer.setText(finding.headline())
         for bar in self.bars.values():
             bar.hide()
-        typed = prediction.answered and not (prediction.kind == "slice" and not prediction.flagged)
-        shown = prediction.probabilities.items() if typed else ()
+        shown = finding.probabilities.items() if finding.typed else ()  # no tumour found: no type to show
         for row, (label, probability) in enumerate(sorted(shown, key=lambda x: -x[1])):
             bar = self.bars.get(label)
             if bar is None:
@@ -334,18 +414,8 @@ class InferencePanel(QWidget):
             bar.setFormat(f"{label}  {probability:.3f}")
             self.bars_layout.addWidget(bar, row, 0)
             bar.show()
-        self.status.setText(f"{prediction.model_name} {prediction.model_version} · {prediction.elapsed_ms:.0f} ms · "
+        self.status.setText(f"{finding.model_name} {finding.model_version} · {finding.elapsed_ms:.0f} ms · "
                             f"{DISCLAIMER}")
-
-    def _slice_changed(self, k: int) -> None:
-        series = self.window.shown
-        if series is None:
-            return
-        for key, prediction in reversed(list(self.cache.items())):
-            if key[:3] == (series.index, k, self.view.t):
-                self.view.show_saliency(key[:3], prediction.saliency)
-                self._show_answer(prediction)
-                return
 
     def _failed(self, error: BaseException) -> None:
         self.status.setText(f"<span style='color:#c03000'>{error}</span>")
@@ -353,6 +423,8 @@ class InferencePanel(QWidget):
 
     # -- the whole series ----------------------------------------------------------------------------------
     def classify_series(self) -> None:
+        """Run over every slice of the series shown; a run already going is cancelled first (one run, one
+        progress bar), and the results are filed under the series they were made for."""
         card = self.card_for("patch")
         if not self._may_run(card):
             return
@@ -360,54 +432,91 @@ class InferencePanel(QWidget):
         if not series.loaded:
             self.status.setText("Wait until the series has loaded.")
             return
-        self.series_scores = {}
-        self.flagged.clear()
-        self.curve.setData([], [])
+        if card.slice_threshold is None:
+            self.status.setText(f"{card.name} has no slice operating point: it cannot search a series.")
+            return
+        self.cancel_series(quiet=True)
+        self.session.series_runs[series.key] = SeriesRun(card.name, card.slice_threshold, series.n_slices)
+        self.draw_series_run()
         self.progress.setRange(0, series.n_slices)
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
-        if card.slice_threshold is None:
-            self.status.setText(f"{card.name} has no slice operating point: it cannot search a series.")
-            return
         rate = false_flag_words(card.slice_false_flag_rate)
         self.status.setText(f"Searching {series.n_slices} slices with {card.name}; a slice is flagged at "
                             f"P(tumour) ≥ {card.slice_threshold:.2f}: it {rate}.")
-        self.series_card = card
-        self.jobs["series"] = Job(series_job, card, series, on_yield=self._series_step,
-                                  on_done=self._series_done, on_error=self._failed,
-                                  on_finished=self._series_finished).start()
+        key = series.key
+        job = Job(series_job, card, series, self.view.t, on_error=self._failed)
+        # what a cancelled run had already sent is dropped: it may arrive after the panel is gone
+        job.worker.yielded.connect(lambda finding: job.cancelled or self._series_step(key, finding))
+        job.worker.returned.connect(lambda _key: job.cancelled or self._series_done(key))
+        job.worker.finished.connect(lambda: job.cancelled or self._series_finished(job))
+        self.series_job, self.series_run_key = job, key
+        job.start()
 
-    def _series_step(self, finding) -> None:
-        k = finding.k
-        self.series_scores[k] = 0.0 if finding.score is None else finding.score
-        ks = sorted(self.series_scores)
-        self.curve.setData(ks, [self.series_scores[i] for i in ks])
-        self.progress.setValue(len(self.series_scores))
-        if finding.flagged:
-            column, row = finding.point
-            self.flagged.addItem(f"slice {k + 1}: {finding.label} {finding.probability:.2f} at ({column:g}, {row:g}), "
-                                 f"P(tumour) {finding.score:.2f}")
-            self.flagged.item(self.flagged.count() - 1).setData(Qt.ItemDataRole.UserRole, k)
+    def _series_step(self, key, finding: SliceFinding) -> None:
+        run = self.session.series_runs.get(key)
+        if run is None:
+            return
+        run.add(finding)
+        if self.window.shown is not None and self.window.shown.key == key:
+            self.progress.setValue(len(run.findings))
+            self.draw_series_run()
 
-    def _series_done(self, _index) -> None:
-        self.status.setText(f"Series done: {len(self.series_scores)} slices, {self.flagged.count()} flagged at the "
-                            f"slice operating point · {DISCLAIMER}")
-        self.series_finished.emit(dict(self.series_scores))
+    def _series_done(self, key) -> None:
+        run = self.session.series_runs.get(key)
+        if run is None:
+            return
+        run.state = "done"
+        flagged = sum(f.flagged for f in run.findings)
+        self.status.setText(f"Series done: {len(run.findings)} slices, {flagged} flagged at the slice operating "
+                            f"point · {DISCLAIMER}")
+        self.series_finished.emit({f.k: f.score for f in run.findings})
 
-    def _series_finished(self) -> None:
+    def _series_finished(self, job: Job) -> None:
+        """A series job ended: its progress bar goes, unless another run has replaced it meanwhile."""
+        if job is not self.series_job:
+            return
+        self.series_job = self.series_run_key = None
         self.progress.hide()
         self.cancel_button.hide()
-        self.jobs.pop("series", None)
 
-    def cancel_series(self) -> None:
-        job = self.jobs.pop("series", None)
+    def cancel_series(self, quiet: bool = False) -> None:
+        job, key = self.series_job, self.series_run_key
+        self.series_job = self.series_run_key = None
         if job is not None:
             job.cancel()
-            self.status.setText(f"Series run cancelled after {len(self.series_scores)} slices.")
-        self._series_finished()
+            run = self.session.series_runs.get(key)
+            if run is not None and run.state == "running":
+                run.state = "cancelled"
+                if not quiet:
+                    self.status.setText(f"Series run cancelled after {len(run.findings)} slices.")
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    def series_scores(self) -> dict[int, float | None]:
+        """The series run of the series shown, {k: best P(tumour)} (empty without a run)."""
+        series = self.window.shown
+        run = self.session.series_runs.get(series.key) if series is not None else None
+        return {} if run is None else {f.k: f.score for f in run.findings}
+
+    def draw_series_run(self) -> None:
+        """The plot and list of the series shown, from its run in the session (slices numbered k + 1)."""
+        series = self.window.shown
+        run = self.session.series_runs.get(series.key) if series is not None else None
+        findings = [] if run is None else [f for f in run.findings if f.score is not None]
+        self.curve.setData([f.k + 1 for f in findings], [f.score for f in findings])
+        self.flagged.clear()
+        for finding in findings:
+            if finding.flagged:
+                text = slice_text(finding.k, series.n_slices, series.spec.instance_number(finding.k))
+                column, row = finding.point
+                item = QListWidgetItem(f"{text}: {finding.label} {finding.probability:.2f} at ({column:g}, {row:g}), "
+                                       f"P(tumour) {finding.score:.2f}", self.flagged)
+                item.setData(Qt.ItemDataRole.UserRole, finding.k)
 
     def _plot_clicked(self, event) -> None:
+        """A click on the plot goes to the slice under it (the plot counts slices from 1)."""
         point = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
         if self.window.shown is not None:
-            self.view.set_slice(int(round(point.x())))
+            self.view.set_slice(int(round(point.x())) - 1)

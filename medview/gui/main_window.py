@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medview.core.annotations import Annotations
+from medview.core.numbering import count, slice_text
+from medview.core.session import SeriesKey, Session
 from medview.core.window_level import Window
 from medview.errors import MedviewError
 from medview.gui.annotation_layer import AnnotationLayer
-from medview.gui.docks import SkippedFiles, TagDock, read_tags
+from medview.gui.docks import SeriesWarnings, SkippedFiles, TagDock, read_tags
 from medview.gui.inference_panel import InferencePanel
 from medview.gui.series_browser import SeriesBrowser, thumbnail_pixels
 from medview.gui.shown_series import ShownSeries
@@ -38,6 +39,7 @@ from medview.gui.workers import Job
 from medview.io import iter_assemble, open_folder
 from medview.io.assemble import slice_values
 from medview.io.index import Catalog
+from medview.io.session_store import read_study, restore_study, save_study
 
 RECENT_LIMIT = 8
 
@@ -55,6 +57,14 @@ def scan_job(path: str, ticket: int, relay: _ProgressRelay, token):
     stale on arrival and dropped, never drawn into the next folder's browser."""
     catalog = open_folder(path, progress=relay.progress.emit, cancel=token)
     yield (ticket, "catalog", catalog)
+    for study in dict.fromkeys(spec.info.study_instance_uid for spec in catalog.volumes):
+        try:
+            saved = read_study(study)
+        except MedviewError as error:
+            yield (ticket, "problem", str(error))
+            continue
+        if saved is not None:
+            yield (ticket, "session", saved)
     for index, spec in enumerate(catalog.volumes):
         if token.cancelled:
             return
@@ -78,7 +88,13 @@ def load_job(series: ShownSeries, first: int, token):
         yield series, t, k, pixels
 
 
-def tags_job(source: tuple, path: str, frame: int, token):
+def save_job(session: Session, studies: list[str], token):
+    """Worker: write each study's session (a snapshot: the GUI goes on editing its own)."""
+    yield None
+    return [save_study(session, study) for study in studies]
+
+
+def tags_job(source, path: str, frame: int, token):
     yield None
     return source, read_tags(path, frame)
 
@@ -87,6 +103,7 @@ class MainWindow(QMainWindow):
     series_shown = Signal(int)        # a volume's index, once its first slice is drawn
     series_loaded = Signal(int)       # once every slice has landed
     catalog_ready = Signal(object)
+    session_restored = Signal(int)    # images of a saved session put back
     failed = Signal(str)
 
     def __init__(self, settings: QSettings | None = None, with_inference: bool = True) -> None:
@@ -129,11 +146,20 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("Series", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.skipped_dock = self._dock("Skipped files", self.skipped, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tags_dock = self._dock("DICOM tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.warnings = SeriesWarnings(self)
+        self.warnings_dock = self._dock("Warnings", self.warnings, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.skipped_dock.hide()
         self.tags_dock.hide()
-        self.annotations = Annotations()
-        self.layer = AnnotationLayer(self.view, self.annotations)
+        self.warnings_dock.hide()
+        self.session = Session()  # what the reader and the AI add, by the image it was made on
+        self.view.session = self.session
+        self.layer = AnnotationLayer(self.view, self.session)
         self.layer.changed.connect(self._annotations_changed)
+        self.layer.changed.connect(self.save_soon)
+        self.save_timer = QTimer(self)
+        self.save_timer.setSingleShot(True)
+        self.save_timer.setInterval(1000)
+        self.save_timer.timeout.connect(self.save_session)
         self.inference = InferencePanel(self) if with_inference else None
         self.inference_dock = (self._dock("AI", self.inference, Qt.DockWidgetArea.RightDockWidgetArea)
                                if with_inference else None)
@@ -157,6 +183,7 @@ class MainWindow(QMainWindow):
         self.slider.valueChanged.connect(self.view.set_slice)
         self.time_slider.valueChanged.connect(self._time_changed)
         self.cine = QTimer(self)
+        self.cine_rate = 10.0  # slices per second
         self.cine.setInterval(100)
         self.cine.timeout.connect(self._cine_step)
         self.tag_timer = QTimer(self)
@@ -167,6 +194,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         if self.inference is not None:
             self.inference.click_mode.toggled.connect(lambda on: on and self.set_tool(None))
+            self.inference.click_mode.toggled.connect(lambda on: setattr(self.layer, "selectable", not on))
+            self.inference.kept_changed.connect(self.save_soon)
         self.setAcceptDrops(True)
         self.resize(1280, 860)
         self._restore_layout()
@@ -194,6 +223,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Open Folder…", self.ask_folder, "Ctrl+O")
         self.recent_menu = file.addMenu("Open &Recent")
         self._fill_recent()
+        self._action(file, "&Close study", self.close_study, "Ctrl+W")
         file.addSeparator()
         self._action(file, "&Quit", self.close, "Ctrl+Q")
         view = bar.addMenu("&View")
@@ -209,8 +239,16 @@ class MainWindow(QMainWindow):
                                            "O", True)
         self.overlay_action.setChecked(True)
         self.cine_action = self._action(view, "&Cine", self._toggle_cine, "C", True)
+        self._action(view, "Cine &faster", lambda: self.set_cine_rate(self.cine_rate * 1.5), "]")
+        self._action(view, "Cine &slower", lambda: self.set_cine_rate(self.cine_rate / 1.5), "[")
+        self.smooth_action = self._action(view, "&Smooth display (off: nearest neighbour)",
+                                          lambda on: self.view.set_smooth(on), "S", True)
+        self.reverse_action = self._action(view, "&Reverse slice order (head first for axial stacks)",
+                                           self.set_reversed_order, None, True)
+        self.reverse_action.setChecked(self.settings.value("display/reversed", False, type=bool))
+        self.set_reversed_order(self.reverse_action.isChecked())
         view.addSeparator()
-        for dock in (self.browser_dock, self.inference_dock, self.tags_dock, self.skipped_dock):
+        for dock in (self.browser_dock, self.inference_dock, self.tags_dock, self.skipped_dock, self.warnings_dock):
             if dock is None:
                 continue
             view.addAction(dock.toggleViewAction())
@@ -232,9 +270,19 @@ class MainWindow(QMainWindow):
         measure.addSeparator()
         self._action(measure, "&Delete selected", self.layer.delete_selected, "Del")
         self._action(measure, "&Undo", self.layer.undo, "Ctrl+Z")
+        self._action(measure, "&Redo", self.layer.redo, "Ctrl+Shift+Z")
         self._action(measure, "Mark &key image", self.toggle_key_image, "K")
+        self._action(measure, "&Clear this series' measurements, answers and key images", self.clear_series)
+        self._action(measure, "Clear click &marks", self.clear_marks)
         measure.addSeparator()
         self._action(measure, "&Report…", self.open_report, "Ctrl+R")
+
+    def set_reversed_order(self, reversed_order: bool) -> None:
+        """The display-order preference: which slice Home shows and which way the wheel and the slider go.
+        Never a number: slice k + 1 and its InstanceNumber stay with the image."""
+        self.view.reversed_order = bool(reversed_order)
+        self.slider.setInvertedAppearance(not reversed_order)
+        self.settings.setValue("display/reversed", bool(reversed_order))
 
     def set_tool(self, tool: str | None) -> None:
         """A measuring tool takes the clicks on the image (click-to-classify is switched off meanwhile)."""
@@ -251,8 +299,66 @@ class MainWindow(QMainWindow):
         if self.shown is None:
             return
         marked = self.layer.toggle_key_image()
-        self.statusBar().showMessage(f"slice {self.view.k + 1} {'marked as' if marked else 'is no longer'} a key "
-                                     "image", 4000)
+        where = slice_text(self.view.k, self.shown.n_slices, self.shown.spec.instance_number(self.view.k))
+        self.statusBar().showMessage(f"{where} {'marked as' if marked else 'is no longer'} a key image", 4000)
+
+    # -- the session on disk ---------------------------------------------------------------------------------
+    def save_soon(self) -> None:
+        self.save_timer.start()
+
+    def _studies(self) -> list[str]:
+        return list(dict.fromkeys(spec.info.study_instance_uid for spec in self.catalog.volumes)) \
+            if self.catalog is not None else []
+
+    def save_session(self, wait: bool = False) -> None:
+        """Save the open folder's studies in the user's data folder, in a worker (or now, on closing)."""
+        self.save_timer.stop()
+        studies = self._studies()
+        if not studies:
+            return
+        snapshot = self.session.snapshot()
+        if wait:
+            try:
+                for study in studies:
+                    save_study(snapshot, study)
+            except MedviewError as error:
+                self._error(error)
+            return
+        self.save_job = Job(save_job, snapshot, studies, on_error=self._error).start()
+
+    def close_study(self) -> None:
+        """Save the open folder's studies, then put them away: the window is empty until the next folder."""
+        self.cancel_loading()
+        if self.inference is not None:
+            self.inference.forget()
+        self.save_session()
+        for study in self._studies():
+            self.session.forget_study(study)
+        self.catalog, self.shown, self.folder = None, None, None
+        self.browser.clear()
+        self.view.clear()
+        self.layer.redraw(force=True)
+        if self.inference is not None:
+            self.inference.show_here()
+            self.inference.draw_series_run()
+        self.statusBar().showMessage("study closed; its session is saved", 5000)
+
+    def clear_marks(self) -> None:
+        """The crosses of the clicks to classify go; the answers stay."""
+        self.session.clear_marks()
+        self.view.draw_marks()
+
+    def clear_series(self) -> None:
+        """"Clear": what was added to the series shown goes (Ctrl+Z brings the reader's edits back)."""
+        if self.shown is None:
+            return
+        self.session.clear(self.shown.key)
+        self.layer.redraw(force=True)
+        self.view.draw_marks()
+        if self.inference is not None:
+            self.inference.show_here()
+            self.inference.draw_series_run()
+        self.save_soon()
 
     def _annotations_changed(self) -> None:
         values = [", ".join(str(v) for v in self.layer.values(a)) for a in self.layer.on_slice()]
@@ -305,6 +411,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.cancel_loading()
+        self.save_session(wait=True)
         super().closeEvent(event)
 
     # -- opening -------------------------------------------------------------------------------------------
@@ -327,6 +434,8 @@ class MainWindow(QMainWindow):
                   window: Window | None = None) -> None:
         """Scan a folder in a worker; then show `series` (default the first volume) at slice k."""
         self.cancel_loading()
+        if self.save_timer.isActive():
+            self.save_session()
         self.folder = str(path)
         self.wanted_series, self.wanted_slice, self.wanted_window = series, k, window
         self.statusBar().showMessage(f"Scanning {path}…")
@@ -362,15 +471,37 @@ class MainWindow(QMainWindow):
             self._show_catalog(*rest)
         elif kind == "thumbnail":
             self.browser.set_thumbnail(*rest)
+        elif kind == "session":
+            self._restore_session(*rest)
+        elif kind == "problem":
+            self._error(MedviewError(rest[0]))
+
+    def _restore_session(self, saved: dict) -> None:
+        """A study's saved session, put back unless this session already holds work on it."""
+        if self.session.holds_study(saved.get("study_instance_uid", "")):
+            return
+        try:
+            restored = restore_study(self.session, saved)
+        except MedviewError as error:
+            self._error(error)
+            return
+        self.layer.redraw(force=True)
+        self.view.draw_marks()
+        if self.inference is not None:
+            self.inference.show_here()
+        self.statusBar().showMessage(f"{restored} image{'s' if restored != 1 else ''} of the saved session "
+                                     "restored", 5000)
+        self.session_restored.emit(restored)
 
     def _show_catalog(self, catalog: Catalog) -> None:
+        """A folder's volumes in the browser. The session keeps what was drawn: it is filed by image, so
+        the same study opened again shows it again, and another folder's images have none of it."""
         self.catalog = catalog
         self.shown = None
-        self.annotations.by_slice.clear()  # annotations belong to the folder they were drawn on
-        self.annotations.key_images.clear()
+        for spec in catalog.volumes:
+            self.session.studies[SeriesKey(spec.info.series_instance_uid, spec.info.part)] = \
+                spec.info.study_instance_uid
         self.layer.redraw(force=True)
-        if self.inference is not None:
-            self.inference.forget()
         self.browser.show_catalog(catalog)
         self.skipped.show_skipped(catalog.skipped)
         self.skipped_dock.setVisible(bool(catalog.skipped))
@@ -387,14 +518,19 @@ class MainWindow(QMainWindow):
             self._error(error)
             return
         index = catalog.volumes.index(spec)
-        self.statusBar().showMessage(f"{catalog.n_files} files, {len(catalog.volumes)} volumes", 5000)
+        self.statusBar().showMessage(f"{count(catalog.n_files, 'file')}, {count(len(catalog.volumes), 'volume')}",
+                                     5000)
         self.browser.select(index)  # → show_volume
 
     def show_volume(self, index: int) -> None:
         """Show a volume of the catalog; decode it in a worker, its slices drawn as they land."""
         if self.catalog is None or not 0 <= index < len(self.catalog.volumes):
             return
-        if self.shown is not None and self.shown.spec is self.catalog.volumes[index]:
+        current = self.shown
+        if current is not None and current.spec is self.catalog.volumes[index]:
+            if not current.loaded and "load" not in self.jobs:  # cancelled halfway: load the rest
+                self._start("load", load_job, current, self.view.k, on_yield=self._slice_landed,
+                            on_done=self._volume_loaded, total=current.n_slices * current.time_points)
             return
         self.cine.stop()
         self.cine_action.setChecked(False)
@@ -413,8 +549,11 @@ class MainWindow(QMainWindow):
         self.time_slider.setValue(0)
         self.view.set_series(series, k, self.wanted_window)
         self.wanted_window = None
+        self._show_warnings(series.spec.warnings)
+        self.layer.redraw(force=True)
         if self.inference is not None:
             self.inference.reload_models()
+            self.inference.forget()  # jobs of the series left are cancelled; this series' results drawn
         self._start("load", load_job, series, self.view.k, on_yield=self._slice_landed,
                     on_done=self._volume_loaded, total=series.n_slices * series.time_points)
 
@@ -423,10 +562,11 @@ class MainWindow(QMainWindow):
         if series is not self.shown or series.loaded:
             return  # a slice of a series the user left (sent before its load was cancelled)
         series.land(t, k, pixels)
-        self.progress.setValue(self.progress.value() + 1)
+        self.progress.setValue(series.n_landed)
         if (t, k) == (self.view.t, self.view.k) and self.view.series is series:
             first = series.sample_values() is not None and self.view.window is None
             self.view.refresh()
+            self.layer.redraw(force=True)  # ROI values need the pixels that just landed
             if first or self.progress.value() == 1:
                 self.series_shown.emit(series.index)
 
@@ -436,9 +576,15 @@ class MainWindow(QMainWindow):
             return  # the user moved on: this volume is not the one on screen
         series.complete(volume)
         self.view.refresh()
+        self.layer.redraw(force=True)
+        self._show_warnings(volume.warnings)
         if volume.warnings:
-            self.statusBar().showMessage("; ".join(volume.warnings), 10000)
+            self.statusBar().showMessage("; ".join(volume.warnings) + " (View > Warnings)", 10000)
         self.series_loaded.emit(series.index)
+
+    def _show_warnings(self, warnings) -> None:
+        self.warnings.show_warnings(warnings)
+        self.warnings_dock.setWindowTitle(f"Warnings ({len(warnings)})" if warnings else "Warnings")
 
     def cancel_loading(self) -> None:
         for job in self.jobs.values():
@@ -478,6 +624,12 @@ class MainWindow(QMainWindow):
         else:
             self.cine.stop()
 
+    def set_cine_rate(self, rate: float) -> None:
+        """Cine speed in slices per second (1 to 60)."""
+        self.cine_rate = float(min(60.0, max(1.0, rate)))
+        self.cine.setInterval(round(1000 / self.cine_rate))
+        self.statusBar().showMessage(f"cine {self.cine_rate:.1f} slices per second", 3000)
+
     def _cine_step(self) -> None:
         if self.shown is not None:
             self.view.set_slice((self.view.k + 1) % self.shown.n_slices)
@@ -487,7 +639,7 @@ class MainWindow(QMainWindow):
         if series is None:
             return
         header = series.header_of(self.view.k, self.view.t)
-        source = (series.index, self.view.k, self.view.t)
+        source = self.view.here()
         if "tags" in self.jobs:
             self.jobs.pop("tags").cancel()
         self.jobs["tags"] = Job(tags_job, source, header.path, header.frame, on_done=self._tags_read,
@@ -495,5 +647,5 @@ class MainWindow(QMainWindow):
 
     def _tags_read(self, result) -> None:
         source, rows = result
-        if self.shown is not None and source == (self.shown.index, self.view.k, self.view.t):
+        if self.shown is not None and source == self.view.here():
             self.tags.show_tags(source, rows)

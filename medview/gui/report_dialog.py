@@ -11,7 +11,7 @@ import datetime as _dt
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -44,36 +44,34 @@ def export_job(reading: Reading, sources, targets, source_folder, token):
 
 
 def gather_reading(window, anonymised: bool = False, impression: str = "") -> tuple[Reading, dict]:
-    """The Reading of the series on screen, and the source image of every slice it refers to."""
-    series, view = window.shown, window.view
+    """The Reading of the series on screen from the session: the answers the reader kept, the measurements
+    and key images, each at the time point it was made on; and the source image of every slice it refers to."""
+    series, view, session = window.shown, window.view, window.session
     if series is None or series.volume is None:
         raise MedviewError("the series is still loading: the report needs every slice")
     volume = series.volume
     reading = Reading.of(volume, anonymised=anonymised, impression=impression)
-    saliency_of: dict[int, object] = {}
-    if window.inference is not None:
-        for key, prediction in window.inference.cache.items():
-            index, k, t, _point, _sha = key
-            if index != series.index or t != 0:
-                continue
-            reading.findings.append(_with_fit(prediction.as_finding(k), window, volume.info))
-            if prediction.saliency is not None:
-                saliency_of[k] = prediction.saliency  # the latest result on a slice is the one drawn
-    store = window.annotations
-    for k in store.slices(series.index):
-        for annotation in store.on(series.index, k):
-            values = measure_annotation(annotation, volume.slice(k), volume.pixel_spacing, volume.value_unit)
-            reading.measurements.append(Measurement(k, annotation, values))
-    keys = sorted(k for index, k in store.key_images if index == series.index) or [view.k]
+    kept = session.kept_answers(series.key)
+    reading.findings = sorted((_with_fit(answer.finding, window, volume.info) for answer in kept),
+                              key=lambda f: (f.t, f.k))
+    refs = session.refs_of(series.key)
+    for ref in refs:
+        for annotation in session.on(ref):
+            values = measure_annotation(annotation, volume.slice(ref.k, ref.t), volume.pixel_spacing,
+                                        volume.value_unit)
+            reading.measurements.append(Measurement(ref.k, annotation, values, t=ref.t))
+    keys = sorted((ref for ref in session.key_images if ref.series == series.key),
+                  key=lambda r: (r.t, r.index)) or [view.here()]
     window_ = view.window
-    for k in keys:
-        marks = tuple((c, r) for r, c in view.click_points.get((series.index, k), []))
+    for ref in keys:
+        on_image = [answer for answer in kept if answer.ref == ref]
+        shown = next((a for a in reversed(on_image) if a.saliency is not None), None)
         reading.key_images.append(KeyImage(
-            k=k, pixels=volume.slice(k), window=(window_.width, window_.level),
-            annotations=tuple(store.on(series.index, k)), marks=marks, saliency=saliency_of.get(k)))
-    reading.findings.sort(key=lambda f: f.k)
-    ks = {f.k for f in reading.findings} | {m.k for m in reading.measurements} | set(keys)
-    sources = {k: source_of(series.spec, k) for k in ks}
+            k=ref.k, t=ref.t, pixels=volume.slice(ref.k, ref.t), window=(window_.width, window_.level),
+            annotations=tuple(session.on(ref)), marks=tuple(a.finding.point for a in on_image if a.finding.point),
+            saliency=shown.saliency if shown else None, saliency_of=shown.describe() if shown else ""))
+    times = {(item.k, item.t) for item in (*reading.findings, *reading.measurements, *reading.key_images)}
+    sources = {k: source_of(series.spec, k, t) for k, t in sorted(times)}
     return reading, sources
 
 
@@ -81,10 +79,10 @@ def _with_fit(finding, window, info):
     """The finding with whether its model fits the series (as the panel says it)."""
     from dataclasses import replace
 
-    card = next((c for c in getattr(window.inference, "cards", []) if c.weights_sha256 == finding.model_sha256),
-                None)
     from medview.ai.fit import check_fit
 
+    card = next((c for c in getattr(window.inference, "cards", []) if c.weights_sha256 == finding.model_sha256),
+                None)
     misfits = check_fit(card, info).reasons if card is not None else ()
     return replace(finding, fits=not misfits, does_not_fit=tuple(misfits))
 
@@ -145,6 +143,11 @@ class ReportDialog(QDialog):
         browse.clicked.connect(self._browse)
         self.export_button.clicked.connect(self.export)
         self.anonymise.toggled.connect(lambda _on: self.refresh())
+        self.typing = QTimer(self)  # the preview follows the impression as it is typed
+        self.typing.setSingleShot(True)
+        self.typing.setInterval(250)
+        self.typing.timeout.connect(self.refresh)
+        self.impression.textChanged.connect(self.typing.start)
         self.refresh()
 
     def _default_stem(self) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem
+from PySide6.QtWidgets import QHeaderView, QStyle, QTreeWidget, QTreeWidgetItem
 
 from medview.core.volume import display_date
 from medview.core.window_level import grey, percentile_window
@@ -33,7 +33,11 @@ class SeriesBrowser(QTreeWidget):
         super().__init__(parent)
         self.setHeaderLabels(["Series", "Slices"])
         self.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
-        self.setColumnWidth(0, 260)
+        # the slice count and the warning icon stay in view at any width; the description is elided instead
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.items: dict[int, QTreeWidgetItem] = {}
         self.itemSelectionChanged.connect(self._selected)
 
@@ -67,13 +71,18 @@ class SeriesBrowser(QTreeWidget):
     def _text(spec: VolumeSpec) -> str:
         info = spec.info
         number = f"#{info.series_number} " if info.series_number is not None else ""
-        part = f" ({info.part})" if info.part else ""
-        return f"{info.modality} {number}{info.series_description}{part}".strip()
+        text = f"{info.modality} {number}{info.series_description}".strip()
+        # the split key on a line of its own: volumes of one series stay told apart at any width
+        return f"{text}\n{info.part}" if info.part else text
 
     @staticmethod
     def _count(spec: VolumeSpec) -> str:
         text = f"{spec.n_slices}"
         return text + (f" × {spec.time_points} t" if spec.time_points > 1 else "")
+
+    def warnings_of(self, index: int) -> str:
+        item = self.items.get(index)
+        return item.toolTip(1) if item is not None else ""
 
     def set_thumbnail(self, index: int, pixels: np.ndarray) -> None:
         item = self.items.get(index)

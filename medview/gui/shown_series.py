@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from medview.core import geometry
+from medview.core.session import ImageRef, SeriesKey
 from medview.core.volume import Volume
 from medview.io.index import VolumeSpec
 
@@ -21,6 +23,11 @@ class ShownSeries:
         self.index = index
         self.volume: Volume | None = None
         self._landed: dict[tuple[int, int], np.ndarray] = {}
+        self.key = SeriesKey(spec.info.series_instance_uid, spec.info.part)
+
+    def ref(self, k: int, t: int = 0) -> ImageRef:
+        """The session's name for slice k at time point t of this series."""
+        return ImageRef(self.key, int(t), int(k))
 
     # -- filled by the loading worker ----------------------------------------------------------------------
     def land(self, t: int, k: int, pixels: np.ndarray) -> None:
@@ -29,6 +36,11 @@ class ShownSeries:
     def complete(self, volume: Volume) -> None:
         self.volume = volume
         self._landed.clear()
+
+    @property
+    def n_landed(self) -> int:
+        """Slices decoded so far (all of them once the volume is complete)."""
+        return self.n_slices * self.time_points if self.volume is not None else len(self._landed)
 
     @property
     def loaded(self) -> bool:
@@ -119,10 +131,10 @@ class ShownSeries:
         return math.nan if value is None else float(value)
 
     def voxel_to_lps(self, k: int, r: float, c: float) -> np.ndarray:
-        row_mm, col_mm = self.pixel_spacing
-        return self.positions[k] + c * col_mm * self.row_cosine + r * row_mm * self.column_cosine
+        """The core's mapping, from the index's geometry (before any pixel is decoded)."""
+        return geometry.voxel_to_lps(self.positions, self.row_cosine, self.column_cosine, self.pixel_spacing,
+                                     k, r, c)
 
     def header_of(self, k: int, t: int = 0):
         """The ImageHeader of slice k (its file and frame) for the tag dock."""
-        point = self.spec.images[t]
-        return point[0] if self.spec.mosaic_tiles else point[k]
+        return self.spec.header_of(k, t)

@@ -15,11 +15,19 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QTransform
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QTransform
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsRectItem,
+    QGraphicsSimpleTextItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from medview.core import orientation
 from medview.core.colormap import heat_rgba
+from medview.core.numbering import slice_text
 from medview.core.volume import display_date
 from medview.core.window_level import Window, default_window, presets_for
 
@@ -43,6 +51,16 @@ class OverlayText(QGraphicsSimpleTextItem):
         self.setFont(font)
         self.setZValue(1000)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # a dark box behind the text: legible on white bone and on black air (a plain rect item drawn by Qt
+        # itself: no Python in the paint pass of a scroll step)
+        self.backdrop = QGraphicsRectItem(self)
+        self.backdrop.setBrush(QColor(0, 0, 0, 150))
+        self.backdrop.setPen(QPen(Qt.PenStyle.NoPen))
+        self.backdrop.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt name
+        super().setText(text)
+        self.backdrop.setRect(super().boundingRect().adjusted(-2, -1, 2, 1) if text else QRectF())
 
     def width(self) -> float:
         return self.boundingRect().width()
@@ -98,12 +116,12 @@ class SliceView(QWidget):
         self.graphics.setCentralItem(self.box)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.image)
-        # saliency: an ImageItem with the image's own transform, so it stays on the same pixels at every
-        # zoom, pan, flip and rotation; click markers are children of the image item for the same reason
+        # saliency and click markers are children of the image item: on the same pixels at every zoom, pan,
+        # flip and rotation
         self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setParentItem(self.image)  # under the marks (z 20) and measurements (z 30, 31), not over them
         self.heat.setZValue(10)
-        self.box.addItem(self.heat)
-        self.heat_source: tuple | None = None  # (series index, k, t) the saliency belongs to
+        self.heat_source = None  # the ImageRef the saliency belongs to: drawn only while that image is shown
         self.heat_values: np.ndarray | None = None
         self.heat_opacity = 0.5
         self.heat_threshold = 0.2
@@ -111,7 +129,7 @@ class SliceView(QWidget):
         self.marks = pg.ScatterPlotItem(symbol="+", size=22, pen=pg.mkPen("#00e5ff", width=2), brush=None)
         self.marks.setParentItem(self.image)
         self.marks.setZValue(20)
-        self.click_points: dict[tuple, list[tuple[int, int]]] = {}
+        self.session = None  # the window's Session: click marks are drawn from it, never kept here
         self._marks_drawn: list = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -121,6 +139,12 @@ class SliceView(QWidget):
                                                                        "bottom_right")}
         self.markers = {name: self._label(MARKER_STYLE) for name in ("left", "right", "top", "bottom")}
         self._labels_by_name = {**self.corners, **self.markers}
+        self.scale_bar = QGraphicsLineItem()
+        self.scale_bar.setPen(QPen(QColor("#f0f0a0"), 2))
+        self.scale_bar.setZValue(1000)
+        self.graphics.scene().addItem(self.scale_bar)
+        self.scale_text = self._label(OVERLAY_STYLE)
+        self.smooth = False
         self.ai_label = self._label(AI_STYLE)
         self.ai_label.setText("AI generated, research use only")
         self.ai_label.hide()
@@ -134,11 +158,14 @@ class SliceView(QWidget):
         self.flip_horizontal = False
         self.flip_vertical = False
         self.overlays_visible = True
+        self.box.sigRangeChanged.connect(lambda *_: self._place_scale_bar())
+        self.box.sigResized.connect(lambda *_: self._place_scale_bar())
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         self.graphics.scene().sigMouseClicked.connect(self._mouse_clicked)
         self._last_cursor: tuple[int, int] | None = None
         self._shown_text: dict[str, str] = {}
         self.tool_active = False  # a measuring tool takes the clicks (see gui.annotation_layer)
+        self.reversed_order = False  # display order: along the normal (False) or reversed (head first)
 
     def _label(self, style: tuple[str, int, bool]) -> OverlayText:
         text = OverlayText(style)
@@ -159,6 +186,15 @@ class SliceView(QWidget):
         self._place_image()
         self.refresh()
         self.fit()
+
+    def clear(self) -> None:
+        """Nothing shown (a study was closed)."""
+        self.series = None
+        self.image.clear()
+        self.show_saliency(None, None)
+        self.draw_marks()
+        for key, label in self._labels_by_name.items():
+            self._set_text(key, label, "")
 
     def ensure_window(self) -> None:
         """The default window and presets once pixels exist (MR windows come from the values)."""
@@ -190,7 +226,7 @@ class SliceView(QWidget):
             self.image.setImage(pixels, autoLevels=False, levels=levels)
         self._update_overlays(loaded=pixels is not None)
         self._draw_heat()
-        self._draw_marks()
+        self.draw_marks()
         if self._last_cursor is not None:  # the mouse rests on the image while the wheel scrolls
             self.status_changed.emit(self.describe_pixel(*self._last_cursor))
         self.slice_changed.emit(self.k)
@@ -218,7 +254,6 @@ class SliceView(QWidget):
         transform.scale(col_mm, row_mm)
         self._last_cursor = None  # another pixel is under the mouse now
         self.image.setTransform(transform)
-        self.heat.setTransform(transform)
 
     def fit(self) -> None:
         """The whole image in view (from the geometry: works before the first pixel has landed)."""
@@ -254,6 +289,30 @@ class SliceView(QWidget):
 
     def zoom_changed(self) -> None:
         self._update_overlays(loaded=True)
+        self._place_scale_bar()
+
+    def set_smooth(self, smooth: bool) -> None:
+        """Smooth (bilinear) or nearest-neighbour display of enlarged pixels; the values are never changed."""
+        self.smooth = bool(smooth)
+        self.graphics.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
+        self.graphics.viewport().update()
+
+    def _place_scale_bar(self) -> None:
+        """A bar of a round length in mm (1, 2, 5 × 10ⁿ), 60 to 150 screen pixels long, bottom right."""
+        rect = self.box.viewRect()
+        if self.series is None or rect.width() <= 0 or not self.overlays_visible:
+            self.scale_bar.hide()
+            self.scale_text.hide()
+            return
+        pixels_per_mm = self.box.width() / rect.width()  # the view's coordinates are mm
+        length = next((mm for mm in (1, 2, 5, 10, 20, 50, 100, 200, 500) if mm * pixels_per_mm >= 60), 500)
+        width, height = self.graphics.viewport().width(), self.graphics.viewport().height()
+        right, y = width - 12, height - 64
+        self.scale_bar.setLine(right - length * pixels_per_mm, y, right, y)
+        self._set_text("scale", self.scale_text, f"{length} mm")
+        self.scale_text.move(right - self.scale_text.width(), y - self.scale_text.height() - 2)
+        self.scale_bar.show()
+        self.scale_text.show()
 
     def rotate(self, quarter_turns: int = 1) -> None:
         """Turn the image on screen clockwise by quarter turns, also when it is flipped."""
@@ -286,7 +345,13 @@ class SliceView(QWidget):
             self.refresh()
 
     def step(self, delta: int) -> None:
-        self.set_slice(self.k + delta)
+        """Move by `delta` slices as displayed: with the order reversed (head first) the wheel and the arrow
+        keys go the other way through k; k and every number shown stay the image's own."""
+        self.set_slice(self.k - delta if self.reversed_order else self.k + delta)
+
+    def first_slice(self) -> int:
+        """The slice Home shows: k 0 along the normal, the last k with the order reversed."""
+        return (self.series.n_slices - 1) if self.reversed_order and self.series is not None else 0
 
     def set_time(self, t: int) -> None:
         if self.series is not None and 0 <= t < self.series.time_points and t != self.t:
@@ -307,8 +372,8 @@ class SliceView(QWidget):
         """Right-drag: right widens the window, down raises the level, in steps of the window's own scale."""
         if self.window is None:
             return
-        scale = max(self.window.width, 1.0) / 200.0
-        width = max(1.0, self.window.width + dx * scale * 2)
+        scale = self.window.width / 200.0  # a narrow window (W 0.0125) keeps its own scale, never jumps to 1
+        width = self.window.width * max(0.5, 1 + dx / 100.0)
         self.set_window(Window(width, self.window.level + dy * scale, "custom"))
 
     def keyPressEvent(self, event):  # noqa: N802 - Qt name
@@ -321,9 +386,9 @@ class SliceView(QWidget):
         elif key == Qt.Key.Key_PageDown:
             self.step(max(1, (self.series.n_slices if self.series else 10) // 10))
         elif key == Qt.Key.Key_Home:
-            self.set_slice(0)
+            self.set_slice(self.first_slice())
         elif key == Qt.Key.Key_End and self.series is not None:
-            self.set_slice(self.series.n_slices - 1)
+            self.set_slice(self.series.n_slices - 1 - self.first_slice())
         elif Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
             self.apply_preset(key - Qt.Key.Key_1)
         else:
@@ -358,23 +423,28 @@ class SliceView(QWidget):
         super().leaveEvent(event)
 
     def describe_pixel(self, r: int, c: int) -> str:
-        """'value HU at (k, r, c) = ..., LPS (x, y, z) mm' for the status bar."""
+        """'value HU at slice 18/24 · im 18, row r, column c; LPS (x, y, z) mm' for the status bar (no LPS
+        for images without patient geometry: none is invented)."""
         series = self.series
+        where = f"{slice_text(self.k, series.n_slices, series.spec.instance_number(self.k, self.t))}, " \
+                f"row {r}, column {c}"
         pixels = series.slice(self.k, self.t)
         if pixels is None:
-            return f"(k, r, c) = ({self.k}, {r}, {c}): not loaded yet"
+            return f"{where}: not loaded yet"
         value = pixels[r, c]
         value_text = f"{value:g}" if isinstance(value, (float, np.floating)) else f"{int(value)}"
         unit = f" {series.value_unit}" if series.value_unit else ""
+        if not series.has_geometry:
+            return f"{value_text}{unit} at {where}; no patient geometry"
         x, y, z = series.voxel_to_lps(self.k, r, c)
-        return (f"{value_text}{unit} at (k, r, c) = ({self.k}, {r}, {c}); "
-                f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+        return f"{value_text}{unit} at {where}; LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm"
 
     # -- overlays -------------------------------------------------------------------------------------------
     def set_overlays_visible(self, visible: bool) -> None:
         self.overlays_visible = visible
         for label in (*self.corners.values(), *self.markers.values()):
             label.setVisible(visible)
+        self._place_scale_bar()
 
     def _update_overlays(self, loaded: bool, full: bool = False) -> None:
         """Corner texts and edge letters. On a scroll step only the slice and window texts are made again;
@@ -385,9 +455,11 @@ class SliceView(QWidget):
         k = self.k
         thickness = series.thickness(k)
         time_text = f"\nt {self.t + 1} / {series.time_points}" if series.time_points > 1 else ""
+        position = (f"position {float(series.slice_positions_mm[k]):.1f} mm" if series.has_geometry
+                    else "no patient geometry")
         texts = {
-            "bottom_left": f"slice {k + 1} / {series.n_slices}{'' if loaded else ' (loading)'}{time_text}\n"
-                           f"position {float(series.slice_positions_mm[k]):.1f} mm\n"
+            "bottom_left": f"{slice_text(k, series.n_slices, series.spec.instance_number(k, self.t))}"
+                           f"{'' if loaded else ' (loading)'}{time_text}\n{position}\n"
                            + (f"thickness {thickness:g} mm" if thickness == thickness else "thickness -"),
             "bottom_right": (f"{self.window}" if self.window else "") + f"\nzoom {self.zoom():.2f}×",
         }
@@ -408,8 +480,12 @@ class SliceView(QWidget):
             self._place_labels(changed)
 
     # -- AI overlays ----------------------------------------------------------------------------------------
-    def show_saliency(self, source: tuple, values: np.ndarray | None) -> None:
-        """Saliency for (series index, k, t), on that slice's pixel grid; drawn only on that slice."""
+    def here(self):
+        """The ImageRef on screen (None before a series is shown)."""
+        return None if self.series is None else self.series.ref(self.k, self.t)
+
+    def show_saliency(self, source, values: np.ndarray | None) -> None:
+        """Saliency made for image `source` (an ImageRef), on its pixel grid; drawn only on that image."""
         self.heat_source, self.heat_values = source, values
         self._draw_heat()
 
@@ -427,9 +503,8 @@ class SliceView(QWidget):
         return self.heat.isVisible() and self.heat.image is not None
 
     def _draw_heat(self) -> None:
-        here = (getattr(self.series, "index", None), self.k, self.t)
         values = self.heat_values
-        if not self.heat_enabled or values is None or self.heat_source != here:
+        if not self.heat_enabled or values is None or self.heat_source != self.here():
             self.heat.hide()
             self.ai_label.hide()
             return
@@ -439,17 +514,10 @@ class SliceView(QWidget):
         self.ai_label.show()
         self._place_labels()
 
-    def add_click_mark(self, k: int, row: int, column: int) -> None:
-        self.click_points.setdefault((getattr(self.series, "index", None), k), []).append((row, column))
-        self._draw_marks()
-
-    def clear_click_marks(self) -> None:
-        self.click_points.clear()
-        self._draw_marks()
-
-    def _draw_marks(self) -> None:
-        points = [(c + 0.5, r + 0.5) for r, c in
-                  self.click_points.get((getattr(self.series, "index", None), self.k), [])]
+    def draw_marks(self) -> None:
+        """The pixels clicked for the AI on the image shown (from the session), at their centres."""
+        marks = self.session.marks.get(self.here(), []) if self.session is not None else []
+        points = [(c + 0.5, r + 0.5) for c, r in marks]
         if points != self._marks_drawn:  # setData is not free: only when the marks change
             self.marks.setData(pos=points)
             self._marks_drawn = points
@@ -487,6 +555,7 @@ class SliceView(QWidget):
     def resizeEvent(self, event):  # noqa: N802 - Qt name
         super().resizeEvent(event)
         self._place_labels()
+        self._place_scale_bar()
 
     def _place_labels(self, names=None) -> None:
         """Put overlay texts at their corners and edges (only `names`, the ones whose text changed, when given)."""

@@ -25,8 +25,9 @@ class Job:
                  on_finished: Callable[[], None] | None = None, **kwargs) -> None:
         self.token = CancelToken()
         self.cancelled = False
+        # _ignore_errors: an error is this job's to handle (on_error), never raised again on the GUI thread
         self.worker: GeneratorWorker = create_worker(generator_function, *args, _start_thread=False,
-                                                     token=self.token, **kwargs)
+                                                     _ignore_errors=True, token=self.token, **kwargs)
         if on_yield:
             self.worker.yielded.connect(on_yield)
         if on_done:

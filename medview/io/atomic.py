@@ -58,7 +58,7 @@ def mode_for(target: Path) -> int:
         return 0o666 & ~current_umask()
 
 
-def _write_temporary(target: Path, data: bytes) -> str:
+def _write_temporary(target: Path, data: bytes, mode: int | None = None) -> str:
     """`data` in a temporary file beside `target`, flushed, with the mode `target` will have; its name."""
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
@@ -66,7 +66,7 @@ def _write_temporary(target: Path, data: bytes) -> str:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, mode_for(target))
+        os.chmod(temporary, mode_for(target) if mode is None else mode)
     except BaseException:
         _remove(temporary)
         raise
@@ -80,12 +80,13 @@ def _remove(path: str) -> None:
         pass
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` atomically; returns the path. Raises ExportError, leaving no partial file."""
-    return write_all([(Path(path), data)])[0]
+def write_bytes(path: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
+    """Write `data` to `path` atomically; returns the path. Raises ExportError, leaving no partial file.
+    mode: the file's permissions (0o600 for what holds a patient's identity); default as `mode_for`."""
+    return write_all([(Path(path), data)], mode)[0]
 
 
-def write_all(outputs: list[tuple[Path, bytes]]) -> list[Path]:
+def write_all(outputs: list[tuple[Path, bytes]], mode: int | None = None) -> list[Path]:
     """Write several files as one export: every file is first written whole to a temporary name beside its
     target; only when all of them are on disk are they renamed, one after the other. A failure while writing
     leaves no file at all; a failure while renaming (rare: the folder changed under us) names in its message
@@ -95,7 +96,7 @@ def write_all(outputs: list[tuple[Path, bytes]]) -> list[Path]:
         for path, data in outputs:
             target = Path(path)
             try:
-                temporaries.append((_write_temporary(target, data), target))
+                temporaries.append((_write_temporary(target, data, mode), target))
             except OSError as error:
                 raise ExportError(f"could not write {target}: {reason(error)}; nothing was written") from error
         written: list[Path] = []

@@ -74,6 +74,15 @@ class VolumeSpec:
     def normal(self) -> np.ndarray:
         return np.cross(self.row_cosine, self.column_cosine)
 
+    def header_of(self, k: int, t: int = 0) -> ImageHeader:
+        """The header slice k (at time point t) came from (a mosaic: the one image holding every slice)."""
+        point = self.images[t]
+        return point[0] if self.mosaic_tiles else point[k]
+
+    def instance_number(self, k: int, t: int = 0) -> int | None:
+        """The DICOM InstanceNumber of slice k, shown beside k + 1 so the image can be found on the console."""
+        return self.header_of(k, t).instance_number
+
     @property
     def label(self) -> str:
         info = self.info

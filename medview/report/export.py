@@ -36,9 +36,10 @@ class SourceImage:
     n_frames: int = 1
 
 
-def source_of(spec, k: int) -> SourceImage:
-    """The file (and frame) slice k of a `VolumeSpec` came from (a mosaic: the one image holding every slice)."""
-    header = spec.images[0][0] if spec.mosaic_tiles else spec.images[0][k]
+def source_of(spec, k: int, t: int = 0) -> SourceImage:
+    """The file (and frame) slice k at time point t of a `VolumeSpec` came from (a mosaic: the one image
+    holding every slice)."""
+    header = spec.header_of(k, t)
     return SourceImage(header.path, header.frame, header.n_frames)
 
 

@@ -55,9 +55,10 @@ def render_key_image(reading: Reading, key: KeyImage) -> np.ndarray:
         picture = Image.alpha_composite(picture.convert("RGBA"), heat).convert("RGB")
     draw = ImageDraw.Draw(picture)
     font = _font(max(12, canvas.size[1] // 42))
+    taken = [_box(canvas, a) for a in key.annotations]  # labels go past every ROI and every label before them
     for annotation in key.annotations:
         _draw_annotation(draw, canvas, annotation, measure_annotation(annotation, key.pixels, reading.pixel_spacing,
-                                                                      reading.value_unit), font)
+                                                                      reading.value_unit), font, taken)
     for pixel in key.marks:
         x, y = canvas.xy(measure.pixel_centre(pixel))
         arm = max(8, canvas.size[0] // 50)
@@ -79,7 +80,25 @@ def _label_at(draw, xy, text: str, colour, font) -> None:
     draw.text(xy, text, fill=colour, font=font, stroke_width=2, stroke_fill=(0, 0, 0))
 
 
-def _draw_annotation(draw, canvas: _Canvas, annotation: Annotation, values, font) -> None:
+def _box(canvas: _Canvas, annotation: Annotation) -> tuple[float, float, float, float]:
+    xs, ys = zip(*(canvas.xy(p) for p in annotation.points), strict=True)
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _free_place(draw, xy, text: str, font, taken: list) -> tuple[float, float]:
+    """Where a label at `xy` covers no ROI and no other label: moved down past whatever it would cover."""
+    x, y = xy
+    for _ in range(2 * len(taken) + 1):
+        left, top, right, bottom = draw.textbbox((x, y), text, font=font, stroke_width=2)
+        hit = next((b for b in taken if left < b[2] and b[0] < right and top < b[3] and b[1] < bottom), None)
+        if hit is None:
+            break
+        y = hit[3] + 3
+    taken.append(draw.textbbox((x, y), text, font=font, stroke_width=2))
+    return x, y
+
+
+def _draw_annotation(draw, canvas: _Canvas, annotation: Annotation, values, font, taken: list) -> None:
     points = [canvas.xy(p) for p in annotation.points]
     label = ", ".join(str(v) for v in values)
     colour = COLOURS["roi"] if annotation.kind in ("ellipse", "rectangle") else COLOURS["annotation"]
@@ -98,7 +117,8 @@ def _draw_annotation(draw, canvas: _Canvas, annotation: Annotation, values, font
     if text:
         x, y = max(p[0] for p in points) + 6, min(p[1] for p in points)
         x = min(x, canvas.size[0] - draw.textlength(text, font=font) - 4)
-        _label_at(draw, (max(2, x), max(2, y)), text, colour if not annotation.text else COLOURS["text"], font)
+        x, y = _free_place(draw, (max(2, x), max(2, y)), text, font, taken)
+        _label_at(draw, (x, y), text, colour if not annotation.text else COLOURS["text"], font)
 
 
 def _arrow_head(draw, tail, head, colour) -> None:
@@ -114,13 +134,17 @@ def _draw_frame_texts(draw, canvas: _Canvas, reading: Reading, key: KeyImage, fo
     info = shown_info(reading)  # anonymised as every other output: descriptions can name people
     line = font.size + 4
     _label_at(draw, (6, 6), f"{info.modality} {info.series_description}".strip(), COLOURS["text"], font)
-    width_, level = key.window
-    bottom = [f"slice {key.k + 1} / {reading.n_slices}", f"W {width_:.0f}  L {level:.0f}"]
+    time_point = f"  t {key.t + 1}" if key.t else ""
+    bottom = [f"slice {key.k + 1}/{reading.n_slices}{time_point}", str(Window(*key.window))]  # W 0.0125, not 0
     for i, text in enumerate(bottom):
         _label_at(draw, (6, height - (len(bottom) - i) * line - 4), text, COLOURS["text"], font)
     if key.saliency is not None or key.marks:
         text_width = draw.textlength(AI_TEXT, font=font)
         _label_at(draw, ((width - text_width) / 2, 6 + line), AI_TEXT, COLOURS["ai"], font)
+    if key.saliency is not None and key.saliency_of:  # which answer the heat map explains
+        text = f"saliency: {key.saliency_of}"
+        _label_at(draw, (max(6, (width - draw.textlength(text, font=font)) / 2), height - 3 * line - 4), text,
+                  COLOURS["ai"], font)
     markers = orientation.edge_markers(reading.row_cosine, reading.column_cosine)
     _label_at(draw, (6, height / 2), markers["left"], COLOURS["marker"], font)
     _label_at(draw, (width - draw.textlength(markers["right"], font=font) - 6, height / 2), markers["right"],

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from medview.core import measure
-from medview.core.annotations import Annotation, Annotations, measure_annotation
+from medview.core.annotations import Annotation, measure_annotation
 from medview.io import load_volume
 
 
@@ -59,21 +59,3 @@ def test_ellipse_roi_holds_the_pixels_whose_centres_are_inside_the_ellipse(chest
     assert values["SD"] == pytest.approx(inside.std(ddof=1), abs=1e-9)
     assert values["area"] == pytest.approx(inside.size * np.prod(chest_ct.pixel_spacing))
     assert values["area"] == pytest.approx(math.pi * 30 * 20 * np.prod(chest_ct.pixel_spacing), rel=0.02)
-
-
-def test_annotations_are_kept_per_slice_and_undo_restores_the_previous_state():
-    store = Annotations()
-    first = Annotation("length", ((0, 0), (3, 4)))
-    store.add("series", 5, first)
-    store.add("series", 6, Annotation("text", ((1, 1),), "cyst"))
-    store.replace("series", 5, first, first.moved(1, 1))
-    assert store.on("series", 5) == [first.moved(1, 1)]
-    assert store.slices("series") == [5, 6]
-    store.undo()
-    assert store.on("series", 5) == [first]
-    store.remove("series", 5, first)
-    assert store.on("series", 5) == []
-    assert store.toggle_key_image("series", 5) and ("series", 5) in store.key_images
-    store.undo()
-    store.undo()
-    assert store.on("series", 5) == [first] and not store.key_images

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from medview import cli_values
 from medview.core.window_level import (
     CT_PRESETS,
     Window,
     default_window,
     grey,
-    parse_window,
     percentile_window,
     presets_for,
 )
+from medview.errors import MedviewError
 
 
 def test_ct_presets_are_the_eight_named_windows_in_key_order():
@@ -31,11 +32,11 @@ def test_window_edges_are_level_plus_or_minus_half_the_width():
 
 
 def test_window_from_the_command_line():
-    window = parse_window("1500/-600")
+    window = cli_values.window("1500/-600")
     assert (window.width, window.level) == (1500, -600)
     for bad in ("400", "wide/40", "400/40/1", "0/40", "-10/40"):
-        with pytest.raises(ValueError):
-            parse_window(bad)
+        with pytest.raises(MedviewError):
+            cli_values.window(bad)
 
 
 def test_mr_presets_come_from_the_values_percentiles():

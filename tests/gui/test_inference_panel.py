@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
@@ -32,12 +33,12 @@ def test_a_click_on_the_tumour_shows_what_the_headless_api_says_there(qtbot, win
         assert panel.bars[label].value() == int(round(probability * 1000))
     assert headless.label in panel.answer.text()
     # the overlay on screen is the headless saliency, peak for peak, on the clicked slice
-    assert view.heat_on_screen() and view.heat_source == (window.shown.index, 17, 0)
+    assert view.heat_on_screen() and view.heat_source == window.shown.ref(17)
     shown = view.heat_values
     assert np.unravel_index(shown.argmax(), shown.shape) == np.unravel_index(
         headless.saliency.argmax(), headless.saliency.shape)
     assert view.ai_label.isVisible() and "research use only" in view.ai_label.text()
-    assert view.click_points[(window.shown.index, 17)] == [(210, 175)]
+    assert window.session.marks[window.shown.ref(17)] == [(175, 210)]
 
 
 def test_classify_slice_is_the_detectors_find_then_type_as_the_headless_api_says(qtbot, window, models):
@@ -57,24 +58,28 @@ def test_a_result_for_slice_5_arriving_while_slice_9_is_shown_is_not_drawn_on_9(
     view.set_slice(5)
     view.set_slice(9)  # the user moved on before the result came back
     card = panel.card_for("patch")
-    key = (window.shown.index, 5, 0, (100.0, 100.0), card.weights_sha256)
+    key = (window.shown.ref(5), (100.0, 100.0), card.weights_sha256)
     prediction = classifier_for(card).classify_slice(window.shown.volume, 5, (100.0, 100.0))
     view.show_saliency(None, None)
-    panel._classified((key, prediction))
+    panel._classified((key, prediction))  # the job made for slice 5 ends now
     assert not view.heat_on_screen()
-    assert "slice 6 kept" in panel.status.text()
+    assert panel.answer.text() == "" and not any(bar.isVisibleTo(panel) for bar in panel.bars.values())
+    assert "slice 6/24 kept" in panel.status.text()
     view.set_slice(5)
-    assert view.heat_on_screen() and view.heat_source == key[:3]
+    assert view.heat_on_screen() and view.heat_source == key[0]
+    assert prediction.label in panel.answer.text()
+    shown = {label: bar.value() for label, bar in panel.bars.items() if bar.isVisibleTo(panel)}
+    assert shown == {label: int(round(p * 1000)) for label, p in prediction.probabilities.items()}
 
 
 def test_a_series_run_can_be_cancelled_halfway_and_the_viewer_carries_on(qtbot, window):
     panel = window.inference
     panel.classify_series()
-    qtbot.waitUntil(lambda: len(panel.series_scores) >= 3, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(panel.series_scores()) >= 3, timeout=TIMEOUT)
     panel.cancel_series()
-    done = len(panel.series_scores)
+    done = len(panel.series_scores())
     qtbot.wait(500)
-    assert len(panel.series_scores) <= done + 1 < window.shown.n_slices
+    assert len(panel.series_scores()) <= done + 1 < window.shown.n_slices
     assert "cancelled" in panel.status.text()
     window.view.step(1)
     assert window.view.k == 18
@@ -87,13 +92,24 @@ def test_a_full_series_run_plots_every_slice_and_a_plot_click_jumps(qtbot, windo
     scores = finished.args[0]
     assert sorted(scores) == list(range(24))
     x, y = panel.curve.getData()
-    assert list(x) == list(range(24)) and np.all((0 <= y) & (y <= 1))
+    assert list(x) == list(range(1, 25)) and np.all((0 <= y) & (y <= 1))  # slices as read: k + 1
+    # a click on the plot at slice 10 shows slice 10 (k 9)
+    box = panel.plot.getPlotItem().vb
+    where = panel.plot.mapFromScene(box.mapViewToScene(pg.Point(10, 0.5)))
+    qtbot.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(where.x(), where.y()))
+    assert window.view.k == 9
     from medview.ai.detect import iter_series
 
-    headless = list(iter_series(classifier_for(panel.series_card), load_volume(SAMPLE)))
+    headless = list(iter_series(classifier_for(panel.card_for("patch")), load_volume(SAMPLE)))
     assert [scores[f.k] for f in headless] == pytest.approx([f.score for f in headless], abs=1e-6)
-    listed = [panel.flagged.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.flagged.count())]
-    assert listed == [f.k for f in headless if f.flagged], "the panel runs the CLI's series function"
+    flagged = [panel.flagged.item(i) for i in range(panel.flagged.count())]
+    assert [int(item.data(Qt.ItemDataRole.UserRole)) for item in flagged] == [f.k for f in headless if f.flagged], \
+        "the panel runs the CLI's series function"
+    if flagged:  # a listed slice is named as the plot counts it, and a click on it goes there
+        k = int(flagged[0].data(Qt.ItemDataRole.UserRole))
+        assert flagged[0].text().startswith(f"slice {k + 1}/24")
+        panel.flagged.itemClicked.emit(flagged[0])
+        assert window.view.k == k
 
 
 def test_a_broken_model_folder_shows_an_error_and_the_viewer_still_scrolls(qtbot, window, models):

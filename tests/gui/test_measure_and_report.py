@@ -98,7 +98,11 @@ def test_draw_classify_mark_and_export_the_report(qtbot, window, tmp_path):
     prediction = drawn.args[0]
     assert len(layer.on_slice()) == 2  # the classifying click drew nothing
     qtbot.keyClick(window, Qt.Key.Key_K)
-    assert (window.shown.index, view.k) in window.annotations.key_images
+    assert window.shown.ref(view.k) in window.session.key_images
+    view.set_slice(5)
+    qtbot.keyClick(window, Qt.Key.Key_K)  # a second key image, on k 5
+    view.set_slice(17)
+    panel.answers.item(0).setCheckState(Qt.CheckState.Checked)  # "Keep in report"
 
     dialog = window.open_report()
     qtbot.addWidget(dialog)
@@ -111,7 +115,7 @@ def test_draw_classify_mark_and_export_the_report(qtbot, window, tmp_path):
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     paths = written.args[0]
     assert {p.name for p in paths} == {"report.pdf", "report.html", "medview-report-SR.dcm",
-                                       "medview-key-image-01-SC.dcm"}
+                                       "medview-key-image-01-SC.dcm", "medview-key-image-02-SC.dcm"}
     text = subprocess.run(["pdftotext", str(tmp_path / "out" / "report.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert prediction.label in text and "Mass in the left hemisphere." in text and "length" in text
@@ -119,7 +123,10 @@ def test_draw_classify_mark_and_export_the_report(qtbot, window, tmp_path):
     groups = sr.content.get_planar_roi_measurement_groups()
     assert [g.finding_type.meaning for g in groups[:1]] == [prediction.label]
     assert len(groups) == 3
-    sc = pydicom.dcmread(tmp_path / "out" / "dicom" / "medview-key-image-01-SC.dcm")
-    assert sc.pixel_array.ndim == 3 and sc.SourceImageSequence[0].ReferencedSOPInstanceUID == \
-        window.shown.volume.sop_instance_uids[view.k]
+    # each key image's SC refers to exactly the slice it shows (k 5 first, then k 17, in slice order)
+    uids = window.shown.volume.sop_instance_uids
+    for name, k in (("medview-key-image-01-SC.dcm", 5), ("medview-key-image-02-SC.dcm", 17)):
+        sc = pydicom.dcmread(tmp_path / "out" / "dicom" / name)
+        assert sc.pixel_array.ndim == 3
+        assert [item.ReferencedSOPInstanceUID for item in sc.SourceImageSequence] == [uids[k]]
     assert "AI generated, research use only" in (tmp_path / "out" / "report.html").read_text()

@@ -9,7 +9,7 @@ import pydicom
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 
-from medview.core.window_level import Window
+from medview.core.window_level import Window, grey
 from medview.gui.app import SAMPLE
 from medview.gui.main_window import MainWindow
 from medview.io import load_volume
@@ -47,7 +47,7 @@ def test_bundled_sample_opens_and_is_not_blank(qtbot, window):
     assert window.view.k == 17 and window.shown.loaded
     pixels = viewport_pixels(window)
     assert pixels.std() > 20, "the brain must be drawn"
-    assert "slice 18 / 24" in window.view.corners["bottom_left"].text()
+    assert "slice 18/24 · im 18" in window.view.corners["bottom_left"].text()
 
 
 def test_window_level_change_changes_pixels(qtbot, window):
@@ -56,12 +56,19 @@ def test_window_level_change_changes_pixels(qtbot, window):
     window.view.set_window(Window(300, 900))
     after = viewport_pixels(window)
     assert np.abs(after.astype(int) - before.astype(int)).mean() > 5
-    width = window.view.window.width
-    window.view.drag_window(40, 0)  # right-drag to the right widens the window
-    assert window.view.window.width > width
+    voxel = load_volume(SAMPLE).voxels[17, 210, 175]
+    point = window.view.widget_point_of(210, 175)
+
+    def drawn() -> int:
+        return int(viewport_pixels(window)[int(point.y()), int(point.x())])
+
+    assert abs(drawn() - int(grey(voxel, Window(300, 900)))) <= 3  # the pixel is drawn through W 300 / L 900
+    window.view.drag_window(40, 0)  # right-drag to the right widens the window: the drawn grey follows
+    assert window.view.window.width > 300
+    assert abs(drawn() - int(grey(voxel, window.view.window))) <= 3
     qtbot.keyClick(window.view, Qt.Key.Key_2)
     assert window.view.window == window.view.presets[1]
-    assert "W 300 / L 900" in str(Window(300, 900))
+    assert abs(drawn() - int(grey(voxel, window.view.presets[1]))) <= 3
 
 
 def test_tumour_in_the_patients_left_is_drawn_on_the_images_right_and_markers_say_so(qtbot, window):
@@ -103,9 +110,10 @@ def test_value_under_the_cursor_is_the_loaders_voxel(qtbot, window, shared_data)
     expected = int(load_volume(folder).voxels[14, 305, 160])
     point = window.view.widget_point_of(305, 160)
     qtbot.mouseMove(window.view.graphics.viewport(), QPoint(int(point.x()), int(point.y())))
-    qtbot.waitUntil(lambda: "(k, r, c) = (14, 305, 160)" in window.cursor_label.text(), timeout=5000)
+    where = "slice 15/30 · im 16, row 305, column 160"  # k 14 is instance 16 (k 0 is instance 30)
+    qtbot.waitUntil(lambda: where in window.cursor_label.text(), timeout=5000)
     text = window.cursor_label.text()
-    assert text.startswith(f"{expected} HU at (k, r, c) = (14, 305, 160)")
+    assert text.startswith(f"{expected} HU at {where}")
     assert "LPS (" in text
 
 
@@ -133,7 +141,7 @@ def test_scrolling_by_keys_wheel_and_slider(qtbot, window):
     qtbot.keyClick(view, Qt.Key.Key_Home)
     assert view.k == 0
     window.slider.setValue(20)
-    assert view.k == 20 and "slice 21 / 24" in view.corners["bottom_left"].text()
+    assert view.k == 20 and "slice 21/24 · im 21" in view.corners["bottom_left"].text()
     zoom = view.zoom()
     view.zoom_by(2.0)
     assert view.zoom() == pytest.approx(2 * zoom, rel=0.05)
@@ -295,15 +303,14 @@ def test_value_under_a_resting_cursor_follows_the_wheel(qtbot, window):
     voxels = load_volume(SAMPLE).voxels
     point = window.view.widget_point_of(210, 175)
     qtbot.mouseMove(window.view.graphics.viewport(), QPoint(int(point.x()), int(point.y())))
-    qtbot.waitUntil(lambda: "(k, r, c) = (17, 210, 175)" in window.cursor_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "slice 18/24 · im 18, row 210, column 175" in window.cursor_label.text(), timeout=5000)
     assert window.cursor_label.text().startswith(f"{int(voxels[17, 210, 175])} at")
     qtbot.keyClick(window.view, Qt.Key.Key_Down)
-    assert window.cursor_label.text().startswith(f"{int(voxels[18, 210, 175])} at (k, r, c) = (18, 210, 175)")
+    assert window.cursor_label.text().startswith(f"{int(voxels[18, 210, 175])} at slice 19/24 · im 19, row 210, "
+                                                 "column 175")
 
 
 def test_drawn_grey_is_the_window_mapping_of_the_voxel(qtbot, window):
-    from medview.core.window_level import grey
-
     open_and_wait(qtbot, window, SAMPLE, k=17)
     view = window.view
     view.set_window(Window(600, 500))

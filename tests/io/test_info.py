@@ -48,3 +48,19 @@ def test_info_text_lists_every_volume_and_exits_zero(shared_data, capsys):
 def test_info_on_a_missing_path_is_one_line_and_nonzero(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_info_text_shows_no_raw_none_and_no_invented_geometry(tmp_path, capsys):
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    for name in ("emri_small.dcm", "MR_small.dcm"):  # no patient geometry; one slice
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(get_testdata_file(name), folder / name)
+        assert main(["info", str(folder)]) == 0
+        text = capsys.readouterr().out
+        assert "None" not in text
+    no_geometry = _info_json(tmp_path / "emri_small.dcm")["volumes"][0]
+    assert no_geometry["origin_lps_mm"] is None and no_geometry["plane"] is None
