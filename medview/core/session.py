@@ -357,8 +357,9 @@ def merge_study(session: Session, data: dict) -> int:
         if image["key_image"]:
             session.key_images.add(ref)
         for kept in image["kept_answers"]:
-            finding = AiFinding(**{**kept["finding"], "point": tuple(kept["finding"]["point"])
-                                   if kept["finding"]["point"] is not None else None})
+            plain = kept["finding"]
+            finding = AiFinding(**{**plain, "point": tuple(plain["point"]) if plain["point"] is not None else None,
+                                   "does_not_fit": tuple(plain.get("does_not_fit", ()))})
             saliency = None if kept["saliency"] is None else _array_of(kept["saliency"])
             answer = session.add_answer(ref, finding, saliency)
             answer.kept = True

@@ -85,7 +85,7 @@ def test_a_new_folder_clears_the_series_plot_and_list(qtbot, window, shared_data
 def test_an_answer_is_not_shown_on_a_slice_it_was_not_made_for(qtbot, window):
     panel, view = window.inference, window.view
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as drawn:
-        panel.classify_slice()
+        panel.classify_point(175, 210)  # a click's answer has a label and bars (a slice with no tumour has none)
     label = drawn.args[0].label
     assert label in panel.answer.text() and any(bar.isVisible() for bar in panel.bars.values())
     view.step(1)
@@ -206,14 +206,16 @@ def test_only_the_answers_the_reader_kept_reach_the_pdf_html_and_sr(qtbot, windo
     dialog.dicom_path.setText(str(out / "dicom"))
     with qtbot.waitSignal(dialog.exported, timeout=TIMEOUT):
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    slice_model = whole_slice.args[0].model_name
-    patch_model = tumour.args[0].model_name
+    discarded_answer, kept_answer = whole_slice.args[0], tumour.args[0]
+    assert discarded_answer.kind == "slice"
     html = (out / "report.html").read_text()
     pdf = subprocess.run(["pdftotext", "-layout", str(out / "report.pdf"), "-"], capture_output=True, text=True,
                          check=True).stdout
     for text in (html, pdf):
-        assert patch_model in text and "175, 210" in text
-        assert slice_model not in text and "3, 3" not in text
+        assert kept_answer.model_name in text and "175, 210" in text and "3, 3" not in text
+        assert text.count(f"sha256 {kept_answer.model_sha256}") == 1, "one finding: the kept one"
+        if discarded_answer.label != kept_answer.label:
+            assert discarded_answer.label not in text
     groups = hd.sr.srread(out / "dicom" / "medview-report-SR.dcm").content.get_planar_roi_measurement_groups()
     assert [g.finding_type.meaning for g in groups] == [tumour.args[0].label]
 
