@@ -14,6 +14,8 @@ import numpy as np
 OBLIQUE_DEG = 1.0
 #: Above this angle (degrees) between the slice step and the normal, a stack is sheared (gantry tilt).
 TILT_DEG = 0.5
+#: Row and column directions whose cosine exceeds this are not perpendicular (about 0.06°): damaged geometry.
+PERPENDICULAR_COSINE = 1e-3
 #: Steps along the normal that differ from the median by more than this (mm) make the spacing uneven.
 UNEVEN_MM = 0.05
 #: ... or by more than this fraction of the median step.

@@ -91,7 +91,7 @@ class Volume:
         object.__setattr__(self, "positions", positions)
         object.__setattr__(self, "row_cosine", geometry.unit(self.row_cosine))
         object.__setattr__(self, "column_cosine", geometry.unit(self.column_cosine))
-        if abs(float(self.row_cosine @ self.column_cosine)) > 1e-3:
+        if abs(float(self.row_cosine @ self.column_cosine)) > geometry.PERPENDICULAR_COSINE:
             raise ValueError("row and column directions are not perpendicular")
         spacing = tuple(float(s) for s in self.pixel_spacing)
         if len(spacing) != 2 or not all(s > 0 for s in spacing):

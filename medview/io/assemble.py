@@ -18,6 +18,7 @@ import numpy as np
 
 from medview.core.volume import Volume
 from medview.errors import DecodeError
+from medview.io import limits
 from medview.io.decode import decode_stored
 from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
@@ -110,21 +111,6 @@ def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float,
             target += np.float32(intercept)
 
 
-#: A volume may take at most this share of the machine's memory: a lying header must not exhaust it.
-MEMORY_SHARE = 0.6
-
-
-def _check_fits_in_memory(shape: tuple[int, ...], dtype: np.dtype, spec: VolumeSpec) -> None:
-    size = math.prod(shape) * np.dtype(dtype).itemsize
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if size > MEMORY_SHARE * physical:
-        raise DecodeError(f"{spec.label}: {' × '.join(map(str, shape))} voxels need {size / 2**30:.1f} GiB, "
-                          f"more than this machine can hold ({physical / 2**30:.0f} GiB)")
-
-
 def iter_assemble(
     spec: VolumeSpec,
     cancel: CancelToken | None = None,
@@ -139,8 +125,14 @@ def iter_assemble(
     images = [h for point in spec.images for h in point]
     dtype = output_dtype(images, philips_values)
     shape = spec.shape
-    _check_fits_in_memory(shape, dtype, spec)
-    voxels = np.empty(shape, dtype=dtype)
+    workers = workers or min(2, os.cpu_count() or 1)
+    first_image = images[0]
+    limits.check_volume_fits(spec.label or "this series", shape, dtype.itemsize, limits.image_bytes(
+        first_image.rows, first_image.columns, first_image.samples_per_pixel, first_image.bits_allocated), workers)
+    try:
+        voxels = np.empty(shape, dtype=dtype)
+    except MemoryError:
+        raise DecodeError(f"{spec.label}: {' × '.join(map(str, shape))} voxels do not fit in memory") from None
     planes = voxels if voxels.ndim == 4 else voxels[np.newaxis]
     jobs = [(t, k) for t in range(len(spec.images)) for k in range(len(spec.images[t]))]
     start = spec.n_slices // 2 if first is None else first
@@ -172,7 +164,6 @@ def iter_assemble(
         return t, k
 
     failures: dict[tuple[int, int], str] = {}
-    workers = workers or min(2, os.cpu_count() or 1)
     def landed(t: int, k: int):
         if spec.mosaic_tiles:
             for tile in range(spec.mosaic_tiles):

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pydicom
-from pydicom.encaps import generate_frames
+from pydicom.encaps import generate_frames, get_frame
 from pydicom.uid import UID
 
-from medview.errors import DecodeError
+from medview.errors import DecodeError, ImageRefused
+from medview.io import limits
 from medview.io.headers import ImageHeader
 
 JPEG2000 = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
@@ -80,6 +81,8 @@ def decode_stored(header: ImageHeader) -> np.ndarray:
         return _decode_with_pydicom(header)
     except DecodeError:
         raise
+    except ImageRefused as refused:
+        raise DecodeError(f"{header.path}: {refused}") from refused
     except Exception as error:  # noqa: BLE001 - every codec failure becomes one clear message
         name = UID(header.transfer_syntax).name if header.transfer_syntax else "unknown transfer syntax"
         raise DecodeError(f"{header.path}: pixel data could not be decoded ({name}): {error}") from error
@@ -110,6 +113,25 @@ def _read_native(header: ImageHeader) -> np.ndarray:
 
 
 def _encapsulated_frame(header: ImageHeader) -> bytes:
+    """One frame's codestream, read at the fragment offsets the scan recorded (one read per frame, not the
+    whole file per frame); pydicom finds the frame where the scan could not tell the fragments apart."""
+    with open(header.path, "rb") as file:
+        if header.fragments is not None:
+            parts = []
+            for offset, length in header.fragments:
+                file.seek(offset)
+                parts.append(file.read(length))
+            data = b"".join(parts)
+        elif header.pixel_offset is not None:
+            file.seek(header.pixel_offset)
+            data = get_frame(file, header.frame, number_of_frames=header.n_frames)
+        else:
+            data = _frame_from_dataset(header)
+    limits.check_codestream(data, header.rows, header.columns, header.samples_per_pixel)
+    return data
+
+
+def _frame_from_dataset(header: ImageHeader) -> bytes:
     dataset = pydicom.dcmread(header.path)
     frames = generate_frames(dataset.PixelData, number_of_frames=header.n_frames)
     for index, frame in enumerate(frames):
@@ -140,6 +162,8 @@ def _decode_with_imagecodecs(header: ImageHeader) -> np.ndarray | None:
 
 
 def _decode_with_pydicom(header: ImageHeader) -> np.ndarray:
+    if UID(header.transfer_syntax).is_encapsulated:
+        _encapsulated_frame(header)  # the codestream's own size is checked before pydicom decodes it
     values = pydicom.pixels.pixel_array(header.path, index=header.frame if header.n_frames > 1 else None,
                                         raw=True)
     if header.n_frames > 1 and values.ndim > len(frame_shape(header)):

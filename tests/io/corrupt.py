@@ -56,3 +56,43 @@ def wrong_transfer_syntax(data: bytes, uid: bytes) -> bytes:
     """The file meta says another transfer syntax than the data set is written in (same UID length)."""
     assert len(uid) == len(EXPLICIT_LE)
     return data.replace(EXPLICIT_LE, uid, 1)
+
+
+# -- hostile files: headers that lie about their size, geometry or kind ---------------------------------
+# Each returns a pydicom Dataset made from a real file of pydicom's test corpus; the caller saves it.
+
+
+def _testdata(name: str):
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    return pydicom.dcmread(get_testdata_file(name))
+
+
+def claiming_size(rows: int, columns: int, frames: int | None = None, name: str = "MR_small_RLE.dcm"):
+    """A small real file whose header claims rows × columns (× frames): an RLE bomb."""
+    dataset = _testdata(name)
+    dataset.Rows, dataset.Columns = rows, columns
+    if frames is not None:
+        dataset.NumberOfFrames = frames
+    return dataset
+
+
+def jpeg2000_larger_than_header(size: int = 16384):
+    """A real 64×64 JPEG 2000 file whose codestream's SIZ says size × size in one tile."""
+    dataset = _testdata("MR_small_jp2klossless.dcm")
+    data = bytearray(dataset.PixelData)
+    siz = data.find(b"\xff\x4f\xff\x51") + 2  # SOC, then the SIZ marker
+    # marker, Lsiz, Rsiz, then Xsiz, Ysiz, XOsiz, YOsiz, XTsiz, YTsiz (big-endian 32-bit)
+    data[siz + 6: siz + 14] = struct.pack(">II", size, size)
+    data[siz + 22: siz + 30] = struct.pack(">II", size, size)
+    dataset.PixelData = bytes(data)
+    return dataset
+
+
+def skewed_orientation():
+    """ImageOrientationPatient whose row and column directions are 45° apart, not perpendicular."""
+    dataset = _testdata("MR_small.dcm")
+    dataset.ImageOrientationPatient = [1, 0, 0, 0.70710678, 0.70710678, 0]
+    dataset.SeriesInstanceUID = dataset.SeriesInstanceUID + ".9"
+    return dataset
