@@ -92,3 +92,22 @@ def test_rt_dose_frames_stack_along_grid_frame_offsets():
     assert volume.n_slices == int(dataset.NumberOfFrames)
     offsets = [float(v) for v in dataset.GridFrameOffsetVector]
     assert volume.slice_steps == pytest.approx(np.diff(offsets) * np.sign(offsets[-1] - offsets[0]))
+
+
+def test_multi_frame_rle_frames_are_read_at_their_own_fragments_and_equal_pydicom(tmp_path):
+    from pydicom.uid import RLELossless
+
+    dataset = pydicom.dcmread(_data("MR_small.dcm"))
+    frames = np.stack([np.roll(dataset.pixel_array, shift, axis=1) for shift in range(0, 120, 4)])
+    dataset.NumberOfFrames = len(frames)
+    dataset.PixelData = frames.tobytes()
+    dataset.compress(RLELossless, frames, encoding_plugin="pylibjpeg")
+    dataset.save_as(tmp_path / "multi.dcm")
+    headers = read_headers(str(tmp_path / "multi.dcm"))
+    assert len(headers) == len(frames)
+    # each frame knows its own fragment: decoding one never reads the others
+    assert all(h.fragments is not None and len(h.fragments) == 1 for h in headers)
+    assert len({h.fragments for h in headers}) == len(frames)
+    reference = pydicom.dcmread(tmp_path / "multi.dcm").pixel_array
+    assert np.array_equal(np.stack([decode_stored(h) for h in headers]), reference)
+    assert np.array_equal(reference, frames)
