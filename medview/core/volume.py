@@ -9,6 +9,7 @@ position, because on a gantry-tilted or unevenly spaced stack those positions ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
@@ -18,6 +19,35 @@ from medview.core import geometry
 def display_date(text: str) -> str:
     """A DICOM DA value (YYYYMMDD) as YYYY-MM-DD for people; anything else as it is."""
     return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+
+
+class Photometric(StrEnum):
+    """DICOM PhotometricInterpretation: how stored samples become what is shown (a closed set, PS3.3 C.7.6.3.1.2).
+
+    A `Volume` holds MONOCHROME1, MONOCHROME2 or RGB: the loader turns YBR and palette colour into RGB.
+    """
+
+    MONOCHROME1 = "MONOCHROME1"
+    MONOCHROME2 = "MONOCHROME2"
+    RGB = "RGB"
+    PALETTE_COLOR = "PALETTE COLOR"
+    YBR_FULL = "YBR_FULL"
+    YBR_FULL_422 = "YBR_FULL_422"
+    YBR_PARTIAL_420 = "YBR_PARTIAL_420"
+    YBR_ICT = "YBR_ICT"
+    YBR_RCT = "YBR_RCT"
+
+    @property
+    def is_colour(self) -> bool:
+        return self not in (Photometric.MONOCHROME1, Photometric.MONOCHROME2)
+
+    @classmethod
+    def of(cls, text: str, samples_per_pixel: int = 1) -> Photometric:
+        """The header's value; an unknown one is read as its sample count says (grey or RGB)."""
+        try:
+            return cls(text.strip().upper())
+        except ValueError:
+            return cls.RGB if samples_per_pixel == 3 else cls.MONOCHROME2
 
 
 @dataclass(frozen=True)
@@ -53,7 +83,10 @@ class SeriesInfo:
 
 @dataclass(frozen=True, eq=False)
 class Volume:
-    """Voxels plus geometry. Construction checks that the parts agree, so a wrong volume never exists."""
+    """Voxels plus geometry. Construction checks that the parts agree, so a wrong volume never exists.
+
+    A colour volume (photometric RGB) has a last axis of 3 samples, R, G, B in 0–255: (k, r, c, 3).
+    """
 
     voxels: np.ndarray
     #: LPS position (mm) of voxel (k, 0, 0) for every slice k, in slice order.
@@ -83,7 +116,12 @@ class Volume:
 
     def __post_init__(self) -> None:
         voxels = self.voxels
-        if voxels.ndim not in (3, 4):
+        object.__setattr__(self, "photometric", Photometric(self.photometric))
+        if self.photometric not in (Photometric.MONOCHROME1, Photometric.MONOCHROME2, Photometric.RGB):
+            raise ValueError(f"a volume is grey or RGB, not {self.photometric} (convert it when loading)")
+        if self.is_colour and (voxels.shape[-1:] != (3,) or voxels.dtype != np.uint8):
+            raise ValueError(f"an RGB volume has 3 uint8 samples per voxel, got {voxels.shape} {voxels.dtype}")
+        if len(self._spatial_shape) not in (3, 4):
             raise ValueError(f"voxels must be (k, r, c) or (t, k, r, c), got shape {voxels.shape}")
         positions = np.asarray(self.positions, dtype=np.float64)
         if positions.shape != (self.n_slices, 3):
@@ -99,11 +137,23 @@ class Volume:
         object.__setattr__(self, "pixel_spacing", spacing)
         if self.time_labels and len(self.time_labels) != self.time_points:
             raise ValueError("one time label per time point")
+        for name in ("slice_thickness", "sop_instance_uids"):
+            if getattr(self, name) and len(getattr(self, name)) != self.n_slices:
+                raise ValueError(f"one {name.replace('_', ' ')} value per slice: "
+                                 f"{len(getattr(self, name))} for {self.n_slices} slices")
 
     # -- shape ---------------------------------------------------------------------------------------
     @property
+    def is_colour(self) -> bool:
+        return self.photometric == Photometric.RGB
+
+    @property
+    def _spatial_shape(self) -> tuple[int, ...]:
+        return self.voxels.shape[:-1] if self.is_colour else self.voxels.shape
+
+    @property
     def is_4d(self) -> bool:
-        return self.voxels.ndim == 4
+        return len(self._spatial_shape) == 4
 
     @property
     def time_points(self) -> int:
@@ -112,14 +162,14 @@ class Volume:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(slices, rows, columns)."""
-        return tuple(self.voxels.shape[-3:])
+        return tuple(self._spatial_shape[-3:])
 
     @property
     def n_slices(self) -> int:
-        return self.voxels.shape[-3]
+        return self._spatial_shape[-3]
 
     def slice(self, k: int, t: int = 0) -> np.ndarray:
-        """The 2D image of slice k (and time point t): a view, not a copy."""
+        """The 2D image of slice k (and time point t), (r, c) or (r, c, 3) for colour: a view, not a copy."""
         return self.voxels[t, k] if self.is_4d else self.voxels[k]
 
     # -- geometry ------------------------------------------------------------------------------------

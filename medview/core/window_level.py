@@ -97,8 +97,11 @@ def grey(values: np.ndarray, window: Window, inverted: bool = False) -> np.ndarr
     """Values → 8-bit grey through a window: the display mapping, as the slice view draws it.
 
     Linear from black at `window.low` to white at `window.high`, clipped outside; `inverted` (MONOCHROME1
-    or the user's invert) swaps black and white. The values themselves are never changed.
+    or the user's invert) swaps black and white. The values themselves are never changed. Colour (rows,
+    columns, 3) R, G, B is drawn as stored: no window on colour.
     """
+    if np.ndim(values) == 3 and np.shape(values)[-1] == 3:
+        return np.asarray(values, dtype=np.uint8)
     scaled = (np.asarray(values, dtype=np.float32) - np.float32(window.low)) * np.float32(255.0 / window.width)
     scaled = np.clip(scaled, 0, 255)
     if inverted:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from medview.core.annotations import measure_annotation
 from medview.core.reading import KeyImage, Measurement, Reading
+from medview.core.window_level import Window
 from medview.errors import MedviewError
 from medview.gui.workers import Job
 from medview.report.export import source_of
@@ -63,7 +64,7 @@ def gather_reading(window, anonymised: bool = False, impression: str = "") -> tu
             values = measure_annotation(annotation, volume.slice(k), volume.pixel_spacing, volume.value_unit)
             reading.measurements.append(Measurement(k, annotation, values))
     keys = sorted(k for index, k in store.key_images if index == series.index) or [view.k]
-    window_ = view.window
+    window_ = view.window or Window(255, 127.5, "colour: as stored")  # colour images have no window
     for k in keys:
         marks = tuple((c, r) for r, c in view.click_points.get((series.index, k), []))
         reading.key_images.append(KeyImage(

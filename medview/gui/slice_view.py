@@ -22,6 +22,7 @@ from medview.core import orientation
 from medview.core.colormap import heat_rgba
 from medview.core.volume import display_date
 from medview.core.window_level import Window, default_window, presets_for
+from medview.gui import colour
 
 #: (colour, point size, bold) of the overlay texts
 AI_STYLE = ("#ff9060", 10, True)
@@ -165,7 +166,7 @@ class SliceView(QWidget):
         if self.series is None:
             return
         values = self.series.sample_values()
-        if values is None:
+        if values is None or colour.is_colour_series(self.series.photometric):  # no window on R, G, B
             return
         if not self.presets:
             self.presets = presets_for(self.series.modality, values)
@@ -185,9 +186,7 @@ class SliceView(QWidget):
         else:
             # inverting by swapping the levels keeps pyqtgraph on its fast grey path (a lookup table costs
             # a pass over every pixel on every scroll step)
-            window = self.window or Window(1, 0)
-            levels = (window.high, window.low) if self.inverted else (window.low, window.high)
-            self.image.setImage(pixels, autoLevels=False, levels=levels)
+            self.image.setImage(pixels, autoLevels=False, levels=colour.levels(pixels, self.window, self.inverted))
         self._update_overlays(loaded=pixels is not None)
         self._draw_heat()
         self._draw_marks()
@@ -363,8 +362,7 @@ class SliceView(QWidget):
         pixels = series.slice(self.k, self.t)
         if pixels is None:
             return f"(k, r, c) = ({self.k}, {r}, {c}): not loaded yet"
-        value = pixels[r, c]
-        value_text = f"{value:g}" if isinstance(value, (float, np.floating)) else f"{int(value)}"
+        value_text = colour.value_text(pixels[r, c])
         unit = f" {series.value_unit}" if series.value_unit else ""
         x, y, z = series.voxel_to_lps(self.k, r, c)
         return (f"{value_text}{unit} at (k, r, c) = ({self.k}, {r}, {c}); "

@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 
-from medview.core.volume import Volume
+from medview.core.volume import Photometric, Volume
 from medview.errors import DecodeError
 from medview.io import limits
 from medview.io.decode import decode_stored
@@ -56,7 +56,10 @@ def _rescale(h: ImageHeader, philips_values: str) -> tuple[float, float]:
 
 
 def output_dtype(images: list[ImageHeader], philips_values: str) -> np.dtype:
-    """The narrowest type that holds every value after the LUT exactly: int16 for CT, float32 for scaled MR."""
+    """The narrowest type that holds every value after the LUT exactly: int16 for CT, float32 for scaled MR,
+    uint8 R, G, B for colour."""
+    if images and images[0].is_colour:
+        return np.dtype(np.uint8)
     low, high = math.inf, -math.inf
     for h in images:
         slope, intercept = _rescale(h, philips_values)
@@ -96,7 +99,9 @@ def _tiles(frame: np.ndarray, spec: VolumeSpec) -> np.ndarray:
 
 def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float, h: ImageHeader) -> None:
     """Write stored values through the modality LUT into the output slice, checking they fit."""
-    if target.dtype.kind in "iu":
+    if h.is_colour:  # R, G, B: no modality LUT
+        target[...] = stored
+    elif target.dtype.kind in "iu":
         low, high = _stored_range(h)
         if stored.size and (int(stored.min()) < low or int(stored.max()) > high):
             # bits above BitsStored are not part of the value (PS3.5 8.1.1): mask them off
@@ -133,7 +138,7 @@ def iter_assemble(
         voxels = np.empty(shape, dtype=dtype)
     except MemoryError:
         raise DecodeError(f"{spec.label}: {' × '.join(map(str, shape))} voxels do not fit in memory") from None
-    planes = voxels if voxels.ndim == 4 else voxels[np.newaxis]
+    planes = voxels if spec.time_points > 1 else voxels[np.newaxis]
     jobs = [(t, k) for t in range(len(spec.images)) for k in range(len(spec.images[t]))]
     start = spec.n_slices // 2 if first is None else first
     jobs.sort(key=lambda job: (job[0], (job[1] - start) % max(1, len(spec.images[job[0]]))))
@@ -158,7 +163,7 @@ def iter_assemble(
             for tile, image in enumerate(_tiles(stored, spec)):
                 _put(planes[t, tile], image, slope, intercept, h)
         else:
-            if stored.shape != (spec.rows, spec.columns):
+            if stored.shape != planes[t, k].shape:
                 raise DecodeError(f"{h.path}: image is {stored.shape}, expected {spec.rows}×{spec.columns}")
             _put(planes[t, k], stored, slope, intercept, h)
         return t, k
@@ -212,11 +217,12 @@ def iter_assemble(
         column_cosine=spec.column_cosine,
         pixel_spacing=spec.pixel_spacing,
         info=spec.info,
-        photometric=first_point[0].photometric,
-        value_unit=_value_unit(first_point[0]),
+        photometric=Photometric.RGB if spec.is_colour else Photometric.of(first_point[0].photometric),
+        value_unit="" if spec.is_colour else _value_unit(first_point[0]),
         value_note=_value_note(images, philips_values),
         slice_thickness=thickness,
-        sop_instance_uids=tuple(h.sop_instance_uid for h in first_point),
+        sop_instance_uids=(tuple(first_point[0].sop_instance_uid for _ in range(spec.n_slices)) if spec.mosaic_tiles
+                           else tuple(h.sop_instance_uid for h in first_point)),
         time_labels=spec.time_labels,
         warnings=tuple(warnings),
         has_geometry=spec.has_geometry,

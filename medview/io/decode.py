@@ -72,6 +72,8 @@ def frame_shape(header: ImageHeader) -> tuple[int, ...]:
 def decode_stored(header: ImageHeader) -> np.ndarray:
     """The stored values of one image (one frame), before the modality LUT."""
     try:
+        if header.is_colour:
+            return decode_colour(header)
         if header.is_native_little_endian and header.samples_per_pixel == 1:
             return _read_native(header)
         if header.transfer_syntax in JPEG2000 | RLE and header.samples_per_pixel == 1:
@@ -159,6 +161,28 @@ def _decode_with_imagecodecs(header: ImageHeader) -> np.ndarray | None:
     if values.dtype.kind != expected.kind:
         return None  # signedness of the codestream disagrees with PixelRepresentation: pydicom corrects it
     return _fix_bits(np.ascontiguousarray(values, dtype=expected), header)
+
+
+def decode_colour(header: ImageHeader) -> np.ndarray:
+    """One colour image as (rows, columns, 3) uint8 R, G, B: YBR converted and palette colour looked up by pydicom.
+
+    16-bit samples or palette entries keep their top 8 bits: colour is for display, never measured.
+    """
+    if UID(header.transfer_syntax).is_encapsulated:
+        _encapsulated_frame(header)  # the codestream's own size is checked before pydicom decodes it
+    index = header.frame if header.n_frames > 1 else None
+    values = pydicom.pixels.pixel_array(header.path, index=index)  # raw=False: YBR becomes RGB
+    if header.n_frames > 1 and values.ndim == 4:
+        values = values[0]
+    bits = header.bits_stored
+    if header.photometric.strip().upper() == "PALETTE COLOR":
+        values = pydicom.pixels.apply_color_lut(values, pydicom.dcmread(header.path, stop_before_pixels=True))
+        bits = 8 * values.dtype.itemsize
+    if values.shape != (header.rows, header.columns, 3):
+        raise DecodeError(f"{header.path}: colour image is {values.shape}, expected {header.rows}×{header.columns}×3")
+    if values.dtype.itemsize > 1:
+        values = np.right_shift(values, max(0, bits - 8))
+    return np.ascontiguousarray(values, dtype=np.uint8)
 
 
 def _decode_with_pydicom(header: ImageHeader) -> np.ndarray:

@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from medview.core import geometry
+from medview.core.volume import Photometric
 from medview.errors import ImageRefused
 from medview.io import limits
 from medview.io.siemens_csa import CSA_IMAGE_HEADER
@@ -141,6 +142,11 @@ class ImageHeader:
     mosaic_normal: tuple[float, float, float] | None = None
     #: offsets along the normal of the frames of a single-file volume (RT dose), in mm
     grid_frame_offset: float | None = None
+
+    @property
+    def is_colour(self) -> bool:
+        """RGB, YBR or palette colour: decoded to R, G, B."""
+        return Photometric.of(self.photometric, self.samples_per_pixel).is_colour or self.samples_per_pixel == 3
 
     @property
     def is_native_little_endian(self) -> bool:
@@ -525,6 +531,8 @@ def _check_claims(h: ImageHeader, n_frames: int, layout: PixelLayout) -> None:
     """Refuse a header whose image the file cannot hold, before anything is allocated (see io.limits)."""
     limits.check_claims(h.rows, h.columns, h.samples_per_pixel, h.bits_allocated, h.bits_stored, n_frames)
     needed = limits.image_bytes(h.rows, h.columns, h.samples_per_pixel, h.bits_allocated, n_frames)
+    if h.photometric.strip().upper() == Photometric.YBR_FULL_422:  # two chroma samples shared by two pixels
+        needed = needed * 2 // 3
     if h.pixel_length is not None:
         limits.check_native(needed, h.pixel_length)
     elif h.transfer_syntax in UNCOMPRESSED and layout.file_size:

@@ -65,10 +65,15 @@ class VolumeSpec:
         return len(self.images)
 
     @property
+    def is_colour(self) -> bool:
+        return self.images[0][0].is_colour
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        """(slices, rows, columns), with the time points first for a 4D volume."""
+        """(slices, rows, columns), with the time points first for a 4D volume and R, G, B last for colour."""
         base = (self.n_slices, self.rows, self.columns)
-        return (self.time_points, *base) if self.time_points > 1 else base
+        base = (self.time_points, *base) if self.time_points > 1 else base
+        return (*base, 3) if self.is_colour else base
 
     @property
     def normal(self) -> np.ndarray:
@@ -118,7 +123,7 @@ def _split_key(h: ImageHeader) -> tuple:
     orientation = tuple(round(v, 3) + 0.0 for v in h.orientation) if h.orientation else ()
     return (h.series_number if h.series_number is not None else -1,
             h.echo_number if h.echo_number is not None else 0, _round(h.echo_time, 2) or 0.0,
-            h.image_part, orientation, h.rows, h.columns, h.samples_per_pixel, bool(h.mosaic_tiles))
+            h.image_part, orientation, h.rows, h.columns, h.samples_per_pixel, h.is_colour, bool(h.mosaic_tiles))
 
 
 def _series_info(h: ImageHeader, part: str) -> SeriesInfo:
