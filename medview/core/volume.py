@@ -14,6 +14,7 @@ from enum import StrEnum
 import numpy as np
 
 from medview.core import geometry
+from medview.core.window_level import Window
 
 
 def display_date(text: str) -> str:
@@ -113,6 +114,8 @@ class Volume:
     warnings: tuple[str, ...] = ()
     #: False when the images carry no patient geometry (no position/orientation): positions are made up.
     has_geometry: bool = True
+    #: the scanner's windows (WindowCenter/WindowWidth, VOI LUTs) in the volume's values; the first is the default
+    windows: tuple[Window, ...] = ()
 
     def __post_init__(self) -> None:
         voxels = self.voxels

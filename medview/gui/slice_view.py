@@ -129,6 +129,7 @@ class SliceView(QWidget):
         self.k = 0
         self.t = 0
         self.window: Window | None = None
+        self._provisional: Window | None = None  # a default window taken before the whole volume had loaded
         self.presets: list[Window] = []
         self.invert = False
         self.rotation = 0
@@ -155,6 +156,7 @@ class SliceView(QWidget):
         self.rotation, self.flip_horizontal, self.flip_vertical = 0, False, False
         self.window = window
         self.presets = []
+        self._provisional = None
         self._last_cursor = None
         self._static_key = None  # patient, series and letters are made again for the new series
         self._place_image()
@@ -162,16 +164,20 @@ class SliceView(QWidget):
         self.fit()
 
     def ensure_window(self) -> None:
-        """The default window and presets once pixels exist (MR windows come from the values)."""
+        """The default window and presets once pixels exist: the scanner's, else from the values. A window
+        taken from the first slices is replaced by the whole volume's once it has loaded (unless changed)."""
         if self.series is None:
             return
         values = self.series.sample_values()
         if values is None or colour.is_colour_series(self.series.photometric):  # no window on R, G, B
             return
-        if not self.presets:
-            self.presets = presets_for(self.series.modality, values)
-        if self.window is None:
-            self.window = default_window(self.series.modality, values)
+        whole = self.series.loaded and self._provisional is not None and self.window == self._provisional
+        if not self.presets or whole:
+            self.presets = presets_for(self.series.modality, values, self.series.windows)
+        if self.window is None or whole:
+            self.window = default_window(self.series.modality, values, self.series.windows)
+            partial = not self.series.loaded and not self.series.windows and self.series.modality != "CT"
+            self._provisional = self.window if partial else None
             self.window_changed.emit(self.window)
 
     def refresh(self) -> None:

@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import numpy as np
 
 from medview.core.volume import Photometric, Volume
+from medview.core.window_level import Window
 from medview.errors import DecodeError
 from medview.io import limits
 from medview.io.decode import decode_stored
@@ -226,7 +227,16 @@ def iter_assemble(
         time_labels=spec.time_labels,
         warnings=tuple(warnings),
         has_geometry=spec.has_geometry,
+        windows=() if spec.is_colour else _windows_in_values(spec.windows, first_point[0], philips_values),
     )
+
+
+def _windows_in_values(windows, h: ImageHeader, philips_values: str) -> tuple[Window, ...]:
+    """The scanner's windows are in displayed values: scaled with the values when Philips FP is shown."""
+    if not _uses_philips_fp(h, philips_values):
+        return tuple(windows)
+    factor = h.rescale_slope * h.philips_scale_slope
+    return tuple(Window(abs(w.width / factor), w.level / factor, w.name) for w in windows)
 
 
 def assemble_volume(

@@ -142,6 +142,12 @@ class ImageHeader:
     mosaic_normal: tuple[float, float, float] | None = None
     #: offsets along the normal of the frames of a single-file volume (RT dose), in mm
     grid_frame_offset: float | None = None
+    #: the scanner's windows, (width, centre, explanation) in values after the modality LUT: every
+    #: WindowCenter/WindowWidth pair, then each VOI LUT as the window over its input range
+    windows: tuple[tuple[float, float, str], ...] = ()
+    #: where pixel_spacing came from: "PixelSpacing", "ImagerPixelSpacing" (at the detector) or
+    #: "ImagerPixelSpacing ÷ EstimatedRadiographicMagnificationFactor"
+    spacing_source: str = ""
 
     @property
     def is_colour(self) -> bool:
@@ -255,7 +261,8 @@ _TAGS = {
         "PhotometricInterpretation", "SamplesPerPixel", "BitsAllocated", "BitsStored", "PixelRepresentation",
         "EchoNumbers", "EchoTime", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionNumber",
         "AcquisitionTime", "NumberOfFrames", "ContrastBolusAgent", "ScanningSequence", "SequenceVariant",
-        "SequenceName", "ProtocolName",
+        "SequenceName", "ProtocolName", "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation",
+        "VOILUTFunction", "EstimatedRadiographicMagnificationFactor",
     )
 }
 
@@ -460,6 +467,7 @@ def headers_of(dataset: Dataset, path: str, layout: PixelLayout | None = None) -
 
     f = _Fast(dataset)
     image_type = f.parts("ImageType")
+    spacing, spacing_source = _pixel_spacing(f)
     base = ImageHeader(
         path=path,
         sop_instance_uid=f.text("SOPInstanceUID"),
@@ -494,7 +502,9 @@ def headers_of(dataset: Dataset, path: str, layout: PixelLayout | None = None) -
         columns=f.int("Columns") or 0,
         position=f.floats("ImagePositionPatient", 3),
         orientation=f.floats("ImageOrientationPatient", 6),
-        pixel_spacing=f.floats("PixelSpacing", 2) or f.floats("ImagerPixelSpacing", 2),
+        pixel_spacing=spacing,
+        spacing_source=spacing_source,
+        windows=scanner_windows(dataset, f),
         slice_thickness=f.float("SliceThickness"),
         spacing_between_slices=f.float("SpacingBetweenSlices"),
         gantry_tilt=f.float("GantryDetectorTilt"),
@@ -525,6 +535,55 @@ def headers_of(dataset: Dataset, path: str, layout: PixelLayout | None = None) -
     if n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in dataset:
         return [replace(base, fragments=layout.frame_fragments(0, 1))]
     return _frames(dataset, replace(base, n_frames=n_frames), n_frames, layout)
+
+
+def _pixel_spacing(f: _Fast) -> tuple[tuple[float, ...] | None, str]:
+    """PixelSpacing (in the patient), else ImagerPixelSpacing corrected by the magnification when stated.
+
+    ImagerPixelSpacing is at the detector: on CR/DX it overstates lengths in the patient by the geometric
+    magnification, so it is divided by EstimatedRadiographicMagnificationFactor, or named as uncorrected.
+    """
+    spacing = f.floats("PixelSpacing", 2)
+    if spacing is not None:
+        return spacing, "PixelSpacing"
+    imager = f.floats("ImagerPixelSpacing", 2)
+    if imager is None:
+        return None, ""
+    magnification = f.float("EstimatedRadiographicMagnificationFactor")
+    if magnification is not None and magnification > 0:
+        return (tuple(v / magnification for v in imager),
+                f"ImagerPixelSpacing ÷ EstimatedRadiographicMagnificationFactor {magnification:g}")
+    return imager, "ImagerPixelSpacing"
+
+
+def scanner_windows(dataset: Dataset, f: _Fast | None = None) -> tuple[tuple[float, float, str], ...]:
+    """Every window the scanner stored: WindowCenter/WindowWidth pairs with their explanations, then VOI LUTs.
+
+    A VOI LUT is given as the window over its input range (first mapped value to last): the LUT's curve
+    itself is not applied.
+    """
+    f = f or _Fast(dataset)
+    centres, widths = f.parts("WindowCenter"), f.parts("WindowWidth")
+    explanations = f.parts("WindowCenterWidthExplanation")
+    function = f.text("VOILUTFunction").upper()
+    windows = []
+    for index, (centre, width) in enumerate(zip(centres, widths, strict=False)):
+        centre_value, width_value = _float(centre), _float(width)
+        if centre_value is None or width_value is None or not width_value > 0:
+            continue
+        name = explanations[index] if index < len(explanations) and explanations[index] else f"window {index + 1}"
+        if function == "SIGMOID":
+            name += " (sigmoid on the scanner, shown linear)"
+        windows.append((width_value, centre_value, name))
+    for index, item in enumerate(dataset.get("VOILUTSequence") or []):
+        descriptor = item.get("LUTDescriptor")
+        if descriptor is None or len(descriptor) != 3:
+            continue
+        entries, first, _bits = (int(v) for v in descriptor)
+        entries = entries or 65536
+        explanation = _text(item.get("LUTExplanation")) or f"VOI LUT {index + 1}"
+        windows.append((float(max(1, entries - 1)), first + (entries - 1) / 2, f"{explanation} (VOI LUT range)"))
+    return tuple(windows)
 
 
 def _check_claims(h: ImageHeader, n_frames: int, layout: PixelLayout) -> None:
@@ -594,6 +653,8 @@ def _frames(dataset: Dataset, base: ImageHeader, n_frames: int, layout: PixelLay
         echo_time = _find(groups, "MREchoSequence", "EffectiveEchoTime")
         temporal_index = _find(groups, "FrameContentSequence", "TemporalPositionIndex")
         trigger = _find(groups, "CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime")
+        voi = next((item for item in (_item(g, "FrameVOILUTSequence") for g in groups if g is not None)
+                    if item is not None), None)
         philips_slope = None
         for group in groups:
             private = _item(group, PHILIPS_PER_FRAME_PRIVATE) if group is not None else None
@@ -620,5 +681,6 @@ def _frames(dataset: Dataset, base: ImageHeader, n_frames: int, layout: PixelLay
             philips_scale_slope=philips_slope if philips_slope is not None else base.philips_scale_slope,
             grid_frame_offset=_float(offsets[index]) if offsets is not None and index < len(offsets) else None,
             fragments=layout.frame_fragments(index, n_frames),
+            windows=scanner_windows(voi) if voi is not None else base.windows,
         ))
     return headers

@@ -16,6 +16,7 @@ import numpy as np
 
 from medview.core import geometry
 from medview.core.volume import SeriesInfo
+from medview.core.window_level import Window
 from medview.io.headers import ImageHeader
 from medview.io.scan import ScanResult, SkippedFile
 from medview.io.validate import geometry_warnings
@@ -54,6 +55,8 @@ class VolumeSpec:
     #: the mosaic's tiles run against the slice order (CSA SliceNormalVector opposite cross(row, column))
     mosaic_descending: bool = False
     has_geometry: bool = True
+    #: the scanner's windows (values after the modality LUT), the first is the default: see scanner_windows
+    windows: tuple[Window, ...] = ()
     sort_key: tuple = field(default=(), compare=False, repr=False)
 
     @property
@@ -288,7 +291,7 @@ def _spec(key, notes, images, normal, time_labels) -> VolumeSpec:
         images=tuple(images), positions=positions, row_cosine=geometry.unit(row),
         column_cosine=geometry.unit(col), pixel_spacing=tuple(spacing), rows=first.rows,
         columns=first.columns, warnings=tuple(warnings), time_labels=tuple(time_labels),
-        sort_key=_order(first, key),
+        windows=scanner_windows(images[0]), sort_key=_order(first, key),
     )
 
 
@@ -298,7 +301,27 @@ def _pixel_spacing(h: ImageHeader, warnings: list[str]) -> tuple[float, float]:
     if spacing is None or min(spacing) <= 0:
         warnings.append("no valid PixelSpacing: 1 mm assumed, distances are not in true mm")
         return (1.0, 1.0)
+    if h.spacing_source == "ImagerPixelSpacing":
+        warnings.append("spacing at the detector (ImagerPixelSpacing, no magnification factor): lengths in "
+                        "the patient are overstated by the X-ray magnification")
+    elif h.spacing_source.startswith("ImagerPixelSpacing ÷"):
+        warnings.append(f"spacing in the patient estimated: {h.spacing_source}")
     return (float(spacing[0]), float(spacing[1]))
+
+
+def scanner_windows(images: tuple[ImageHeader, ...]) -> tuple[Window, ...]:
+    """The scanner's windows for a stack: the i-th window is the median over the slices of their i-th.
+
+    Scanners often store a window per slice (MR); the median is one window for the whole volume.
+    """
+    count = max((len(h.windows) for h in images), default=0)
+    windows = []
+    for index in range(count):
+        pairs = [h.windows[index] for h in images if len(h.windows) > index]
+        width = float(np.median([p[0] for p in pairs]))
+        centre = float(np.median([p[1] for p in pairs]))
+        windows.append(Window(width, centre, f"scanner: {pairs[0][2]}"))
+    return tuple(windows)
 
 
 def _order(h: ImageHeader, key: tuple) -> tuple:
@@ -332,7 +355,8 @@ def _mosaic(h: ImageHeader, key: tuple, notes: list[str]) -> VolumeSpec:
     return VolumeSpec(
         info=_series_info(h, _part_label(h, key, notes)), images=((h,),), positions=positions,
         row_cosine=row, column_cosine=col, pixel_spacing=(row_mm, col_mm), rows=rows, columns=columns,
-        warnings=tuple(warnings), mosaic_tiles=tiles, mosaic_descending=descending, sort_key=_order(h, key),
+        warnings=tuple(warnings), mosaic_tiles=tiles, mosaic_descending=descending,
+        windows=scanner_windows((h,)), sort_key=_order(h, key),
     )
 
 
@@ -353,6 +377,7 @@ def _without_geometry(images: list[ImageHeader], key: tuple, notes: list[str]) -
             info=_series_info(first, _part_label(first, key, notes)), images=(tuple(frames),),
             positions=positions, row_cosine=np.array([1.0, 0, 0]), column_cosine=np.array([0, 1.0, 0]),
             pixel_spacing=tuple(spacing), rows=first.rows, columns=first.columns,
-            warnings=tuple(warnings), has_geometry=False, sort_key=_order(first, key),
+            warnings=tuple(warnings), has_geometry=False, windows=scanner_windows(tuple(frames)),
+            sort_key=_order(first, key),
         ))
     return specs
