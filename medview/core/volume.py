@@ -229,12 +229,15 @@ class Volume:
     def voxel_to_lps(self, k: float, r: float, c: float) -> np.ndarray:
         """Patient position (LPS mm) of a voxel, exact on sheared and unevenly spaced stacks.
 
-        A fractional k interpolates between the positions of the two neighbouring slices.
+        A fractional k interpolates between the positions of the two neighbouring slices; outside the stack
+        k extrapolates from the end step on either side (as `lps_to_voxel` does), never clamps.
         """
-        k_low = int(np.clip(np.floor(k), 0, self.n_slices - 1))
-        k_high = min(k_low + 1, self.n_slices - 1)
-        fraction = float(k) - k_low
-        base = self.positions[k_low] * (1 - fraction) + self.positions[k_high] * fraction
+        if self.n_slices == 1:
+            base = self.positions[0]
+        else:
+            k_low = int(np.clip(np.floor(k), 0, self.n_slices - 2))
+            fraction = float(k) - k_low
+            base = self.positions[k_low] * (1 - fraction) + self.positions[k_low + 1] * fraction
         row_mm, col_mm = self.pixel_spacing
         return base + c * col_mm * self.row_cosine + r * row_mm * self.column_cosine
 
@@ -254,7 +257,7 @@ class Volume:
                     k = (target - projections[0]) / steps[0]
                 else:
                     k = self.n_slices - 1 + (target - projections[-1]) / steps[-1]
-        base = self.voxel_to_lps(min(max(k, 0.0), self.n_slices - 1.0), 0, 0)
+        base = self.voxel_to_lps(k, 0, 0)
         offset = point - base
         row_mm, col_mm = self.pixel_spacing
         return np.array([k, offset @ self.column_cosine / row_mm, offset @ self.row_cosine / col_mm])

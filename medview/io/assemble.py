@@ -102,11 +102,12 @@ def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float,
     """Write stored values through the modality LUT into the output slice, checking they fit."""
     if h.is_colour:  # R, G, B: no modality LUT
         target[...] = stored
-    elif target.dtype.kind in "iu":
-        low, high = _stored_range(h)
-        if stored.size and (int(stored.min()) < low or int(stored.max()) > high):
-            # bits above BitsStored are not part of the value (PS3.5 8.1.1): mask them off
-            stored = np.bitwise_and(stored, (1 << h.bits_stored) - 1).astype(stored.dtype)
+        return
+    low, high = _stored_range(h)
+    if stored.size and (int(stored.min()) < low or int(stored.max()) > high):
+        # bits above BitsStored are not part of the value (PS3.5 8.1.1): masked off under any rescale
+        stored = np.bitwise_and(stored, (1 << h.bits_stored) - 1).astype(stored.dtype)
+    if target.dtype.kind in "iu":
         if slope == 1:
             np.add(stored, np.int32(intercept), out=target, casting="unsafe")
         else:

@@ -632,11 +632,32 @@ def _mosaic_normal(dataset: Dataset, image_type: tuple[str, ...]) -> tuple[float
     return csa_slice_normal(dataset[CSA_IMAGE_HEADER].value)
 
 
+def _relative_offsets(vector, position, orientation) -> list[float] | None:
+    """GridFrameOffsetVector as distances from ImagePositionPatient along the normal (mm).
+
+    PS3.3 C.8.8.3.2: relative when its first value is 0; otherwise, on an axial grid (IOP 1,0,0,0,1,0), the
+    values are the frames' own z (absolute) and the first one is the z of ImagePositionPatient.
+    """
+    if vector is None:
+        return None
+    values = [_float(v) for v in (vector if isinstance(vector, (list, tuple, pydicom.multival.MultiValue))
+                                  else [vector])]
+    if any(v is None for v in values):
+        return None
+    if not values or values[0] == 0 or position is None or orientation is None:
+        return values
+    row, column = orientation[:3], orientation[3:]
+    normal_z = row[0] * column[1] - row[1] * column[0]
+    if abs(abs(normal_z) - 1) > 1e-3:
+        return values  # the absolute form is defined for axial grids only: read as relative
+    return [(v - position[2]) * normal_z for v in values]
+
+
 def _frames(dataset: Dataset, base: ImageHeader, n_frames: int, layout: PixelLayout) -> list[ImageHeader]:
     """One header per frame of a multi-frame file, from its functional groups where it has them."""
     per_frame = list(dataset.get("PerFrameFunctionalGroupsSequence") or [])
     shared = _item(dataset, "SharedFunctionalGroupsSequence")
-    offsets = dataset.get("GridFrameOffsetVector")
+    offsets = _relative_offsets(dataset.get("GridFrameOffsetVector"), base.position, base.orientation)
     headers = []
     for index in range(n_frames):
         own = per_frame[index] if index < len(per_frame) else None
@@ -679,7 +700,7 @@ def _frames(dataset: Dataset, base: ImageHeader, n_frames: int, layout: PixelLay
             temporal_position_index=_int(temporal_index),
             trigger_time=_float(trigger) if trigger is not None else base.trigger_time,
             philips_scale_slope=philips_slope if philips_slope is not None else base.philips_scale_slope,
-            grid_frame_offset=_float(offsets[index]) if offsets is not None and index < len(offsets) else None,
+            grid_frame_offset=offsets[index] if offsets is not None and index < len(offsets) else None,
             fragments=layout.frame_fragments(index, n_frames),
             windows=scanner_windows(voi) if voi is not None else base.windows,
         ))

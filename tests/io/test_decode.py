@@ -111,3 +111,27 @@ def test_multi_frame_rle_frames_are_read_at_their_own_fragments_and_equal_pydico
     reference = pydicom.dcmread(tmp_path / "multi.dcm").pixel_array
     assert np.array_equal(np.stack([decode_stored(h) for h in headers]), reference)
     assert np.array_equal(reference, frames)
+
+
+def test_rt_dose_with_an_absolute_grid_frame_offset_vector_is_placed_as_the_relative_one(tmp_path):
+    dataset = pydicom.dcmread(_data("rtdose.dcm"))
+    z = float(dataset.ImagePositionPatient[2])
+    dataset.GridFrameOffsetVector = [z + float(v) for v in dataset.GridFrameOffsetVector]  # PS3.3 C.8.8.3.2
+    dataset.save_as(tmp_path / "absolute.dcm")
+    [relative] = open_folder(_data("rtdose.dcm")).volumes
+    [absolute] = open_folder(tmp_path / "absolute.dcm").volumes
+    assert np.allclose(absolute.positions, relative.positions)
+    assert absolute.positions[0][2] == pytest.approx(z)
+
+
+def test_bits_above_bits_stored_are_masked_under_a_non_integer_rescale(tmp_path):
+    dataset = pydicom.dcmread(_data("emri_small.dcm"))  # 12 bits stored in 16, unsigned
+    assert dataset.BitsStored == 12
+    stored = dataset.pixel_array.copy()
+    dirty = stored | np.uint16(0xA000)  # garbage in the 4 unused high bits
+    dataset.PixelData = dirty.tobytes()
+    dataset.RescaleSlope, dataset.RescaleIntercept = 0.5, -3
+    dataset.save_as(tmp_path / "dirty.dcm")
+    volume = assemble_volume(open_folder(tmp_path).volumes[0])
+    assert volume.voxels.dtype.kind == "f"
+    assert np.allclose(np.sort(volume.voxels.ravel()), np.sort((stored & 0x0FFF).astype(np.float64).ravel() * 0.5 - 3))
