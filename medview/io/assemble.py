@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from enum import StrEnum
 
 import numpy as np
 
@@ -25,8 +26,16 @@ from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
 from medview.io.scan import CancelToken
 
-PHILIPS_DISPLAYED = "displayed"
-PHILIPS_FLOATING = "floating"
+
+class PhilipsValues(StrEnum):
+    """Which Philips value a volume holds (a closed set: the CLI's --philips-values choices)."""
+
+    DISPLAYED = "displayed"
+    FLOATING = "floating"
+
+
+PHILIPS_DISPLAYED = PhilipsValues.DISPLAYED
+PHILIPS_FLOATING = PhilipsValues.FLOATING
 
 Progress = Callable[[int, int], None]
 

@@ -1,17 +1,15 @@
 """Decoding one image's stored pixel values: a plain function of a header, safe to run in any thread.
 
-Three paths, each giving exactly the pixels pydicom gives (the tests compare them on every transfer
-syntax we have):
+The path is chosen from the one codec table (io/codecs.py); each gives exactly the pixels pydicom gives
+(the tests compare them on every transfer syntax we have):
 - native little endian: the bytes are read straight from the file at the offset the scan recorded;
 - JPEG 2000 and RLE: imagecodecs, which releases the GIL so that two threads decode on two cores,
   used only where its output type matches the header (anything else falls through);
-- everything else (big endian, JPEG, JPEG-LS, deflate, odd bit depths): pydicom with the pylibjpeg plug-ins.
+- everything else (big endian, JPEG, JPEG-LS, deflate, odd bit depths): pydicom with the pylibjpeg plug-ins;
+- colour (RGB, YBR, palette): pydicom, converted to R, G, B.
 """
 
 from __future__ import annotations
-
-import importlib.util
-from dataclasses import dataclass
 
 import numpy as np
 import pydicom
@@ -20,38 +18,8 @@ from pydicom.uid import UID
 
 from medview.errors import DecodeError, ImageRefused
 from medview.io import limits
+from medview.io.codecs import Decoder, codec_for
 from medview.io.headers import ImageHeader
-
-JPEG2000 = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
-            "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"}
-RLE = {"1.2.840.10008.1.2.5"}
-
-
-@dataclass(frozen=True)
-class Codec:
-    transfer_syntax: str
-    decoder: str
-    available: bool
-
-
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-def available_codecs() -> list[Codec]:
-    """Which transfer syntaxes this installation decodes, and with what: for `medview info`."""
-    has_imagecodecs = _has("imagecodecs")
-    rows = [
-        Codec("Implicit/Explicit VR Little Endian", "medview native reader", True),
-        Codec("Explicit VR Big Endian, Deflated", "pydicom", True),
-        Codec("RLE Lossless", "imagecodecs" if has_imagecodecs else "pylibjpeg-rle",
-              has_imagecodecs or _has("rle")),
-        Codec("JPEG Baseline/Extended/Lossless", "pylibjpeg-libjpeg", _has("libjpeg")),
-        Codec("JPEG-LS", "pylibjpeg-libjpeg / pyjpegls", _has("libjpeg") or _has("jpeg_ls")),
-        Codec("JPEG 2000", "imagecodecs (OpenJPEG, both cores)" if has_imagecodecs else "pylibjpeg-openjpeg",
-              has_imagecodecs or _has("openjpeg")),
-    ]
-    return rows
 
 
 def stored_dtype(header: ImageHeader) -> np.dtype:
@@ -74,9 +42,11 @@ def decode_stored(header: ImageHeader) -> np.ndarray:
     try:
         if header.is_colour:
             return decode_colour(header)
-        if header.is_native_little_endian and header.samples_per_pixel == 1:
+        codec = codec_for(header.transfer_syntax)
+        decoder = codec.decoder if codec is not None else Decoder.PYDICOM
+        if decoder == Decoder.NATIVE and header.is_native_little_endian and header.samples_per_pixel == 1:
             return _read_native(header)
-        if header.transfer_syntax in JPEG2000 | RLE and header.samples_per_pixel == 1:
+        if decoder in (Decoder.IMAGECODECS_RLE, Decoder.IMAGECODECS_JPEG2000) and header.samples_per_pixel == 1:
             decoded = _decode_with_imagecodecs(header)
             if decoded is not None:
                 return decoded
@@ -149,7 +119,7 @@ def _decode_with_imagecodecs(header: ImageHeader) -> np.ndarray | None:
         return None
     expected = stored_dtype(header)
     data = _encapsulated_frame(header)
-    if header.transfer_syntax in RLE:
+    if codec_for(header.transfer_syntax).decoder == Decoder.IMAGECODECS_RLE:
         decoded = imagecodecs.dicomrle_decode(data, expected.str)
         if len(decoded) != header.rows * header.columns * expected.itemsize:
             return None

@@ -98,6 +98,8 @@ class Catalog:
     volumes: list[VolumeSpec]
     skipped: list[SkippedFile]
     n_files: int = 0
+    #: files read that the user should know about (a DICOMDIR id that breaks PS3.10's naming rules)
+    warnings: list[SkippedFile] = field(default_factory=list)
 
     def find(self, series: str | int | None) -> VolumeSpec:
         """A volume by its index in this list, or by SeriesInstanceUID (the first of its volumes)."""
@@ -160,7 +162,8 @@ def index_volumes(scan: ScanResult) -> Catalog:
             skipped.extend(duplicates)
             specs.extend(_volumes_of(unique, key, notes))
     specs.sort(key=lambda spec: spec.sort_key)
-    return Catalog(root=scan.root, volumes=specs, skipped=skipped, n_files=scan.n_files)
+    return Catalog(root=scan.root, volumes=specs, skipped=skipped, n_files=scan.n_files,
+                   warnings=list(scan.warnings))
 
 
 def _sortable(key: tuple) -> tuple:

@@ -138,6 +138,10 @@ def test_dicomdir_ids_that_escape_its_folder_are_refused_with_a_reason(shared_da
     leaves = [r for r in dicomdir.DirectoryRecordSequence if r.get("ReferencedFileID")]
     leaves[0].ReferencedFileID = ["..", "outside", "IM1"]
     leaves[1].ReferencedFileID = "/etc/passwd"
+    # a name PS3.10 does not allow (a dot, lower case) that stays inside: read, with a warning
+    odd = Path(*leaves[2].ReferencedFileID)
+    (cd / odd).rename(cd / odd.parent / "im.dcm")
+    leaves[2].ReferencedFileID = [*odd.parent.parts, "im.dcm"]
     dicomdir.save_as(cd / "DICOMDIR")
     catalog = open_folder(cd / "DICOMDIR")
     read = {h.path for spec in catalog.volumes for point in spec.images for h in point}
@@ -145,6 +149,9 @@ def test_dicomdir_ids_that_escape_its_folder_are_refused_with_a_reason(shared_da
     escapes = [s for s in catalog.skipped if "outside the DICOMDIR's folder" in s.reason]
     assert len(escapes) == 2
     assert catalog.n_files == len(leaves) - 2
+    assert str(cd / odd.parent / "im.dcm") in read
+    [warning] = catalog.warnings
+    assert warning.path == str(cd / odd.parent / "im.dcm") and "not a PS3.10 file id" in warning.reason
 
 
 def _can_drop_capabilities() -> bool:
