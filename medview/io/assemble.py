@@ -127,6 +127,14 @@ def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float,
             target += np.float32(intercept)
 
 
+def _blank(target: np.ndarray, intercept: float) -> None:
+    """A slice that could not be decoded: stored value 0 through the modality LUT, or 0 where that cannot be held."""
+    try:
+        target.fill(intercept)
+    except (OverflowError, ValueError):
+        target.fill(0)
+
+
 def iter_assemble(
     spec: VolumeSpec,
     cancel: CancelToken | None = None,
@@ -162,21 +170,18 @@ def iter_assemble(
         slope, intercept = _rescale(h, philips_values)
         try:
             stored = decode_stored(h)
-        except DecodeError as error:
-            # one broken file costs one slice, shown blank (stored value 0) and named in the warnings
-            failures[(t, k)] = str(error)
             if spec.mosaic_tiles:
-                planes[t].fill(intercept)
+                for tile, image in enumerate(_tiles(stored, spec)):
+                    _put(planes[t, tile], image, slope, intercept, h)
             else:
-                planes[t, k].fill(intercept)
-            return t, k
-        if spec.mosaic_tiles:
-            for tile, image in enumerate(_tiles(stored, spec)):
-                _put(planes[t, tile], image, slope, intercept, h)
-        else:
-            if stored.shape != planes[t, k].shape:
-                raise DecodeError(f"{h.path}: image is {stored.shape}, expected {spec.rows}×{spec.columns}")
-            _put(planes[t, k], stored, slope, intercept, h)
+                if stored.shape != planes[t, k].shape:
+                    raise DecodeError(f"{h.path}: image is {stored.shape}, expected {spec.rows}×{spec.columns}")
+                _put(planes[t, k], stored, slope, intercept, h)
+        except (DecodeError, ArithmeticError, ValueError, TypeError, IndexError) as error:
+            # one broken file costs one slice, shown blank (stored value 0) and named in the warnings
+            failures[(t, k)] = str(error) if isinstance(error, DecodeError) else (
+                f"{h.path}: its values do not fit the series ({type(error).__name__}: {error})")
+            _blank(planes[t] if spec.mosaic_tiles else planes[t, k], intercept)
         return t, k
 
     failures: dict[tuple[int, int], str] = {}
@@ -279,5 +284,8 @@ def slice_values(spec: VolumeSpec, k: int, t: int = 0, philips_values: str = PHI
     if spec.mosaic_tiles:
         stored = _tiles(stored, spec)[k]
     out = np.empty(stored.shape, dtype=output_dtype([h], philips_values))
-    _put(out, stored, slope, intercept, h)
+    try:
+        _put(out, stored, slope, intercept, h)
+    except (ArithmeticError, ValueError, TypeError, IndexError) as error:
+        raise DecodeError(f"{h.path}: its values could not be read ({type(error).__name__}: {error})") from error
     return out

@@ -55,7 +55,9 @@ def decode_stored(header: ImageHeader) -> np.ndarray:
         raise
     except ImageRefused as refused:
         raise DecodeError(f"{header.path}: {refused}") from refused
-    except Exception as error:  # noqa: BLE001 - every codec failure becomes one clear message
+    except BaseException as error:  # noqa: BLE001 - every codec failure (a Rust panic too) becomes one message
+        if isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
         name = UID(header.transfer_syntax).name if header.transfer_syntax else "unknown transfer syntax"
         raise DecodeError(f"{header.path}: pixel data could not be decoded ({name}): {error}") from error
 

@@ -84,12 +84,13 @@ def codestream_size(data: bytes) -> tuple[int, int, int] | None:
 
 
 def check_codestream(data: bytes, rows: int, columns: int, samples: int) -> None:
-    """A codestream must decode to the size its header says: a 16384² codestream under 64×64 is refused."""
+    """A codestream must decode to the size its header says: a 16384² codestream under 64×64 is refused, and
+    so is a header claiming more than its codestream holds (the output would be allocated for nothing)."""
     size = codestream_size(data[:65536])
     if size is None:
         return
     got_columns, got_rows, components = size
-    if (got_rows, got_columns) != (rows, columns) and got_rows * got_columns > rows * columns:
+    if (got_rows, got_columns) != (rows, columns):
         raise ImageRefused(f"the codestream is {got_columns}×{got_rows}, the header says {columns}×{rows}: "
                            "refused before decoding")
     if components > max(samples, 4):
