@@ -21,7 +21,7 @@ from medview.core.volume import Photometric, Volume
 from medview.core.window_level import Window
 from medview.errors import DecodeError
 from medview.io import limits
-from medview.io.decode import decode_stored
+from medview.io.decode_pool import decode_isolated
 from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
 from medview.io.scan import CancelToken
@@ -169,7 +169,7 @@ def iter_assemble(
         h = spec.images[t][k]
         slope, intercept = _rescale(h, philips_values)
         try:
-            stored = decode_stored(h)
+            stored = decode_isolated(h)
             if spec.mosaic_tiles:
                 for tile, image in enumerate(_tiles(stored, spec)):
                     _put(planes[t, tile], image, slope, intercept, h)
@@ -280,7 +280,7 @@ def slice_values(spec: VolumeSpec, k: int, t: int = 0, philips_values: str = PHI
     """One slice after the modality LUT, without assembling the volume (thumbnails, previews)."""
     h = spec.images[t][0 if spec.mosaic_tiles else k]
     slope, intercept = _rescale(h, philips_values)
-    stored = decode_stored(h)
+    stored = decode_isolated(h)
     if spec.mosaic_tiles:
         stored = _tiles(stored, spec)[k]
     out = np.empty(stored.shape, dtype=output_dtype([h], philips_values))

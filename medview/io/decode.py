@@ -122,6 +122,7 @@ def _decode_with_imagecodecs(header: ImageHeader) -> np.ndarray | None:
     expected = stored_dtype(header)
     data = _encapsulated_frame(header)
     if codec_for(header.transfer_syntax).decoder == Decoder.IMAGECODECS_RLE:
+        limits.check_rle_header(data, header.samples_per_pixel * expected.itemsize)
         decoded = imagecodecs.dicomrle_decode(data, expected.str)
         if len(decoded) != header.rows * header.columns * expected.itemsize:
             return None

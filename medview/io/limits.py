@@ -97,6 +97,21 @@ def check_codestream(data: bytes, rows: int, columns: int, samples: int) -> None
         raise ImageRefused(f"the codestream has {components} components, the header says {samples}: refused")
 
 
+def check_rle_header(data: bytes, segments: int) -> None:
+    """An RLE frame's header (PS3.5 G.3.1): its segment count, and offsets that rise inside the frame.
+
+    imagecodecs trusts the offsets: one past the end of the frame reads outside its buffer (a crash).
+    """
+    if len(data) < 64:
+        raise ImageRefused(f"RLE frame of {len(data)} bytes is shorter than its 64-byte header")
+    count, *offsets = struct.unpack("<16I", data[:64])
+    if count != segments:
+        raise ImageRefused(f"RLE frame has {count} segments, the header needs {segments}")
+    used = offsets[:count]
+    if used[0] != 64 or any(b <= a for a, b in zip(used, used[1:], strict=False)) or used[-1] >= len(data):
+        raise ImageRefused(f"damaged RLE frame: segment offsets {used} do not rise inside its {len(data)} bytes")
+
+
 # -- memory --------------------------------------------------------------------------------------------
 
 def _status(key: str) -> int | None:

@@ -96,3 +96,23 @@ def skewed_orientation():
     dataset.ImageOrientationPatient = [1, 0, 0, 0.70710678, 0.70710678, 0]
     dataset.SeriesInstanceUID = dataset.SeriesInstanceUID + ".9"
     return dataset
+
+
+def rle_segment_past_the_frame(frame: int = 5):
+    """A real 10-frame RLE file whose frame `frame` says its second segment starts 10 MB past its end."""
+    import pydicom
+    from pydicom.encaps import encapsulate, generate_frames
+
+    dataset = _testdata("emri_small_RLE.dcm")
+    frames = [bytearray(f) for f in generate_frames(dataset.PixelData, number_of_frames=dataset.NumberOfFrames)]
+    frames[frame][8:12] = struct.pack("<I", 10_289_522)
+    dataset.PixelData = encapsulate([bytes(f) for f in frames])
+    return pydicom.dcmread(pydicom.filebase.DicomBytesIO(_saved(dataset)))
+
+
+def _saved(dataset) -> bytes:
+    from pydicom.filebase import DicomBytesIO
+
+    out = DicomBytesIO()
+    dataset.save_as(out)
+    return out.getvalue()

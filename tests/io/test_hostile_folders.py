@@ -95,6 +95,16 @@ def test_bombs_are_refused_before_allocating_under_a_memory_ceiling(tmp_path):
     assert outcome["peak"] - outcome["idle"] < HOSTILE_MIB * 2**20
 
 
+def test_an_rle_segment_offset_past_its_frame_costs_that_slice_not_the_process(tmp_path):
+    corrupt.rle_segment_past_the_frame(5).save_as(tmp_path / "rle.dcm")
+    outcome = _probe(tmp_path, timeout=60)  # imagecodecs read past the frame's buffer: a segmentation fault
+    assert outcome["loaded"] == [str(tmp_path / "rle.dcm")]
+    from medview.io import load_volume
+
+    [warning] = [w for w in load_volume(tmp_path).warnings if "could not be decoded" in w]
+    assert warning.startswith("slice 6 ") and "damaged RLE frame: segment offsets" in warning
+
+
 LIMITED_LOAD = """
 import json, resource, sys
 from tests.io.probe import status
