@@ -158,6 +158,11 @@ def bench_folder(folder: Path, repeats: int) -> dict:
 
     first_s, _ = median_time(first_slice, repeats)
     assemble_s, volume = median_time(lambda: mio.assemble_volume(spec), repeats)
+    from medview.io import decode_pool
+
+    decode_pool.IN_PROCESS = True  # the same decoders in this process: what the worker processes cost
+    in_process_s, _ = median_time(lambda: mio.assemble_volume(spec), repeats)
+    decode_pool.IN_PROCESS = False
     end_to_end_s, _ = median_time(lambda: mio.assemble_volume(mio.open_folder(folder).volumes[0]), repeats)
 
     names = [h.path for h in spec.images[0]]
@@ -180,7 +185,8 @@ def bench_folder(folder: Path, repeats: int) -> dict:
     memory = measure_memory(folder)
     return {
         "files": n_files, "scan_s": scan_s, "first_s": first_s, "assemble_s": assemble_s,
-        "end_to_end_s": end_to_end_s, "sitk_s": sitk_s, "sitk_folder_s": sitk_folder_s, "bytes_s": bytes_s,
+        "end_to_end_s": end_to_end_s, "in_process_s": in_process_s, "sitk_s": sitk_s, "sitk_folder_s": sitk_folder_s,
+        "bytes_s": bytes_s,
         "same_as_sitk": same, "memory": memory,
     }
 
@@ -230,6 +236,9 @@ def main() -> int:
     stored = results["as stored (implicit VR LE)"]
     print(f"\nreference: reading the file bytes alone takes {stored['bytes_s']:.3f} s "
           f"({stored['bytes_s'] / stored['sitk_s']:.2f} × SimpleITK)")
+    for label, r in results.items():
+        print(f"decoding, {label}: {r['assemble_s']:.3f} s as medview loads (C codecs in worker processes), "
+              f"{r['in_process_s']:.3f} s with every decoder in the process")
     for label, r in results.items():
         m = r["memory"]
         print(f"memory, {label}: main process {(m['peak'] - m['idle']) / 2**20:.0f} MiB above idle, "
