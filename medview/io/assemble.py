@@ -19,7 +19,7 @@ import numpy as np
 
 from medview.core.volume import Photometric, Volume
 from medview.core.window_level import Window
-from medview.errors import DecodeError
+from medview.errors import DecodeError, GeometryError
 from medview.io import limits
 from medview.io.decode_pool import decode_isolated
 from medview.io.headers import ImageHeader
@@ -226,24 +226,27 @@ def iter_assemble(
     thickness = (tuple(float(first_point[0].slice_thickness or math.nan) for _ in range(spec.n_slices))
                  if spec.mosaic_tiles else
                  tuple(math.nan if h.slice_thickness is None else float(h.slice_thickness) for h in first_point))
-    return Volume(
-        voxels=voxels,
-        positions=spec.positions,
-        row_cosine=spec.row_cosine,
-        column_cosine=spec.column_cosine,
-        pixel_spacing=spec.pixel_spacing,
-        info=spec.info,
-        photometric=Photometric.RGB if spec.is_colour else Photometric.of(first_point[0].photometric),
-        value_unit="" if spec.is_colour else _value_unit(first_point[0]),
-        value_note=_value_note(images, philips_values),
-        slice_thickness=thickness,
-        sop_instance_uids=(tuple(first_point[0].sop_instance_uid for _ in range(spec.n_slices)) if spec.mosaic_tiles
-                           else tuple(h.sop_instance_uid for h in first_point)),
-        time_labels=spec.time_labels,
-        warnings=tuple(warnings),
-        has_geometry=spec.has_geometry,
-        windows=() if spec.is_colour else _windows_in_values(spec.windows, first_point[0], philips_values),
-    )
+    try:
+        return Volume(
+            voxels=voxels,
+            positions=spec.positions,
+            row_cosine=spec.row_cosine,
+            column_cosine=spec.column_cosine,
+            pixel_spacing=spec.pixel_spacing,
+            info=spec.info,
+            photometric=Photometric.RGB if spec.is_colour else Photometric.of(first_point[0].photometric),
+            value_unit="" if spec.is_colour else _value_unit(first_point[0]),
+            value_note=_value_note(images, philips_values),
+            slice_thickness=thickness,
+            sop_instance_uids=(tuple(first_point[0].sop_instance_uid for _ in range(spec.n_slices)) if spec.mosaic_tiles
+                               else tuple(h.sop_instance_uid for h in first_point)),
+            time_labels=spec.time_labels,
+            warnings=tuple(warnings),
+            has_geometry=spec.has_geometry,
+            windows=() if spec.is_colour else _windows_in_values(spec.windows, first_point[0], philips_values),
+        )
+    except ValueError as error:  # the parts disagree: a reason for this series, never a traceback
+        raise GeometryError(f"{spec.label}: {error}") from error
 
 
 def _windows_in_values(windows, h: ImageHeader, philips_values: str) -> tuple[Window, ...]:

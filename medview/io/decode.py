@@ -144,7 +144,7 @@ def decode_colour(header: ImageHeader) -> np.ndarray:
     if UID(header.transfer_syntax).is_encapsulated:
         _encapsulated_frame(header)  # the codestream's own size is checked before pydicom decodes it
     index = header.frame if header.n_frames > 1 else None
-    values = pydicom.pixels.pixel_array(header.path, index=index)  # raw=False: YBR becomes RGB
+    values = pydicom.pixels.pixel_array(_source(header), index=index)  # raw=False: YBR becomes RGB
     if header.n_frames > 1 and values.ndim == 4:
         values = values[0]
     bits = header.bits_stored
@@ -158,10 +158,18 @@ def decode_colour(header: ImageHeader) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.uint8)
 
 
+def _source(header: ImageHeader):
+    """What pydicom decodes from: the path (it reads only the frame), or the data set of a deflated file,
+    which pydicom's frame reader cannot walk (io.limits has checked what it inflates to)."""
+    if UID(header.transfer_syntax).is_deflated:
+        return pydicom.dcmread(header.path)
+    return header.path
+
+
 def _decode_with_pydicom(header: ImageHeader) -> np.ndarray:
     if UID(header.transfer_syntax).is_encapsulated:
         _encapsulated_frame(header)  # the codestream's own size is checked before pydicom decodes it
-    values = pydicom.pixels.pixel_array(header.path, index=header.frame if header.n_frames > 1 else None,
+    values = pydicom.pixels.pixel_array(_source(header), index=header.frame if header.n_frames > 1 else None,
                                         raw=True)
     if header.n_frames > 1 and values.ndim > len(frame_shape(header)):
         values = values[0]

@@ -20,7 +20,7 @@ from pydicom.uid import UID
 
 from medview.core import geometry
 from medview.core.volume import Photometric
-from medview.errors import ImageRefused
+from medview.errors import GeometryError, ImageRefused
 from medview.io import limits
 from medview.io.siemens_csa import CSA_IMAGE_HEADER
 from medview.io.siemens_csa import slice_normal as csa_slice_normal
@@ -322,6 +322,8 @@ def read_headers(path: str) -> list[ImageHeader]:
     with os.fdopen(descriptor, "rb") as fp:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise ImageRefused("not a regular file: not read")
+        limits.check_deflated(fp, fp.read(4096))
+        fp.seek(0)
         try:
             dataset = pydicom.dcmread(fp, stop_before_pixels=True)
         except pydicom.errors.InvalidDicomError:
@@ -331,7 +333,9 @@ def read_headers(path: str) -> list[ImageHeader]:
                 raise
         pixel_offset = fp.tell()
         tag = fp.read(4)
-        if len(tag) < 4 and "Rows" in dataset and _non_image_kind(dataset) is None:
+        deflated = bool(getattr(dataset, "file_meta", None)) and UID(
+            _text(dataset.file_meta.get("TransferSyntaxUID"))).is_deflated  # fp is not where pydicom stopped
+        if len(tag) < 4 and "Rows" in dataset and _non_image_kind(dataset) is None and not deflated:
             raise ImageRefused("truncated: the file ends before the pixel data")
         layout = _pixel_layout(fp, pixel_offset, dataset)
     return headers_of(dataset, path, layout)
@@ -610,12 +614,12 @@ def _check_orientation(orientation: tuple[float, ...] | None) -> None:
     row, column = orientation[:3], orientation[3:]
     norms = [math.sqrt(sum(v * v for v in vector)) for vector in (row, column)]
     if min(norms) < 0.5 or max(norms) > 1.5:
-        raise ImageRefused("damaged ImageOrientationPatient: a direction is not of unit length "
+        raise GeometryError("damaged ImageOrientationPatient: a direction is not of unit length "
                            f"({norms[0]:.3g}, {norms[1]:.3g})")
     cosine = sum(a * b for a, b in zip(row, column, strict=True)) / (norms[0] * norms[1])
     if abs(cosine) > geometry.PERPENDICULAR_COSINE:
         angle = math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
-        raise ImageRefused(f"damaged ImageOrientationPatient: row and column directions are not perpendicular "
+        raise GeometryError(f"damaged ImageOrientationPatient: row and column directions are not perpendicular "
                            f"({angle:.1f}° apart)")
 
 

@@ -15,6 +15,7 @@ import math
 import os
 import resource
 import struct
+import zlib
 
 from medview.errors import DecodeError, ImageRefused
 
@@ -110,6 +111,37 @@ def check_rle_header(data: bytes, segments: int) -> None:
     used = offsets[:count]
     if used[0] != 64 or any(b <= a for a, b in zip(used, used[1:], strict=False)) or used[-1] >= len(data):
         raise ImageRefused(f"damaged RLE frame: segment offsets {used} do not rise inside its {len(data)} bytes")
+
+
+DEFLATED_SYNTAX = b"1.2.840.10008.1.2.1.99"
+#: A deflated data set may inflate to at most this (and a quarter of the memory available).
+MAX_INFLATED_BYTES = 2**30
+
+
+def check_deflated(fp, head: bytes) -> None:
+    """A deflated data set is inflated by counting, chunk by chunk, before pydicom inflates it whole.
+
+    A few MiB of deflated zeros inflate to GiB (a zip bomb); refused past the limit. `fp` is rewound.
+    """
+    if DEFLATED_SYNTAX not in head or head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
+        return
+    meta_end = 144 + struct.unpack("<I", head[140:144])[0]
+    limit = min(MAX_INFLATED_BYTES, memory_available() // 4)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    fp.seek(meta_end)
+    try:
+        while not inflater.eof:
+            chunk = inflater.unconsumed_tail or fp.read(1 << 20)
+            if not chunk:
+                break
+            total += len(inflater.decompress(chunk, 1 << 24))
+            if total > limit:
+                raise ImageRefused(f"the deflated data set inflates beyond {limit / 2**20:.0f} MiB: refused")
+    except zlib.error:
+        pass  # damaged: pydicom says how
+    finally:
+        fp.seek(0)
 
 
 # -- memory --------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pydicom
 
-from medview.errors import Cancelled, ImageRefused, NotDicomError
+from medview.errors import Cancelled, GeometryError, ImageRefused, NotDicomError
 from medview.io.headers import ImageHeader, read_headers
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
@@ -89,7 +89,7 @@ def describe_failure(path: str, error: BaseException) -> str:
         return "damaged DICOM header: sequences nested too deeply"
     if isinstance(error, MemoryError):
         return "damaged DICOM header: an element claims an impossible length"
-    if isinstance(error, ImageRefused):
+    if isinstance(error, (ImageRefused, GeometryError)):
         return _one_line(error)
     return f"damaged DICOM header: {_one_line(error)}"
 

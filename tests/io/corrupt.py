@@ -116,3 +116,30 @@ def _saved(dataset) -> bytes:
     out = DicomBytesIO()
     dataset.save_as(out)
     return out.getvalue()
+
+
+def deflate_bomb(path, inflated_mib: int = 600) -> None:
+    """A real header (MR_small) in the deflated transfer syntax, with a private element of `inflated_mib` MiB
+    of zeros: well under a MiB on disk."""
+    import zlib
+
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    dataset = _testdata("MR_small.dcm")
+    del dataset.PixelData
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, dataset)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [deflate.compress(body.getvalue()),
+             deflate.compress(b"\x09\x00\x00\x10OB\x00\x00" + struct.pack("<I", inflated_mib * 2**20))]
+    zeros = bytes(2**20)
+    parts += [deflate.compress(zeros) for _ in range(inflated_mib)]
+    parts.append(deflate.flush())
+    meta = DicomBytesIO()
+    dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    write_file_meta_info(meta, dataset.file_meta)
+    with open(path, "wb") as file:
+        file.write(b"\x00" * 128 + b"DICM" + meta.getvalue() + b"".join(parts))

@@ -195,6 +195,7 @@ def hostile_cases() -> list[tuple[str, Callable[[Path], None]]]:
         ("NumberOfFrames 1,000,000 (native)",
          save(lambda: corrupt.claiming_size(64, 64, 1_000_000, "MR_small.dcm"), "n.dcm")),
         ("zero rows", zero_rows),
+        ("deflate bomb (400 MiB of zeros)", lambda folder: corrupt.deflate_bomb(folder / "bomb.dcm", 400)),
         ("RLE segment offset past its frame", save(corrupt.rle_segment_past_the_frame, "rle_offset.dcm")),
         ("damaged ImageOrientationPatient", save(corrupt.skewed_orientation, "skew.dcm")),
     ]

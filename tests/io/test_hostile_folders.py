@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
@@ -103,6 +104,20 @@ def test_an_rle_segment_offset_past_its_frame_costs_that_slice_not_the_process(t
 
     [warning] = [w for w in load_volume(tmp_path).warnings if "could not be decoded" in w]
     assert warning.startswith("slice 6 ") and "damaged RLE frame: segment offsets" in warning
+
+
+def test_a_deflate_bomb_is_refused_before_it_is_inflated(tmp_path):
+    corrupt.deflate_bomb(tmp_path / "bomb.dcm", inflated_mib=400)  # 0.4 MiB on disk
+    outcome = _probe(tmp_path, ceiling_mib=1024)
+    assert "the deflated data set inflates beyond" in outcome["skipped"][str(tmp_path / "bomb.dcm")]
+    assert outcome["peak"] - outcome["idle"] < HOSTILE_MIB * 2**20
+
+
+def test_a_small_deflated_file_still_loads():
+    from medview.io import load_volume
+
+    volume = load_volume(get_testdata_file("image_dfl.dcm"))
+    assert np.array_equal(volume.slice(0), pydicom.dcmread(get_testdata_file("image_dfl.dcm")).pixel_array)
 
 
 LIMITED_LOAD = """
