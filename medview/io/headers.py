@@ -372,6 +372,9 @@ class PixelLayout:
         return None
 
 
+#: Bytes of the first fragment read at the scan: a JPEG 2000 SIZ is in the first 50; a JPEG SOF further on is
+#: checked when the frame is decoded.
+CODESTREAM_HEAD = 4096
 #: Items walked at most in encapsulated pixel data (a hostile file of tiny items costs no more than this).
 MAX_ITEMS = 1_000_000
 ITEM_HEADER_BYTES = 8
@@ -448,7 +451,7 @@ def _walk_items(fp, start: int, layout: PixelLayout) -> None:
     layout.fragments = fragments
     if fragments:
         fp.seek(fragments[0][0])
-        layout.head = fp.read(min(fragments[0][1], 65536))
+        layout.head = fp.read(min(fragments[0][1], CODESTREAM_HEAD))
 
 
 def headers_of(dataset: Dataset, path: str, layout: PixelLayout | None = None) -> list[ImageHeader]:
