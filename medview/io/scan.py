@@ -148,23 +148,25 @@ def list_files(root: Path) -> tuple[list[str], list[SkippedFile]]:
     found: list[str] = []
     seen_folders: set[tuple[int, int]] = set()
 
-    def walk(folder: str) -> None:
+    stack = [str(root)]  # depth first, in name order; a stack, not recursion: nesting has no limit
+    while stack:
+        folder = stack.pop()
         try:
             info = os.stat(folder)
         except OSError as error:
             skipped.append(SkippedFile(folder, describe_os_error(error, "folder")))
-            return
+            continue
         identity = (info.st_dev, info.st_ino)
         if identity in seen_folders:
             skipped.append(SkippedFile(folder, "link loop: this folder was already read through another path"))
-            return
+            continue
         seen_folders.add(identity)
         try:
             with os.scandir(folder) as entries:
                 names = sorted(entry.name for entry in entries)
         except OSError as error:
             skipped.append(SkippedFile(folder, describe_os_error(error, "folder")))
-            return
+            continue
         subfolders = []
         for name in names:
             path = os.path.join(folder, name)
@@ -175,10 +177,7 @@ def list_files(root: Path) -> tuple[list[str], list[SkippedFile]]:
                 subfolders.append(path)
             else:
                 skipped.append(SkippedFile(path, reason))
-        for path in subfolders:
-            walk(path)
-
-    walk(str(root))
+        stack.extend(reversed(subfolders))
     return found, skipped
 
 

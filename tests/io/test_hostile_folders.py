@@ -236,3 +236,4 @@ def test_non_image_objects_are_named_by_what_they_are(tmp_path, name, reason):
     catalog = open_folder(tmp_path)
     [skipped] = catalog.skipped
     assert reason in skipped.reason
+
