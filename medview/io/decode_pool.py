@@ -61,8 +61,8 @@ class DecoderPool:
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
+                # no preload: with one, the fork server would import the caller's __main__ (re-running a script)
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["medview.io.decode"])
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
             return self._pool
 

@@ -322,7 +322,7 @@ def read_headers(path: str) -> list[ImageHeader]:
     with os.fdopen(descriptor, "rb") as fp:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise ImageRefused("not a regular file: not read")
-        limits.check_deflated(fp, fp.read(4096))
+        inflated = limits.check_deflated(fp, fp.read(4096))
         fp.seek(0)
         try:
             dataset = pydicom.dcmread(fp, stop_before_pixels=True)
@@ -338,6 +338,7 @@ def read_headers(path: str) -> list[ImageHeader]:
         if len(tag) < 4 and "Rows" in dataset and _non_image_kind(dataset) is None and not deflated:
             raise ImageRefused("truncated: the file ends before the pixel data")
         layout = _pixel_layout(fp, pixel_offset, dataset)
+        layout.inflated_size = inflated
     return headers_of(dataset, path, layout)
 
 
@@ -354,6 +355,8 @@ class PixelLayout:
     basic_offsets: list[int] = field(default_factory=list)
     #: the first bytes of the first fragment (a codestream's SIZ or SOF)
     head: bytes = b""
+    #: a deflated data set: its size inflated (the pixels must fit in it)
+    inflated_size: int | None = None
 
     def frame_fragments(self, index: int, n_frames: int) -> tuple[tuple[int, int], ...] | None:
         """The fragments of one frame: by the basic offset table, one per frame, or all for one frame."""
@@ -603,6 +606,8 @@ def _check_claims(h: ImageHeader, n_frames: int, layout: PixelLayout) -> None:
         limits.check_native(needed, h.pixel_length)
     elif h.transfer_syntax in UNCOMPRESSED and layout.file_size:
         limits.check_native(needed, layout.file_size)
+    elif layout.inflated_size is not None:
+        limits.check_native(needed, layout.inflated_size)
     elif layout.fragments is not None:
         pixel_bytes = sum(length for _, length in layout.fragments)
         limits.check_encapsulated(h.rows, h.columns, n_frames, needed, pixel_bytes, len(layout.fragments),

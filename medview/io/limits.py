@@ -114,19 +114,22 @@ def check_rle_header(data: bytes, segments: int) -> None:
 
 
 DEFLATED_SYNTAX = b"1.2.840.10008.1.2.1.99"
-#: A deflated data set may inflate to at most this (and a quarter of the memory available).
-MAX_INFLATED_BYTES = 2**30
+#: A deflated data set may inflate to at most this (and an eighth of the memory available): deflate is used
+#: for small objects; a larger image is stored uncompressed or in an image codec.
+MAX_INFLATED_BYTES = 256 * 2**20
 
 
-def check_deflated(fp, head: bytes) -> None:
+def check_deflated(fp, head: bytes) -> int | None:
     """A deflated data set is inflated by counting, chunk by chunk, before pydicom inflates it whole.
 
-    A few MiB of deflated zeros inflate to GiB (a zip bomb); refused past the limit. `fp` is rewound.
+    A few MiB of deflated zeros inflate to GiB (a zip bomb); refused past the limit. Returns the inflated
+    size (what the pixels a header claims must fit in), None when the file is not deflated. `fp` is rewound.
     """
     if DEFLATED_SYNTAX not in head or head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
-        return
+        return None
     meta_end = 144 + struct.unpack("<I", head[140:144])[0]
-    limit = min(MAX_INFLATED_BYTES, memory_available() // 4)
+    # pydicom holds the inflated data set and its elements at once: allow an eighth of what is free
+    limit = min(MAX_INFLATED_BYTES, memory_available() // 8)
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     total = 0
     fp.seek(meta_end)
@@ -142,6 +145,7 @@ def check_deflated(fp, head: bytes) -> None:
         pass  # damaged: pydicom says how
     finally:
         fp.seek(0)
+    return total
 
 
 # -- memory --------------------------------------------------------------------------------------------
