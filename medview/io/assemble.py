@@ -119,8 +119,9 @@ def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float,
     if target.dtype.kind in "iu":
         if slope == 1:
             np.add(stored, np.int32(intercept), out=target, casting="unsafe")
-        else:
-            np.add(stored.astype(np.int64) * int(slope), int(intercept), out=target, casting="unsafe")
+        else:  # stored × slope in the narrowest exact type: int32 unless the products need more
+            wide = np.int32 if max(abs(low), abs(high)) * abs(int(slope)) + abs(int(intercept)) < 2**31 else np.int64
+            np.add(np.multiply(stored, wide(slope), dtype=wide), wide(intercept), out=target, casting="unsafe")
     else:
         np.multiply(stored, slope, out=target, casting="unsafe")
         if intercept:
