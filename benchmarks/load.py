@@ -1,6 +1,6 @@
 """Load benchmark: medview's loader beside SimpleITK on the 275-slice chest CT, as stored, JPEG 2000 and RLE.
 
-    python benchmarks/load.py [--repeats 3] [--keep DIR]
+    PYTHONPATH=. python benchmarks/load.py [--repeats 3] [--keep DIR]     (from the project root)
 
 Prints one table from one run. The CT (../shared/data/samples/ct_chest_lidc_0314, file names not in slice
 order) is transcoded into a temporary folder to JPEG 2000 lossless and RLE with pydicom. Every time is the
@@ -94,6 +94,43 @@ def transcode(source: Path, target: Path, kind: str) -> None:
         list(pool.map(_transcode_one, jobs, chunksize=8))
 
 
+MULTIFRAME_FRAMES = 600
+
+
+def multiframe_rle(target: Path) -> Path:
+    """One RLE file of 600 real 512×512 CT frames (the CT's first 50 slices, cycled), made with pydicom."""
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    path = target / "multiframe_rle.dcm"
+    if path.is_file():
+        return path
+    sources = sorted(p for p in CT.iterdir() if p.is_file())[:50]
+    slices = np.stack([pydicom.dcmread(p).pixel_array for p in sources])
+    frames = np.concatenate([slices] * (MULTIFRAME_FRAMES // len(slices) + 1))[:MULTIFRAME_FRAMES]
+    dataset = pydicom.dcmread(sources[0])
+    dataset.NumberOfFrames = MULTIFRAME_FRAMES
+    dataset.PixelData = frames.tobytes()
+    dataset.compress(RLELossless, frames, encoding_plugin="pylibjpeg")
+    target.mkdir(parents=True, exist_ok=True)
+    dataset.save_as(path)
+    return path
+
+
+def bench_multiframe(path: Path, repeats: int) -> dict:
+    """Folder to volume for one 600-frame RLE file, beside pydicom's own pixel_array of the file."""
+    import pydicom
+
+    import medview.io as mio
+
+    load_s, volume = median_time(lambda: mio.load_volume(path.parent), repeats)
+    pydicom_s, reference = median_time(lambda: pydicom.dcmread(path).pixel_array, 1)
+    dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    hounsfield = reference * float(dataset.RescaleSlope) + float(dataset.RescaleIntercept)
+    return {"load_s": load_s, "pydicom_s": pydicom_s, "shape": volume.shape,
+            "same": bool(np.array_equal(volume.voxels, hounsfield))}
+
+
 def median_time(function, repeats: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeats):
@@ -123,6 +160,11 @@ def bench_folder(folder: Path, repeats: int) -> dict:
 
     first_s, _ = median_time(first_slice, repeats)
     assemble_s, volume = median_time(lambda: mio.assemble_volume(spec), repeats)
+    from medview.io import decode_pool
+
+    decode_pool.IN_PROCESS = True  # the same decoders in this process: what the worker processes cost
+    in_process_s, _ = median_time(lambda: mio.assemble_volume(spec), repeats)
+    decode_pool.IN_PROCESS = False
     end_to_end_s, _ = median_time(lambda: mio.assemble_volume(mio.open_folder(folder).volumes[0]), repeats)
 
     names = [h.path for h in spec.images[0]]
@@ -145,7 +187,8 @@ def bench_folder(folder: Path, repeats: int) -> dict:
     memory = measure_memory(folder)
     return {
         "files": n_files, "scan_s": scan_s, "first_s": first_s, "assemble_s": assemble_s,
-        "end_to_end_s": end_to_end_s, "sitk_s": sitk_s, "sitk_folder_s": sitk_folder_s, "bytes_s": bytes_s,
+        "end_to_end_s": end_to_end_s, "in_process_s": in_process_s, "sitk_s": sitk_s, "sitk_folder_s": sitk_folder_s,
+        "bytes_s": bytes_s,
         "same_as_sitk": same, "memory": memory,
     }
 
@@ -170,6 +213,7 @@ def main() -> int:
                 print(f"transcoded to {label} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
             folders[label] = target
         results = {label: bench_folder(folder, args.repeats) for label, folder in folders.items()}
+        multiframe = bench_multiframe(multiframe_rle(base / "multiframe"), args.repeats)
 
     import imagecodecs
     import pydicom
@@ -195,10 +239,16 @@ def main() -> int:
     print(f"\nreference: reading the file bytes alone takes {stored['bytes_s']:.3f} s "
           f"({stored['bytes_s'] / stored['sitk_s']:.2f} × SimpleITK)")
     for label, r in results.items():
+        print(f"decoding, {label}: {r['assemble_s']:.3f} s as medview loads (C codecs in worker processes), "
+              f"{r['in_process_s']:.3f} s with every decoder in the process")
+    for label, r in results.items():
         m = r["memory"]
         print(f"memory, {label}: main process {(m['peak'] - m['idle']) / 2**20:.0f} MiB above idle, "
               f"{m['n_workers']} worker processes {m['workers'] / 2**20:.0f} MiB above theirs, "
               f"volume {m['volume_bytes'] / 2**20:.0f} MiB (int16 bytes; loaded as {m['dtype']})")
+    print(f"\n{MULTIFRAME_FRAMES}-frame RLE file ({' × '.join(map(str, multiframe['shape']))}, real CT frames): "
+          f"folder to volume {multiframe['load_s']:.3f} s (median of {args.repeats}); pydicom pixel_array "
+          f"{multiframe['pydicom_s']:.3f} s; same voxels {multiframe['same']}")
     return 0
 
 

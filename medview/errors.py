@@ -12,6 +12,10 @@ class NotDicomError(MedviewError):
     """A file is not DICOM, or too damaged to read its header."""
 
 
+class ImageRefused(NotDicomError):
+    """A readable file that gives no image, with the reason as its message (not an image, too large, ...)."""
+
+
 class DecodeError(MedviewError):
     """The pixel data of an image could not be decoded."""
 

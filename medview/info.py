@@ -16,7 +16,7 @@ from medview.core.numbering import count
 from medview.core.volume import Volume
 from medview.errors import MedviewError, NothingLoadedError
 from medview.io import assemble_volume, open_folder
-from medview.io.decode import available_codecs
+from medview.io.codecs import CODECS
 from medview.io.index import VolumeSpec
 
 
@@ -130,10 +130,11 @@ def run_info(path: str, as_json: bool = False, out=None) -> int:
             volume, error = None, str(failure)
         rows.append(describe(index, spec, volume, error))
     skipped = [{"path": s.path, "reason": s.reason} for s in catalog.skipped]
-    codecs = [{"transfer_syntax": c.transfer_syntax, "decoder": c.decoder, "available": c.available}
-              for c in available_codecs()]
+    codecs = [{"transfer_syntax": c.name, "decoder": c.decoder_text, "available": c.available,
+               "uids": sorted(c.transfer_syntaxes)} for c in CODECS]
     if as_json:
         json.dump({"path": str(path), "files": catalog.n_files, "volumes": rows, "skipped": skipped,
+                   "read_with_warnings": [{"path": w.path, "warning": w.reason} for w in catalog.warnings],
                    "codecs": codecs}, out, indent=2, default=_json_default)
         out.write("\n")
     else:
@@ -145,6 +146,10 @@ def run_info(path: str, as_json: bool = False, out=None) -> int:
             out.write(f"\nSkipped files ({len(skipped)}):\n")
             for item in skipped:
                 out.write(f"    {item['path']}: {item['reason']}\n")
+        if catalog.warnings:
+            out.write(f"\nRead with a warning ({len(catalog.warnings)}):\n")
+            for item in catalog.warnings:
+                out.write(f"    {item.path}: {item.reason}\n")
         out.write("\nCodecs: " + "; ".join(
             f"{c['transfer_syntax']} ({c['decoder']}{'' if c['available'] else ', missing'})" for c in codecs) + "\n")
     if loaded == 0:

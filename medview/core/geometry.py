@@ -14,6 +14,8 @@ import numpy as np
 OBLIQUE_DEG = 1.0
 #: Above this angle (degrees) between the slice step and the normal, a stack is sheared (gantry tilt).
 TILT_DEG = 0.5
+#: Row and column directions whose cosine exceeds this are not perpendicular (about 0.06°): damaged geometry.
+PERPENDICULAR_COSINE = 1e-3
 #: Steps along the normal that differ from the median by more than this (mm) make the spacing uneven.
 UNEVEN_MM = 0.05
 #: ... or by more than this fraction of the median step.
@@ -95,11 +97,14 @@ def direction_matrix(row_cosine, column_cosine) -> np.ndarray:
 def voxel_to_lps(positions: np.ndarray, row_cosine, column_cosine, pixel_spacing, k: float, r: float,
                  c: float) -> np.ndarray:
     """Patient position (LPS mm) of voxel (k, r, c) from the per-slice positions: exact on sheared and unevenly
-    spaced stacks; a fractional k interpolates between the positions of the two neighbouring slices."""
+    spaced stacks; a fractional k interpolates between the positions of the two neighbouring slices, and a k
+    outside the stack extrapolates from its end step on either side (never clamps)."""
     n_slices = len(positions)
-    k_low = int(np.clip(np.floor(k), 0, n_slices - 1))
-    k_high = min(k_low + 1, n_slices - 1)
-    fraction = float(k) - k_low
-    base = positions[k_low] * (1 - fraction) + positions[k_high] * fraction
+    if n_slices == 1:
+        base = np.asarray(positions[0], dtype=float)
+    else:
+        k_low = int(np.clip(np.floor(k), 0, n_slices - 2))
+        fraction = float(k) - k_low
+        base = positions[k_low] * (1 - fraction) + positions[k_low + 1] * fraction
     row_mm, col_mm = pixel_spacing
     return base + c * col_mm * np.asarray(row_cosine) + r * row_mm * np.asarray(column_cosine)

@@ -9,15 +9,46 @@ position, because on a gantry-tilted or unevenly spaced stack those positions ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
 from medview.core import geometry
+from medview.core.window_level import Window
 
 
 def display_date(text: str) -> str:
     """A DICOM DA value (YYYYMMDD) as YYYY-MM-DD for people; anything else as it is."""
     return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+
+
+class Photometric(StrEnum):
+    """DICOM PhotometricInterpretation: how stored samples become what is shown (a closed set, PS3.3 C.7.6.3.1.2).
+
+    A `Volume` holds MONOCHROME1, MONOCHROME2 or RGB: the loader turns YBR and palette colour into RGB.
+    """
+
+    MONOCHROME1 = "MONOCHROME1"
+    MONOCHROME2 = "MONOCHROME2"
+    RGB = "RGB"
+    PALETTE_COLOR = "PALETTE COLOR"
+    YBR_FULL = "YBR_FULL"
+    YBR_FULL_422 = "YBR_FULL_422"
+    YBR_PARTIAL_420 = "YBR_PARTIAL_420"
+    YBR_ICT = "YBR_ICT"
+    YBR_RCT = "YBR_RCT"
+
+    @property
+    def is_colour(self) -> bool:
+        return self not in (Photometric.MONOCHROME1, Photometric.MONOCHROME2)
+
+    @classmethod
+    def of(cls, text: str, samples_per_pixel: int = 1) -> Photometric:
+        """The header's value; an unknown one is read as its sample count says (grey or RGB)."""
+        try:
+            return cls(text.strip().upper())
+        except ValueError:
+            return cls.RGB if samples_per_pixel == 3 else cls.MONOCHROME2
 
 
 @dataclass(frozen=True)
@@ -53,7 +84,10 @@ class SeriesInfo:
 
 @dataclass(frozen=True, eq=False)
 class Volume:
-    """Voxels plus geometry. Construction checks that the parts agree, so a wrong volume never exists."""
+    """Voxels plus geometry. Construction checks that the parts agree, so a wrong volume never exists.
+
+    A colour volume (photometric RGB) has a last axis of 3 samples, R, G, B in 0–255: (k, r, c, 3).
+    """
 
     voxels: np.ndarray
     #: LPS position (mm) of voxel (k, 0, 0) for every slice k, in slice order.
@@ -80,10 +114,17 @@ class Volume:
     warnings: tuple[str, ...] = ()
     #: False when the images carry no patient geometry (no position/orientation): positions are made up.
     has_geometry: bool = True
+    #: the scanner's windows (WindowCenter/WindowWidth, VOI LUTs) in the volume's values; the first is the default
+    windows: tuple[Window, ...] = ()
 
     def __post_init__(self) -> None:
         voxels = self.voxels
-        if voxels.ndim not in (3, 4):
+        object.__setattr__(self, "photometric", Photometric(self.photometric))
+        if self.photometric not in (Photometric.MONOCHROME1, Photometric.MONOCHROME2, Photometric.RGB):
+            raise ValueError(f"a volume is grey or RGB, not {self.photometric} (convert it when loading)")
+        if self.is_colour and (voxels.shape[-1:] != (3,) or voxels.dtype != np.uint8):
+            raise ValueError(f"an RGB volume has 3 uint8 samples per voxel, got {voxels.shape} {voxels.dtype}")
+        if len(self._spatial_shape) not in (3, 4):
             raise ValueError(f"voxels must be (k, r, c) or (t, k, r, c), got shape {voxels.shape}")
         positions = np.asarray(self.positions, dtype=np.float64)
         if positions.shape != (self.n_slices, 3):
@@ -91,7 +132,7 @@ class Volume:
         object.__setattr__(self, "positions", positions)
         object.__setattr__(self, "row_cosine", geometry.unit(self.row_cosine))
         object.__setattr__(self, "column_cosine", geometry.unit(self.column_cosine))
-        if abs(float(self.row_cosine @ self.column_cosine)) > 1e-3:
+        if abs(float(self.row_cosine @ self.column_cosine)) > geometry.PERPENDICULAR_COSINE:
             raise ValueError("row and column directions are not perpendicular")
         spacing = tuple(float(s) for s in self.pixel_spacing)
         if len(spacing) != 2 or not all(s > 0 for s in spacing):
@@ -99,11 +140,23 @@ class Volume:
         object.__setattr__(self, "pixel_spacing", spacing)
         if self.time_labels and len(self.time_labels) != self.time_points:
             raise ValueError("one time label per time point")
+        for name in ("slice_thickness", "sop_instance_uids"):
+            if getattr(self, name) and len(getattr(self, name)) != self.n_slices:
+                raise ValueError(f"one {name.replace('_', ' ')} value per slice: "
+                                 f"{len(getattr(self, name))} for {self.n_slices} slices")
 
     # -- shape ---------------------------------------------------------------------------------------
     @property
+    def is_colour(self) -> bool:
+        return self.photometric == Photometric.RGB
+
+    @property
+    def _spatial_shape(self) -> tuple[int, ...]:
+        return self.voxels.shape[:-1] if self.is_colour else self.voxels.shape
+
+    @property
     def is_4d(self) -> bool:
-        return self.voxels.ndim == 4
+        return len(self._spatial_shape) == 4
 
     @property
     def time_points(self) -> int:
@@ -112,14 +165,14 @@ class Volume:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(slices, rows, columns)."""
-        return tuple(self.voxels.shape[-3:])
+        return tuple(self._spatial_shape[-3:])
 
     @property
     def n_slices(self) -> int:
-        return self.voxels.shape[-3]
+        return self._spatial_shape[-3]
 
     def slice(self, k: int, t: int = 0) -> np.ndarray:
-        """The 2D image of slice k (and time point t): a view, not a copy."""
+        """The 2D image of slice k (and time point t), (r, c) or (r, c, 3) for colour: a view, not a copy."""
         return self.voxels[t, k] if self.is_4d else self.voxels[k]
 
     # -- geometry ------------------------------------------------------------------------------------
@@ -176,7 +229,8 @@ class Volume:
     def voxel_to_lps(self, k: float, r: float, c: float) -> np.ndarray:
         """Patient position (LPS mm) of a voxel, exact on sheared and unevenly spaced stacks.
 
-        A fractional k interpolates between the positions of the two neighbouring slices.
+        A fractional k interpolates between the positions of the two neighbouring slices; outside the stack
+        k extrapolates from the end step on either side (as `lps_to_voxel` does), never clamps.
         """
         return geometry.voxel_to_lps(self.positions, self.row_cosine, self.column_cosine, self.pixel_spacing,
                                      k, r, c)
@@ -197,7 +251,7 @@ class Volume:
                     k = (target - projections[0]) / steps[0]
                 else:
                     k = self.n_slices - 1 + (target - projections[-1]) / steps[-1]
-        base = self.voxel_to_lps(min(max(k, 0.0), self.n_slices - 1.0), 0, 0)
+        base = self.voxel_to_lps(k, 0, 0)
         offset = point - base
         row_mm, col_mm = self.pixel_spacing
         return np.array([k, offset @ self.column_cosine / row_mm, offset @ self.row_cosine / col_mm])

@@ -70,15 +70,18 @@ def percentile_window(values: np.ndarray, low: float, high: float, name: str = "
     return Window(float(b - a), float((a + b) / 2), name)
 
 
-def presets_for(modality: str, values: np.ndarray) -> list[Window]:
-    """The presets a radiologist expects for this modality, in key order (1, 2, ...)."""
+def presets_for(modality: str, values: np.ndarray, scanner: tuple[Window, ...] = ()) -> list[Window]:
+    """The presets in key order (1, 2, ...): the scanner's own windows first, then the modality's."""
     if modality.upper() == "CT":
-        return list(CT_PRESETS)
-    return [percentile_window(values, low, high, name) for name, low, high in MR_PERCENTILES]
+        return [*scanner, *CT_PRESETS]
+    return [*scanner, *(percentile_window(values, low, high, name) for name, low, high in MR_PERCENTILES)]
 
 
-def default_window(modality: str, values: np.ndarray) -> Window:
-    """The window a series opens with: soft tissue (W 400 / L 40) for CT, 1–99 % of the values otherwise."""
+def default_window(modality: str, values: np.ndarray, scanner: tuple[Window, ...] = ()) -> Window:
+    """The window a series opens with: the scanner's first (WindowCenter/WindowWidth or VOI LUT), else soft
+    tissue (W 400 / L 40) for CT and 1–99 % of the values otherwise (pass the whole volume, not a slice)."""
+    if scanner:
+        return scanner[0]
     if modality.upper() == "CT":
         return Window(400, 40, "soft tissue")
     return percentile_window(values, 1.0, 99.0, "default (1–99 %)")
@@ -88,8 +91,11 @@ def grey(values: np.ndarray, window: Window, inverted: bool = False) -> np.ndarr
     """Values → 8-bit grey through a window: the display mapping, as the slice view draws it.
 
     Linear from black at `window.low` to white at `window.high`, clipped outside; `inverted` (MONOCHROME1
-    or the user's invert) swaps black and white. The values themselves are never changed.
+    or the user's invert) swaps black and white. The values themselves are never changed. Colour (rows,
+    columns, 3) R, G, B is drawn as stored: no window on colour.
     """
+    if np.ndim(values) == 3 and np.shape(values)[-1] == 3:
+        return np.asarray(values, dtype=np.uint8)
     scaled = (np.asarray(values, dtype=np.float32) - np.float32(window.low)) * np.float32(255.0 / window.width)
     scaled = np.clip(scaled, 0, 255)
     if inverted:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from medview.core.annotations import measure_annotation
 from medview.core.reading import KeyImage, Measurement, Reading
+from medview.core.window_level import Window
 from medview.errors import MedviewError
 from medview.gui.workers import Job
 from medview.report.export import source_of
@@ -62,7 +63,7 @@ def gather_reading(window, anonymised: bool = False, impression: str = "") -> tu
             reading.measurements.append(Measurement(ref.k, annotation, values, t=ref.t))
     keys = sorted((ref for ref in session.key_images if ref.series == series.key),
                   key=lambda r: (r.t, r.index)) or [view.here()]
-    window_ = view.window
+    window_ = view.window or Window(255, 127.5, "colour: as stored")  # colour images have no window
     for ref in keys:
         on_image = [answer for answer in kept if answer.ref == ref]
         shown = next((a for a in reversed(on_image) if a.saliency is not None), None)

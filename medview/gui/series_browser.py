@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHeaderView, QStyle, QTreeWidget, QTreeWidgetItem
 
 from medview.core.volume import display_date
 from medview.core.window_level import grey, percentile_window
+from medview.gui import colour
 from medview.io.index import Catalog, VolumeSpec
 
 THUMBNAIL = 64
@@ -19,6 +20,8 @@ INDEX_ROLE = Qt.ItemDataRole.UserRole
 def thumbnail_pixels(values: np.ndarray, photometric: str = "MONOCHROME2") -> np.ndarray:
     """A THUMBNAIL² grey image of a slice, windowed 1–99 %, for the browser (computed in a worker)."""
     step = max(1, max(values.shape) // THUMBNAIL)
+    if colour.is_colour(values):
+        return colour.thumbnail(values, step)
     small = np.asarray(values)[::step, ::step]
     window = percentile_window(small, 1.0, 99.0)
     return np.ascontiguousarray(grey(small, window, inverted=photometric == "MONOCHROME1"))
@@ -88,8 +91,9 @@ class SeriesBrowser(QTreeWidget):
         item = self.items.get(index)
         if item is None:
             return
-        height, width = pixels.shape
-        image = QImage(pixels.data, width, height, pixels.strides[0], QImage.Format.Format_Grayscale8).copy()
+        height, width = pixels.shape[:2]
+        kind = QImage.Format.Format_RGB888 if colour.is_colour(pixels) else QImage.Format.Format_Grayscale8
+        image = QImage(pixels.data, width, height, pixels.strides[0], kind).copy()
         if max(width, height) < THUMBNAIL:  # a tiny image (16×16 on a CD) is enlarged, pixels kept square
             image = image.scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio,
                                  Qt.TransformationMode.FastTransformation)

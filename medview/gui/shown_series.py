@@ -118,6 +118,11 @@ class ShownSeries:
         return self.volume.photometric if self.volume else self.spec.images[0][0].photometric
 
     @property
+    def windows(self) -> tuple:
+        """The scanner's windows (the default window and the first presets)."""
+        return self.volume.windows if self.volume else self.spec.windows
+
+    @property
     def value_unit(self) -> str:
         if self.volume is not None:
             return self.volume.value_unit

@@ -30,6 +30,7 @@ from medview.core.colormap import heat_rgba
 from medview.core.numbering import slice_text
 from medview.core.volume import display_date
 from medview.core.window_level import Window, default_window, presets_for
+from medview.gui import colour
 
 #: (colour, point size, bold) of the overlay texts
 AI_STYLE = ("#ff9060", 10, True)
@@ -152,6 +153,7 @@ class SliceView(QWidget):
         self.k = 0
         self.t = 0
         self.window: Window | None = None
+        self._provisional: Window | None = None  # a default window taken before the whole volume had loaded
         self.presets: list[Window] = []
         self.invert = False
         self.rotation = 0
@@ -181,6 +183,7 @@ class SliceView(QWidget):
         self.rotation, self.flip_horizontal, self.flip_vertical = 0, False, False
         self.window = window
         self.presets = []
+        self._provisional = None
         self._last_cursor = None
         self._static_key = None  # patient, series and letters are made again for the new series
         self._place_image()
@@ -197,16 +200,20 @@ class SliceView(QWidget):
             self._set_text(key, label, "")
 
     def ensure_window(self) -> None:
-        """The default window and presets once pixels exist (MR windows come from the values)."""
+        """The default window and presets once pixels exist: the scanner's, else from the values. A window
+        taken from the first slices is replaced by the whole volume's once it has loaded (unless changed)."""
         if self.series is None:
             return
         values = self.series.sample_values()
-        if values is None:
+        if values is None or colour.is_colour_series(self.series.photometric):  # no window on R, G, B
             return
-        if not self.presets:
-            self.presets = presets_for(self.series.modality, values)
-        if self.window is None:
-            self.window = default_window(self.series.modality, values)
+        whole = self.series.loaded and self._provisional is not None and self.window == self._provisional
+        if not self.presets or whole:
+            self.presets = presets_for(self.series.modality, values, self.series.windows)
+        if self.window is None or whole:
+            self.window = default_window(self.series.modality, values, self.series.windows)
+            partial = not self.series.loaded and not self.series.windows and self.series.modality != "CT"
+            self._provisional = self.window if partial else None
             self.window_changed.emit(self.window)
 
     def refresh(self) -> None:
@@ -221,9 +228,7 @@ class SliceView(QWidget):
         else:
             # inverting by swapping the levels keeps pyqtgraph on its fast grey path (a lookup table costs
             # a pass over every pixel on every scroll step)
-            window = self.window or Window(1, 0)
-            levels = (window.high, window.low) if self.inverted else (window.low, window.high)
-            self.image.setImage(pixels, autoLevels=False, levels=levels)
+            self.image.setImage(pixels, autoLevels=False, levels=colour.levels(pixels, self.window, self.inverted))
         self._update_overlays(loaded=pixels is not None)
         self._draw_heat()
         self.draw_marks()
@@ -431,8 +436,7 @@ class SliceView(QWidget):
         pixels = series.slice(self.k, self.t)
         if pixels is None:
             return f"{where}: not loaded yet"
-        value = pixels[r, c]
-        value_text = f"{value:g}" if isinstance(value, (float, np.floating)) else f"{int(value)}"
+        value_text = colour.value_text(pixels[r, c])
         unit = f" {series.value_unit}" if series.value_unit else ""
         if not series.has_geometry:
             return f"{value_text}{unit} at {where}; no patient geometry"

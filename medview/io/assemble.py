@@ -13,18 +13,29 @@ import math
 import os
 from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from enum import StrEnum
 
 import numpy as np
 
-from medview.core.volume import Volume
-from medview.errors import DecodeError
-from medview.io.decode import decode_stored
+from medview.core.volume import Photometric, Volume
+from medview.core.window_level import Window
+from medview.errors import DecodeError, GeometryError
+from medview.io import limits
+from medview.io.decode_pool import decode_isolated
 from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
 from medview.io.scan import CancelToken
 
-PHILIPS_DISPLAYED = "displayed"
-PHILIPS_FLOATING = "floating"
+
+class PhilipsValues(StrEnum):
+    """Which Philips value a volume holds (a closed set: the CLI's --philips-values choices)."""
+
+    DISPLAYED = "displayed"
+    FLOATING = "floating"
+
+
+PHILIPS_DISPLAYED = PhilipsValues.DISPLAYED
+PHILIPS_FLOATING = PhilipsValues.FLOATING
 
 Progress = Callable[[int, int], None]
 
@@ -55,7 +66,10 @@ def _rescale(h: ImageHeader, philips_values: str) -> tuple[float, float]:
 
 
 def output_dtype(images: list[ImageHeader], philips_values: str) -> np.dtype:
-    """The narrowest type that holds every value after the LUT exactly: int16 for CT, float32 for scaled MR."""
+    """The narrowest type that holds every value after the LUT exactly: int16 for CT, float32 for scaled MR,
+    uint8 R, G, B for colour."""
+    if images and images[0].is_colour:
+        return np.dtype(np.uint8)
     low, high = math.inf, -math.inf
     for h in images:
         slope, intercept = _rescale(h, philips_values)
@@ -95,34 +109,31 @@ def _tiles(frame: np.ndarray, spec: VolumeSpec) -> np.ndarray:
 
 def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float, h: ImageHeader) -> None:
     """Write stored values through the modality LUT into the output slice, checking they fit."""
+    if h.is_colour:  # R, G, B: no modality LUT
+        target[...] = stored
+        return
+    low, high = _stored_range(h)
+    if stored.size and (int(stored.min()) < low or int(stored.max()) > high):
+        # bits above BitsStored are not part of the value (PS3.5 8.1.1): masked off under any rescale
+        stored = np.bitwise_and(stored, (1 << h.bits_stored) - 1).astype(stored.dtype)
     if target.dtype.kind in "iu":
-        low, high = _stored_range(h)
-        if stored.size and (int(stored.min()) < low or int(stored.max()) > high):
-            # bits above BitsStored are not part of the value (PS3.5 8.1.1): mask them off
-            stored = np.bitwise_and(stored, (1 << h.bits_stored) - 1).astype(stored.dtype)
         if slope == 1:
             np.add(stored, np.int32(intercept), out=target, casting="unsafe")
-        else:
-            np.add(stored.astype(np.int64) * int(slope), int(intercept), out=target, casting="unsafe")
+        else:  # stored × slope in the narrowest exact type: int32 unless the products need more
+            wide = np.int32 if max(abs(low), abs(high)) * abs(int(slope)) + abs(int(intercept)) < 2**31 else np.int64
+            np.add(np.multiply(stored, wide(slope), dtype=wide), wide(intercept), out=target, casting="unsafe")
     else:
         np.multiply(stored, slope, out=target, casting="unsafe")
         if intercept:
             target += np.float32(intercept)
 
 
-#: A volume may take at most this share of the machine's memory: a lying header must not exhaust it.
-MEMORY_SHARE = 0.6
-
-
-def _check_fits_in_memory(shape: tuple[int, ...], dtype: np.dtype, spec: VolumeSpec) -> None:
-    size = math.prod(shape) * np.dtype(dtype).itemsize
+def _blank(target: np.ndarray, intercept: float) -> None:
+    """A slice that could not be decoded: stored value 0 through the modality LUT, or 0 where that cannot be held."""
     try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if size > MEMORY_SHARE * physical:
-        raise DecodeError(f"{spec.label}: {' × '.join(map(str, shape))} voxels need {size / 2**30:.1f} GiB, "
-                          f"more than this machine can hold ({physical / 2**30:.0f} GiB)")
+        target.fill(intercept)
+    except (OverflowError, ValueError):
+        target.fill(0)
 
 
 def iter_assemble(
@@ -139,9 +150,15 @@ def iter_assemble(
     images = [h for point in spec.images for h in point]
     dtype = output_dtype(images, philips_values)
     shape = spec.shape
-    _check_fits_in_memory(shape, dtype, spec)
-    voxels = np.empty(shape, dtype=dtype)
-    planes = voxels if voxels.ndim == 4 else voxels[np.newaxis]
+    workers = workers or min(2, os.cpu_count() or 1)
+    first_image = images[0]
+    limits.check_volume_fits(spec.label or "this series", shape, dtype.itemsize, limits.image_bytes(
+        first_image.rows, first_image.columns, first_image.samples_per_pixel, first_image.bits_allocated), workers)
+    try:
+        voxels = np.empty(shape, dtype=dtype)
+    except MemoryError:
+        raise DecodeError(f"{spec.label}: {' × '.join(map(str, shape))} voxels do not fit in memory") from None
+    planes = voxels if spec.time_points > 1 else voxels[np.newaxis]
     jobs = [(t, k) for t in range(len(spec.images)) for k in range(len(spec.images[t]))]
     start = spec.n_slices // 2 if first is None else first
     jobs.sort(key=lambda job: (job[0], (job[1] - start) % max(1, len(spec.images[job[0]]))))
@@ -153,26 +170,22 @@ def iter_assemble(
         h = spec.images[t][k]
         slope, intercept = _rescale(h, philips_values)
         try:
-            stored = decode_stored(h)
-        except DecodeError as error:
-            # one broken file costs one slice, shown blank (stored value 0) and named in the warnings
-            failures[(t, k)] = str(error)
+            stored = decode_isolated(h)
             if spec.mosaic_tiles:
-                planes[t].fill(intercept)
+                for tile, image in enumerate(_tiles(stored, spec)):
+                    _put(planes[t, tile], image, slope, intercept, h)
             else:
-                planes[t, k].fill(intercept)
-            return t, k
-        if spec.mosaic_tiles:
-            for tile, image in enumerate(_tiles(stored, spec)):
-                _put(planes[t, tile], image, slope, intercept, h)
-        else:
-            if stored.shape != (spec.rows, spec.columns):
-                raise DecodeError(f"{h.path}: image is {stored.shape}, expected {spec.rows}×{spec.columns}")
-            _put(planes[t, k], stored, slope, intercept, h)
+                if stored.shape != planes[t, k].shape:
+                    raise DecodeError(f"{h.path}: image is {stored.shape}, expected {spec.rows}×{spec.columns}")
+                _put(planes[t, k], stored, slope, intercept, h)
+        except (DecodeError, ArithmeticError, ValueError, TypeError, IndexError) as error:
+            # one broken file costs one slice, shown blank (stored value 0) and named in the warnings
+            failures[(t, k)] = str(error) if isinstance(error, DecodeError) else (
+                f"{h.path}: its values do not fit the series ({type(error).__name__}: {error})")
+            _blank(planes[t] if spec.mosaic_tiles else planes[t, k], intercept)
         return t, k
 
     failures: dict[tuple[int, int], str] = {}
-    workers = workers or min(2, os.cpu_count() or 1)
     def landed(t: int, k: int):
         if spec.mosaic_tiles:
             for tile in range(spec.mosaic_tiles):
@@ -214,22 +227,35 @@ def iter_assemble(
     thickness = (tuple(float(first_point[0].slice_thickness or math.nan) for _ in range(spec.n_slices))
                  if spec.mosaic_tiles else
                  tuple(math.nan if h.slice_thickness is None else float(h.slice_thickness) for h in first_point))
-    return Volume(
-        voxels=voxels,
-        positions=spec.positions,
-        row_cosine=spec.row_cosine,
-        column_cosine=spec.column_cosine,
-        pixel_spacing=spec.pixel_spacing,
-        info=spec.info,
-        photometric=first_point[0].photometric,
-        value_unit=_value_unit(first_point[0]),
-        value_note=_value_note(images, philips_values),
-        slice_thickness=thickness,
-        sop_instance_uids=tuple(h.sop_instance_uid for h in first_point),
-        time_labels=spec.time_labels,
-        warnings=tuple(warnings),
-        has_geometry=spec.has_geometry,
-    )
+    try:
+        return Volume(
+            voxels=voxels,
+            positions=spec.positions,
+            row_cosine=spec.row_cosine,
+            column_cosine=spec.column_cosine,
+            pixel_spacing=spec.pixel_spacing,
+            info=spec.info,
+            photometric=Photometric.RGB if spec.is_colour else Photometric.of(first_point[0].photometric),
+            value_unit="" if spec.is_colour else _value_unit(first_point[0]),
+            value_note=_value_note(images, philips_values),
+            slice_thickness=thickness,
+            sop_instance_uids=(tuple(first_point[0].sop_instance_uid for _ in range(spec.n_slices)) if spec.mosaic_tiles
+                               else tuple(h.sop_instance_uid for h in first_point)),
+            time_labels=spec.time_labels,
+            warnings=tuple(warnings),
+            has_geometry=spec.has_geometry,
+            windows=() if spec.is_colour else _windows_in_values(spec.windows, first_point[0], philips_values),
+        )
+    except ValueError as error:  # the parts disagree: a reason for this series, never a traceback
+        raise GeometryError(f"{spec.label}: {error}") from error
+
+
+def _windows_in_values(windows, h: ImageHeader, philips_values: str) -> tuple[Window, ...]:
+    """The scanner's windows are in displayed values: scaled with the values when Philips FP is shown."""
+    if not _uses_philips_fp(h, philips_values):
+        return tuple(windows)
+    factor = h.rescale_slope * h.philips_scale_slope
+    return tuple(Window(abs(w.width / factor), w.level / factor, w.name) for w in windows)
 
 
 def assemble_volume(
@@ -258,9 +284,12 @@ def slice_values(spec: VolumeSpec, k: int, t: int = 0, philips_values: str = PHI
     """One slice after the modality LUT, without assembling the volume (thumbnails, previews)."""
     h = spec.images[t][0 if spec.mosaic_tiles else k]
     slope, intercept = _rescale(h, philips_values)
-    stored = decode_stored(h)
+    stored = decode_isolated(h)
     if spec.mosaic_tiles:
         stored = _tiles(stored, spec)[k]
     out = np.empty(stored.shape, dtype=output_dtype([h], philips_values))
-    _put(out, stored, slope, intercept, h)
+    try:
+        _put(out, stored, slope, intercept, h)
+    except (ArithmeticError, ValueError, TypeError, IndexError) as error:
+        raise DecodeError(f"{h.path}: its values could not be read ({type(error).__name__}: {error})") from error
     return out

@@ -1,56 +1,25 @@
 """Decoding one image's stored pixel values: a plain function of a header, safe to run in any thread.
 
-Three paths, each giving exactly the pixels pydicom gives (the tests compare them on every transfer
-syntax we have):
+The path is chosen from the one codec table (io/codecs.py); each gives exactly the pixels pydicom gives
+(the tests compare them on every transfer syntax we have):
 - native little endian: the bytes are read straight from the file at the offset the scan recorded;
 - JPEG 2000 and RLE: imagecodecs, which releases the GIL so that two threads decode on two cores,
   used only where its output type matches the header (anything else falls through);
-- everything else (big endian, JPEG, JPEG-LS, deflate, odd bit depths): pydicom with the pylibjpeg plug-ins.
+- everything else (big endian, JPEG, JPEG-LS, deflate, odd bit depths): pydicom with the pylibjpeg plug-ins;
+- colour (RGB, YBR, palette): pydicom, converted to R, G, B.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass
-
 import numpy as np
 import pydicom
-from pydicom.encaps import generate_frames
+from pydicom.encaps import generate_frames, get_frame
 from pydicom.uid import UID
 
-from medview.errors import DecodeError
+from medview.errors import DecodeError, ImageRefused
+from medview.io import limits
+from medview.io.codecs import Decoder, codec_for
 from medview.io.headers import ImageHeader
-
-JPEG2000 = {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.201",
-            "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203"}
-RLE = {"1.2.840.10008.1.2.5"}
-
-
-@dataclass(frozen=True)
-class Codec:
-    transfer_syntax: str
-    decoder: str
-    available: bool
-
-
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-def available_codecs() -> list[Codec]:
-    """Which transfer syntaxes this installation decodes, and with what: for `medview info`."""
-    has_imagecodecs = _has("imagecodecs")
-    rows = [
-        Codec("Implicit/Explicit VR Little Endian", "medview native reader", True),
-        Codec("Explicit VR Big Endian, Deflated", "pydicom", True),
-        Codec("RLE Lossless", "imagecodecs" if has_imagecodecs else "pylibjpeg-rle",
-              has_imagecodecs or _has("rle")),
-        Codec("JPEG Baseline/Extended/Lossless", "pylibjpeg-libjpeg", _has("libjpeg")),
-        Codec("JPEG-LS", "pylibjpeg-libjpeg / pyjpegls", _has("libjpeg") or _has("jpeg_ls")),
-        Codec("JPEG 2000", "imagecodecs (OpenJPEG, both cores)" if has_imagecodecs else "pylibjpeg-openjpeg",
-              has_imagecodecs or _has("openjpeg")),
-    ]
-    return rows
 
 
 def stored_dtype(header: ImageHeader) -> np.dtype:
@@ -71,16 +40,24 @@ def frame_shape(header: ImageHeader) -> tuple[int, ...]:
 def decode_stored(header: ImageHeader) -> np.ndarray:
     """The stored values of one image (one frame), before the modality LUT."""
     try:
-        if header.is_native_little_endian and header.samples_per_pixel == 1:
+        if header.is_colour:
+            return decode_colour(header)
+        codec = codec_for(header.transfer_syntax)
+        decoder = codec.decoder if codec is not None else Decoder.PYDICOM
+        if decoder == Decoder.NATIVE and header.is_native_little_endian and header.samples_per_pixel == 1:
             return _read_native(header)
-        if header.transfer_syntax in JPEG2000 | RLE and header.samples_per_pixel == 1:
+        if decoder in (Decoder.IMAGECODECS_RLE, Decoder.IMAGECODECS_JPEG2000) and header.samples_per_pixel == 1:
             decoded = _decode_with_imagecodecs(header)
             if decoded is not None:
                 return decoded
         return _decode_with_pydicom(header)
     except DecodeError:
         raise
-    except Exception as error:  # noqa: BLE001 - every codec failure becomes one clear message
+    except ImageRefused as refused:
+        raise DecodeError(f"{header.path}: {refused}") from refused
+    except BaseException as error:  # noqa: BLE001 - every codec failure (a Rust panic too) becomes one message
+        if isinstance(error, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
         name = UID(header.transfer_syntax).name if header.transfer_syntax else "unknown transfer syntax"
         raise DecodeError(f"{header.path}: pixel data could not be decoded ({name}): {error}") from error
 
@@ -110,6 +87,25 @@ def _read_native(header: ImageHeader) -> np.ndarray:
 
 
 def _encapsulated_frame(header: ImageHeader) -> bytes:
+    """One frame's codestream, read at the fragment offsets the scan recorded (one read per frame, not the
+    whole file per frame); pydicom finds the frame where the scan could not tell the fragments apart."""
+    with open(header.path, "rb") as file:
+        if header.fragments is not None:
+            parts = []
+            for offset, length in header.fragments:
+                file.seek(offset)
+                parts.append(file.read(length))
+            data = b"".join(parts)
+        elif header.pixel_offset is not None:
+            file.seek(header.pixel_offset)
+            data = get_frame(file, header.frame, number_of_frames=header.n_frames)
+        else:
+            data = _frame_from_dataset(header)
+    limits.check_codestream(data, header.rows, header.columns, header.samples_per_pixel)
+    return data
+
+
+def _frame_from_dataset(header: ImageHeader) -> bytes:
     dataset = pydicom.dcmread(header.path)
     frames = generate_frames(dataset.PixelData, number_of_frames=header.n_frames)
     for index, frame in enumerate(frames):
@@ -125,7 +121,8 @@ def _decode_with_imagecodecs(header: ImageHeader) -> np.ndarray | None:
         return None
     expected = stored_dtype(header)
     data = _encapsulated_frame(header)
-    if header.transfer_syntax in RLE:
+    if codec_for(header.transfer_syntax).decoder == Decoder.IMAGECODECS_RLE:
+        limits.check_rle_header(data, header.samples_per_pixel * expected.itemsize)
         decoded = imagecodecs.dicomrle_decode(data, expected.str)
         if len(decoded) != header.rows * header.columns * expected.itemsize:
             return None
@@ -139,8 +136,40 @@ def _decode_with_imagecodecs(header: ImageHeader) -> np.ndarray | None:
     return _fix_bits(np.ascontiguousarray(values, dtype=expected), header)
 
 
+def decode_colour(header: ImageHeader) -> np.ndarray:
+    """One colour image as (rows, columns, 3) uint8 R, G, B: YBR converted and palette colour looked up by pydicom.
+
+    16-bit samples or palette entries keep their top 8 bits: colour is for display, never measured.
+    """
+    if UID(header.transfer_syntax).is_encapsulated:
+        _encapsulated_frame(header)  # the codestream's own size is checked before pydicom decodes it
+    index = header.frame if header.n_frames > 1 else None
+    values = pydicom.pixels.pixel_array(_source(header), index=index)  # raw=False: YBR becomes RGB
+    if header.n_frames > 1 and values.ndim == 4:
+        values = values[0]
+    bits = header.bits_stored
+    if header.photometric.strip().upper() == "PALETTE COLOR":
+        values = pydicom.pixels.apply_color_lut(values, pydicom.dcmread(header.path, stop_before_pixels=True))
+        bits = 8 * values.dtype.itemsize
+    if values.shape != (header.rows, header.columns, 3):
+        raise DecodeError(f"{header.path}: colour image is {values.shape}, expected {header.rows}×{header.columns}×3")
+    if values.dtype.itemsize > 1:
+        values = np.right_shift(values, max(0, bits - 8))
+    return np.ascontiguousarray(values, dtype=np.uint8)
+
+
+def _source(header: ImageHeader):
+    """What pydicom decodes from: the path (it reads only the frame), or the data set of a deflated file,
+    which pydicom's frame reader cannot walk (io.limits has checked what it inflates to)."""
+    if UID(header.transfer_syntax).is_deflated:
+        return pydicom.dcmread(header.path)
+    return header.path
+
+
 def _decode_with_pydicom(header: ImageHeader) -> np.ndarray:
-    values = pydicom.pixels.pixel_array(header.path, index=header.frame if header.n_frames > 1 else None,
+    if UID(header.transfer_syntax).is_encapsulated:
+        _encapsulated_frame(header)  # the codestream's own size is checked before pydicom decodes it
+    values = pydicom.pixels.pixel_array(_source(header), index=header.frame if header.n_frames > 1 else None,
                                         raw=True)
     if header.n_frames > 1 and values.ndim > len(frame_shape(header)):
         values = values[0]

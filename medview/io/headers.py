@@ -8,18 +8,28 @@ content: the caller turns exceptions into a skipped-file reason.
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from medview.core import geometry
+from medview.core.volume import Photometric
+from medview.errors import GeometryError, ImageRefused
+from medview.io import limits
 from medview.io.siemens_csa import CSA_IMAGE_HEADER
 from medview.io.siemens_csa import slice_normal as csa_slice_normal
 
 #: Transfer syntaxes whose native pixel bytes the fast path reads straight from the file.
 NATIVE_LITTLE_ENDIAN = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+#: Uncompressed transfer syntaxes: the pixel bytes an image claims must be in the file.
+UNCOMPRESSED = NATIVE_LITTLE_ENDIAN | {"1.2.840.10008.1.2.2"}
+RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
 #: Tokens of ImageType / FrameType that set magnitude, phase and maps apart. Never the whole ImageType:
 #: scanners add words such as ADD or HELIX partway through one series.
@@ -36,10 +46,22 @@ IMAGE_PART_TOKENS = {
 NOT_IMAGES = {
     "1.2.840.10008.5.1.4.1.1.66.4": "segmentation object (SEG)",
     "1.2.840.10008.5.1.4.1.1.481.3": "RT structure set",
-    "1.2.840.10008.5.1.4.1.1.11.1": "presentation state",
+    "1.2.840.10008.5.1.4.1.1.481.5": "RT plan",
+    "1.2.840.10008.5.1.4.1.1.481.8": "RT ion plan",
+    "1.2.840.10008.5.1.4.1.1.88.59": "key object selection (a list of key images)",
     "1.2.840.10008.5.1.4.1.1.104.1": "encapsulated PDF",
+    "1.2.840.10008.5.1.4.1.1.104.2": "encapsulated CDA document",
+    "1.2.840.10008.5.1.4.1.1.66": "raw data",
+    "1.2.840.10008.5.1.4.1.1.66.1": "spatial registration",
+    "1.2.840.10008.5.1.4.1.1.66.3": "deformable spatial registration",
+    "1.2.840.10008.5.1.4.1.1.66.5": "surface segmentation",
+    "1.2.840.10008.5.1.4.1.1.67": "real world value mapping",
     "1.2.840.10008.1.3.10": "a DICOMDIR (an index of files) under another name",
 }
+#: Words in pydicom's name of a SOP class that say what a non-image object is.
+NOT_IMAGE_WORDS = (("SR Storage", "structured report"), ("Presentation State", "presentation state"),
+                   ("Waveform", "waveform"), ("ECG", "waveform (ECG)"), ("Treatment Record", "RT treatment record"),
+                   ("Encapsulated", "encapsulated document"), ("Measurements", "measurements"))
 
 PHILIPS_SCALE_SLOPE = (0x2005, 0x100E)
 PHILIPS_PER_FRAME_PRIVATE = (0x2005, 0x140F)
@@ -110,14 +132,27 @@ class ImageHeader:
     trigger_time: float | None = None
     acquisition_number: int | None = None
     acquisition_time: str = ""
-    # pixel data location (native little-endian files only) and mosaic
+    # pixel data location: native little endian, the value's offset and length; encapsulated, the offset of
+    # the basic offset table item and this frame's fragments as (offset, length) in the file, when known
     pixel_offset: int | None = None
     pixel_length: int | None = None
+    fragments: tuple[tuple[int, int], ...] | None = None
     mosaic_tiles: int | None = None
     #: Siemens CSA SliceNormalVector of a mosaic: the direction its tiles are stacked in
     mosaic_normal: tuple[float, float, float] | None = None
     #: offsets along the normal of the frames of a single-file volume (RT dose), in mm
     grid_frame_offset: float | None = None
+    #: the scanner's windows, (width, centre, explanation) in values after the modality LUT: every
+    #: WindowCenter/WindowWidth pair, then each VOI LUT as the window over its input range
+    windows: tuple[tuple[float, float, str], ...] = ()
+    #: where pixel_spacing came from: "PixelSpacing", "ImagerPixelSpacing" (at the detector) or
+    #: "ImagerPixelSpacing ÷ EstimatedRadiographicMagnificationFactor"
+    spacing_source: str = ""
+
+    @property
+    def is_colour(self) -> bool:
+        """RGB, YBR or palette colour: decoded to R, G, B."""
+        return Photometric.of(self.photometric, self.samples_per_pixel).is_colour or self.samples_per_pixel == 3
 
     @property
     def is_native_little_endian(self) -> bool:
@@ -226,7 +261,8 @@ _TAGS = {
         "PhotometricInterpretation", "SamplesPerPixel", "BitsAllocated", "BitsStored", "PixelRepresentation",
         "EchoNumbers", "EchoTime", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionNumber",
         "AcquisitionTime", "NumberOfFrames", "ContrastBolusAgent", "ScanningSequence", "SequenceVariant",
-        "SequenceName", "ProtocolName",
+        "SequenceName", "ProtocolName", "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation",
+        "VOILUTFunction", "EstimatedRadiographicMagnificationFactor",
     )
 }
 
@@ -277,8 +313,17 @@ def _find(groups: list[Dataset], sequence: str, keyword: str):
 
 
 def read_headers(path: str) -> list[ImageHeader]:
-    """The image headers of one DICOM file. Raises on anything unreadable; the scan turns that into a reason."""
-    with open(path, "rb") as fp:
+    """The image headers of one DICOM file. Raises on anything unreadable; the scan turns that into a reason.
+
+    Only a regular file is read (checked on the open file, so a FIFO or a device swapped in after the scan
+    listed the folder is not read either), and every read is bounded by the file's size.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as fp:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ImageRefused("not a regular file: not read")
+        inflated = limits.check_deflated(fp, fp.read(4096))
+        fp.seek(0)
         try:
             dataset = pydicom.dcmread(fp, stop_before_pixels=True)
         except pydicom.errors.InvalidDicomError:
@@ -288,55 +333,151 @@ def read_headers(path: str) -> list[ImageHeader]:
                 raise
         pixel_offset = fp.tell()
         tag = fp.read(4)
-        if len(tag) < 4 and "Rows" in dataset:
-            raise ValueError("truncated: the file ends before the pixel data")
-        pixel_offset, pixel_length = _pixel_data_location(fp, pixel_offset, dataset)
-    return headers_of(dataset, path, pixel_offset, pixel_length)
+        deflated = bool(getattr(dataset, "file_meta", None)) and UID(
+            _text(dataset.file_meta.get("TransferSyntaxUID"))).is_deflated  # fp is not where pydicom stopped
+        if len(tag) < 4 and "Rows" in dataset and _non_image_kind(dataset) is None and not deflated:
+            raise ImageRefused("truncated: the file ends before the pixel data")
+        layout = _pixel_layout(fp, pixel_offset, dataset)
+        layout.inflated_size = inflated
+    return headers_of(dataset, path, layout)
 
 
-def _pixel_data_location(fp, offset: int, dataset: Dataset) -> tuple[int | None, int | None]:
-    """Offset and length of native PixelData's value, read from the element header pydicom stopped at."""
+@dataclass
+class PixelLayout:
+    """Where the pixel data lies in the file: what the limits are checked against and decoding reads."""
+
+    file_size: int
+    #: native: the value's offset and length; encapsulated: the offset of the basic offset table item
+    offset: int | None = None
+    length: int | None = None
+    #: encapsulated: (offset, length) of every fragment's value after the basic offset table
+    fragments: list[tuple[int, int]] | None = None
+    basic_offsets: list[int] = field(default_factory=list)
+    #: the first bytes of the first fragment (a codestream's SIZ or SOF)
+    head: bytes = b""
+    #: a deflated data set: its size inflated (the pixels must fit in it)
+    inflated_size: int | None = None
+
+    def frame_fragments(self, index: int, n_frames: int) -> tuple[tuple[int, int], ...] | None:
+        """The fragments of one frame: by the basic offset table, one per frame, or all for one frame."""
+        fragments = self.fragments
+        if not fragments:
+            return None
+        if len(self.basic_offsets) == n_frames and n_frames > 1:
+            first = fragments[0][0] - ITEM_HEADER_BYTES
+            start = first + self.basic_offsets[index]
+            end = first + self.basic_offsets[index + 1] if index + 1 < n_frames else math.inf
+            return tuple(f for f in fragments if start <= f[0] - ITEM_HEADER_BYTES < end)
+        if len(fragments) == n_frames:
+            return (fragments[index],)
+        if n_frames == 1:
+            return tuple(fragments)
+        return None
+
+
+#: Bytes of the first fragment read at the scan: a JPEG 2000 SIZ is in the first 50; a JPEG SOF further on is
+#: checked when the frame is decoded.
+CODESTREAM_HEAD = 4096
+#: Items walked at most in encapsulated pixel data (a hostile file of tiny items costs no more than this).
+MAX_ITEMS = 1_000_000
+ITEM_HEADER_BYTES = 8
+
+
+def _non_image_kind(dataset: Dataset) -> str | None:
+    """What a non-image object is (structured report, RT plan, SEG, ...), by its SOP class; None for images."""
+    meta = getattr(dataset, "file_meta", None)
+    sop_class = _text(dataset.get("SOPClassUID")) or _text(meta.get("MediaStorageSOPClassUID") if meta else "")
+    if sop_class in NOT_IMAGES:
+        return NOT_IMAGES[sop_class]
+    name = UID(sop_class).name if sop_class else ""
+    return next((kind for word, kind in NOT_IMAGE_WORDS if word in name), None)
+
+
+def _is_encapsulated(syntax: str) -> bool:
+    return bool(syntax) and UID(syntax).is_encapsulated
+
+
+def _pixel_layout(fp, offset: int, dataset: Dataset) -> PixelLayout:
+    """Offsets of the pixel data read from the element header pydicom stopped at, bounded by the file size."""
+    fp.seek(0, 2)
+    layout = PixelLayout(file_size=fp.tell())
     meta = getattr(dataset, "file_meta", None)
     syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else "1.2.840.10008.1.2"
-    if syntax not in NATIVE_LITTLE_ENDIAN:
-        return None, None
+    if syntax not in NATIVE_LITTLE_ENDIAN and not _is_encapsulated(syntax):
+        return layout
     fp.seek(offset)
     head = fp.read(12)
     if len(head) < 8 or head[:4] != b"\xe0\x7f\x10\x00":
-        return None, None
+        return layout
     if syntax == "1.2.840.10008.1.2":  # implicit VR: tag, 4-byte length
         length = struct.unpack("<I", head[4:8])[0]
         start = offset + 8
     else:  # explicit VR OB/OW: tag, VR, 2 reserved bytes, 4-byte length
         if len(head) < 12:
-            return None, None
+            return layout
         length = struct.unpack("<I", head[8:12])[0]
         start = offset + 12
     if length == 0xFFFFFFFF:
-        return None, None
-    fp.seek(0, 2)
-    if fp.tell() < start + length:
-        raise ValueError(f"truncated: the file ends {start + length - fp.tell()} bytes into the pixel data")
-    return start, length
+        if _is_encapsulated(syntax):
+            _walk_items(fp, start, layout)
+        return layout
+    if syntax not in NATIVE_LITTLE_ENDIAN:
+        return layout
+    if layout.file_size < start + length:
+        raise ImageRefused(f"truncated: the file ends {start + length - layout.file_size} bytes into the pixel data")
+    layout.offset, layout.length = start, length
+    return layout
 
 
-def headers_of(dataset: Dataset, path: str, pixel_offset=None, pixel_length=None) -> list[ImageHeader]:
-    """Turn a parsed header into one `ImageHeader` per 2D image."""
+def _walk_items(fp, start: int, layout: PixelLayout) -> None:
+    """The basic offset table and the fragments of encapsulated pixel data, without reading their values."""
+    layout.offset = start
+    fragments: list[tuple[int, int]] = []
+    at, first = start, True
+    while len(fragments) < MAX_ITEMS:
+        fp.seek(at)
+        item = fp.read(ITEM_HEADER_BYTES)
+        if len(item) < ITEM_HEADER_BYTES or item[:4] != b"\xfe\xff\x00\xe0":
+            break  # the sequence delimiter, the end of the file, or damage: the fragments so far are the data
+        length = struct.unpack("<I", item[4:])[0]
+        value = at + ITEM_HEADER_BYTES
+        if value + length > layout.file_size:
+            length = layout.file_size - value  # a truncated last fragment: what is there
+        if first:
+            if length % 4 == 0 and length <= 4 * MAX_ITEMS:
+                table = fp.read(length)
+                layout.basic_offsets = list(struct.unpack(f"<{length // 4}I", table))
+            first = False
+        elif length > 0:
+            fragments.append((value, length))
+        at = value + length
+    layout.fragments = fragments
+    if fragments:
+        fp.seek(fragments[0][0])
+        layout.head = fp.read(min(fragments[0][1], CODESTREAM_HEAD))
+
+
+def headers_of(dataset: Dataset, path: str, layout: PixelLayout | None = None) -> list[ImageHeader]:
+    """Turn a parsed header into one `ImageHeader` per 2D image, after checking what it claims (io.limits)."""
+    layout = layout or PixelLayout(file_size=0)
+    pixel_offset, pixel_length = layout.offset, layout.length
     meta = getattr(dataset, "file_meta", None)
     syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
     if not syntax:
         syntax = "1.2.840.10008.1.2.1" if not dataset.is_implicit_VR else "1.2.840.10008.1.2"
     sop_class = _text(dataset.get("SOPClassUID")) or _text(meta.get("MediaStorageSOPClassUID") if meta else "")
-    if sop_class in NOT_IMAGES:
-        raise ValueError(f"not an image: {NOT_IMAGES[sop_class]}")
+    kind = _non_image_kind(dataset)
+    if kind is not None:
+        raise ImageRefused(f"{kind}, not an image")
     if "Rows" not in dataset or "Columns" not in dataset:
         name = UID(sop_class).name if sop_class else "unknown SOP class"
-        raise ValueError(f"no image in this file: no Rows/Columns ({name}; the header may be damaged)")
+        raise ImageRefused(f"no image in this file: no Rows/Columns ({name}; the header may be damaged)")
     if _raw_text(dataset, "BitsAllocated", _TAGS["BitsAllocated"]) == "1":
-        raise ValueError("1-bit image (a mask or overlay), not a slice")
+        raise ImageRefused("1-bit image (a mask or overlay), not a slice")
 
     f = _Fast(dataset)
     image_type = f.parts("ImageType")
+    spacing, spacing_source = _pixel_spacing(f)
     base = ImageHeader(
         path=path,
         sop_instance_uid=f.text("SOPInstanceUID"),
@@ -371,7 +512,9 @@ def headers_of(dataset: Dataset, path: str, pixel_offset=None, pixel_length=None
         columns=f.int("Columns") or 0,
         position=f.floats("ImagePositionPatient", 3),
         orientation=f.floats("ImageOrientationPatient", 6),
-        pixel_spacing=f.floats("PixelSpacing", 2) or f.floats("ImagerPixelSpacing", 2),
+        pixel_spacing=spacing,
+        spacing_source=spacing_source,
+        windows=scanner_windows(dataset, f),
         slice_thickness=f.float("SliceThickness"),
         spacing_between_slices=f.float("SpacingBetweenSlices"),
         gantry_tilt=f.float("GantryDetectorTilt"),
@@ -395,14 +538,97 @@ def headers_of(dataset: Dataset, path: str, pixel_offset=None, pixel_length=None
         mosaic_tiles=_mosaic_tiles(dataset, image_type),
         mosaic_normal=_mosaic_normal(dataset, image_type),
     )
-    n_frames = f.int("NumberOfFrames") or 1
-    if pixel_length is not None:
-        needed = base.rows * base.columns * base.samples_per_pixel * n_frames * (base.bits_allocated // 8)
-        if base.bits_allocated % 8 == 0 and pixel_length < needed:
-            raise ValueError(f"pixel data is shorter than the image: {pixel_length} of {needed} bytes")
+    n_frames = f.int("NumberOfFrames")
+    n_frames = 1 if n_frames is None else n_frames
+    _check_claims(base, n_frames, layout)
+    _check_orientation(base.orientation)
     if n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in dataset:
-        return [base]
-    return _frames(dataset, replace(base, n_frames=n_frames), n_frames)
+        return [replace(base, fragments=layout.frame_fragments(0, 1))]
+    return _frames(dataset, replace(base, n_frames=n_frames), n_frames, layout)
+
+
+def _pixel_spacing(f: _Fast) -> tuple[tuple[float, ...] | None, str]:
+    """PixelSpacing (in the patient), else ImagerPixelSpacing corrected by the magnification when stated.
+
+    ImagerPixelSpacing is at the detector: on CR/DX it overstates lengths in the patient by the geometric
+    magnification, so it is divided by EstimatedRadiographicMagnificationFactor, or named as uncorrected.
+    """
+    spacing = f.floats("PixelSpacing", 2)
+    if spacing is not None:
+        return spacing, "PixelSpacing"
+    imager = f.floats("ImagerPixelSpacing", 2)
+    if imager is None:
+        return None, ""
+    magnification = f.float("EstimatedRadiographicMagnificationFactor")
+    if magnification is not None and magnification > 0:
+        return (tuple(v / magnification for v in imager),
+                f"ImagerPixelSpacing ÷ EstimatedRadiographicMagnificationFactor {magnification:g}")
+    return imager, "ImagerPixelSpacing"
+
+
+def scanner_windows(dataset: Dataset, f: _Fast | None = None) -> tuple[tuple[float, float, str], ...]:
+    """Every window the scanner stored: WindowCenter/WindowWidth pairs with their explanations, then VOI LUTs.
+
+    A VOI LUT is given as the window over its input range (first mapped value to last): the LUT's curve
+    itself is not applied.
+    """
+    f = f or _Fast(dataset)
+    centres, widths = f.parts("WindowCenter"), f.parts("WindowWidth")
+    explanations = f.parts("WindowCenterWidthExplanation")
+    function = f.text("VOILUTFunction").upper()
+    windows = []
+    for index, (centre, width) in enumerate(zip(centres, widths, strict=False)):
+        centre_value, width_value = _float(centre), _float(width)
+        if centre_value is None or width_value is None or not width_value > 0:
+            continue
+        name = explanations[index] if index < len(explanations) and explanations[index] else f"window {index + 1}"
+        if function == "SIGMOID":
+            name += " (sigmoid on the scanner, shown linear)"
+        windows.append((width_value, centre_value, name))
+    for index, item in enumerate(dataset.get("VOILUTSequence") or []):
+        descriptor = item.get("LUTDescriptor")
+        if descriptor is None or len(descriptor) != 3:
+            continue
+        entries, first, _bits = (int(v) for v in descriptor)
+        entries = entries or 65536
+        explanation = _text(item.get("LUTExplanation")) or f"VOI LUT {index + 1}"
+        windows.append((float(max(1, entries - 1)), first + (entries - 1) / 2, f"{explanation} (VOI LUT range)"))
+    return tuple(windows)
+
+
+def _check_claims(h: ImageHeader, n_frames: int, layout: PixelLayout) -> None:
+    """Refuse a header whose image the file cannot hold, before anything is allocated (see io.limits)."""
+    limits.check_claims(h.rows, h.columns, h.samples_per_pixel, h.bits_allocated, h.bits_stored, n_frames)
+    needed = limits.image_bytes(h.rows, h.columns, h.samples_per_pixel, h.bits_allocated, n_frames)
+    if h.photometric.strip().upper() == Photometric.YBR_FULL_422:  # two chroma samples shared by two pixels
+        needed = needed * 2 // 3
+    if h.pixel_length is not None:
+        limits.check_native(needed, h.pixel_length)
+    elif h.transfer_syntax in UNCOMPRESSED and layout.file_size:
+        limits.check_native(needed, layout.file_size)
+    elif layout.inflated_size is not None:
+        limits.check_native(needed, layout.inflated_size)
+    elif layout.fragments is not None:
+        pixel_bytes = sum(length for _, length in layout.fragments)
+        limits.check_encapsulated(h.rows, h.columns, n_frames, needed, pixel_bytes, len(layout.fragments),
+                                  is_rle=h.transfer_syntax == RLE_LOSSLESS)
+        limits.check_codestream(layout.head, h.rows, h.columns, h.samples_per_pixel)
+
+
+def _check_orientation(orientation: tuple[float, ...] | None) -> None:
+    """Row and column directions of unit length and perpendicular, or the file is named as damaged."""
+    if orientation is None:
+        return
+    row, column = orientation[:3], orientation[3:]
+    norms = [math.sqrt(sum(v * v for v in vector)) for vector in (row, column)]
+    if min(norms) < 0.5 or max(norms) > 1.5:
+        raise GeometryError("damaged ImageOrientationPatient: a direction is not of unit length "
+                           f"({norms[0]:.3g}, {norms[1]:.3g})")
+    cosine = sum(a * b for a, b in zip(row, column, strict=True)) / (norms[0] * norms[1])
+    if abs(cosine) > geometry.PERPENDICULAR_COSINE:
+        angle = math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
+        raise GeometryError(f"damaged ImageOrientationPatient: row and column directions are not perpendicular "
+                           f"({angle:.1f}° apart)")
 
 
 def _mosaic_tiles(dataset: Dataset, image_type: tuple[str, ...]) -> int | None:
@@ -418,11 +644,32 @@ def _mosaic_normal(dataset: Dataset, image_type: tuple[str, ...]) -> tuple[float
     return csa_slice_normal(dataset[CSA_IMAGE_HEADER].value)
 
 
-def _frames(dataset: Dataset, base: ImageHeader, n_frames: int) -> list[ImageHeader]:
+def _relative_offsets(vector, position, orientation) -> list[float] | None:
+    """GridFrameOffsetVector as distances from ImagePositionPatient along the normal (mm).
+
+    PS3.3 C.8.8.3.2: relative when its first value is 0; otherwise, on an axial grid (IOP 1,0,0,0,1,0), the
+    values are the frames' own z (absolute) and the first one is the z of ImagePositionPatient.
+    """
+    if vector is None:
+        return None
+    values = [_float(v) for v in (vector if isinstance(vector, (list, tuple, pydicom.multival.MultiValue))
+                                  else [vector])]
+    if any(v is None for v in values):
+        return None
+    if not values or values[0] == 0 or position is None or orientation is None:
+        return values
+    row, column = orientation[:3], orientation[3:]
+    normal_z = row[0] * column[1] - row[1] * column[0]
+    if abs(abs(normal_z) - 1) > 1e-3:
+        return values  # the absolute form is defined for axial grids only: read as relative
+    return [(v - position[2]) * normal_z for v in values]
+
+
+def _frames(dataset: Dataset, base: ImageHeader, n_frames: int, layout: PixelLayout) -> list[ImageHeader]:
     """One header per frame of a multi-frame file, from its functional groups where it has them."""
     per_frame = list(dataset.get("PerFrameFunctionalGroupsSequence") or [])
     shared = _item(dataset, "SharedFunctionalGroupsSequence")
-    offsets = dataset.get("GridFrameOffsetVector")
+    offsets = _relative_offsets(dataset.get("GridFrameOffsetVector"), base.position, base.orientation)
     headers = []
     for index in range(n_frames):
         own = per_frame[index] if index < len(per_frame) else None
@@ -439,6 +686,8 @@ def _frames(dataset: Dataset, base: ImageHeader, n_frames: int) -> list[ImageHea
         echo_time = _find(groups, "MREchoSequence", "EffectiveEchoTime")
         temporal_index = _find(groups, "FrameContentSequence", "TemporalPositionIndex")
         trigger = _find(groups, "CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime")
+        voi = next((item for item in (_item(g, "FrameVOILUTSequence") for g in groups if g is not None)
+                    if item is not None), None)
         philips_slope = None
         for group in groups:
             private = _item(group, PHILIPS_PER_FRAME_PRIVATE) if group is not None else None
@@ -463,6 +712,8 @@ def _frames(dataset: Dataset, base: ImageHeader, n_frames: int) -> list[ImageHea
             temporal_position_index=_int(temporal_index),
             trigger_time=_float(trigger) if trigger is not None else base.trigger_time,
             philips_scale_slope=philips_slope if philips_slope is not None else base.philips_scale_slope,
-            grid_frame_offset=_float(offsets[index]) if offsets is not None and index < len(offsets) else None,
+            grid_frame_offset=offsets[index] if offsets is not None and index < len(offsets) else None,
+            fragments=layout.frame_fragments(index, n_frames),
+            windows=scanner_windows(voi) if voi is not None else base.windows,
         ))
     return headers

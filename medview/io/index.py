@@ -16,6 +16,7 @@ import numpy as np
 
 from medview.core import geometry
 from medview.core.volume import SeriesInfo
+from medview.core.window_level import Window
 from medview.io.headers import ImageHeader
 from medview.io.scan import ScanResult, SkippedFile
 from medview.io.validate import geometry_warnings
@@ -54,6 +55,8 @@ class VolumeSpec:
     #: the mosaic's tiles run against the slice order (CSA SliceNormalVector opposite cross(row, column))
     mosaic_descending: bool = False
     has_geometry: bool = True
+    #: the scanner's windows (values after the modality LUT), the first is the default: see scanner_windows
+    windows: tuple[Window, ...] = ()
     sort_key: tuple = field(default=(), compare=False, repr=False)
 
     @property
@@ -65,10 +68,15 @@ class VolumeSpec:
         return len(self.images)
 
     @property
+    def is_colour(self) -> bool:
+        return self.images[0][0].is_colour
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        """(slices, rows, columns), with the time points first for a 4D volume."""
+        """(slices, rows, columns), with the time points first for a 4D volume and R, G, B last for colour."""
         base = (self.n_slices, self.rows, self.columns)
-        return (self.time_points, *base) if self.time_points > 1 else base
+        base = (self.time_points, *base) if self.time_points > 1 else base
+        return (*base, 3) if self.is_colour else base
 
     @property
     def normal(self) -> np.ndarray:
@@ -99,6 +107,8 @@ class Catalog:
     volumes: list[VolumeSpec]
     skipped: list[SkippedFile]
     n_files: int = 0
+    #: files read that the user should know about (a DICOMDIR id that breaks PS3.10's naming rules)
+    warnings: list[SkippedFile] = field(default_factory=list)
 
     def find(self, series: str | int | None) -> VolumeSpec:
         """A volume by its index in this list, or by SeriesInstanceUID (the first of its volumes)."""
@@ -127,7 +137,7 @@ def _split_key(h: ImageHeader) -> tuple:
     orientation = tuple(round(v, 3) + 0.0 for v in h.orientation) if h.orientation else ()
     return (h.series_number if h.series_number is not None else -1,
             h.echo_number if h.echo_number is not None else 0, _round(h.echo_time, 2) or 0.0,
-            h.image_part, orientation, h.rows, h.columns, h.samples_per_pixel, bool(h.mosaic_tiles))
+            h.image_part, orientation, h.rows, h.columns, h.samples_per_pixel, h.is_colour, bool(h.mosaic_tiles))
 
 
 def _series_info(h: ImageHeader, part: str) -> SeriesInfo:
@@ -161,7 +171,8 @@ def index_volumes(scan: ScanResult) -> Catalog:
             skipped.extend(duplicates)
             specs.extend(_volumes_of(unique, key, notes))
     specs.sort(key=lambda spec: spec.sort_key)
-    return Catalog(root=scan.root, volumes=specs, skipped=skipped, n_files=scan.n_files)
+    return Catalog(root=scan.root, volumes=specs, skipped=skipped, n_files=scan.n_files,
+                   warnings=list(scan.warnings))
 
 
 def _sortable(key: tuple) -> tuple:
@@ -292,7 +303,7 @@ def _spec(key, notes, images, normal, time_labels) -> VolumeSpec:
         images=tuple(images), positions=positions, row_cosine=geometry.unit(row),
         column_cosine=geometry.unit(col), pixel_spacing=tuple(spacing), rows=first.rows,
         columns=first.columns, warnings=tuple(warnings), time_labels=tuple(time_labels),
-        sort_key=_order(first, key),
+        windows=scanner_windows(images[0]), sort_key=_order(first, key),
     )
 
 
@@ -302,7 +313,27 @@ def _pixel_spacing(h: ImageHeader, warnings: list[str]) -> tuple[float, float]:
     if spacing is None or min(spacing) <= 0:
         warnings.append("no valid PixelSpacing: 1 mm assumed, distances are not in true mm")
         return (1.0, 1.0)
+    if h.spacing_source == "ImagerPixelSpacing":
+        warnings.append("spacing at the detector (ImagerPixelSpacing, no magnification factor): lengths in "
+                        "the patient are overstated by the X-ray magnification")
+    elif h.spacing_source.startswith("ImagerPixelSpacing ÷"):
+        warnings.append(f"spacing in the patient estimated: {h.spacing_source}")
     return (float(spacing[0]), float(spacing[1]))
+
+
+def scanner_windows(images: tuple[ImageHeader, ...]) -> tuple[Window, ...]:
+    """The scanner's windows for a stack: the i-th window is the median over the slices of their i-th.
+
+    Scanners often store a window per slice (MR); the median is one window for the whole volume.
+    """
+    count = max((len(h.windows) for h in images), default=0)
+    windows = []
+    for index in range(count):
+        pairs = [h.windows[index] for h in images if len(h.windows) > index]
+        width = float(np.median([p[0] for p in pairs]))
+        centre = float(np.median([p[1] for p in pairs]))
+        windows.append(Window(width, centre, f"scanner: {pairs[0][2]}"))
+    return tuple(windows)
 
 
 def _order(h: ImageHeader, key: tuple) -> tuple:
@@ -336,7 +367,8 @@ def _mosaic(h: ImageHeader, key: tuple, notes: list[str]) -> VolumeSpec:
     return VolumeSpec(
         info=_series_info(h, _part_label(h, key, notes)), images=((h,),), positions=positions,
         row_cosine=row, column_cosine=col, pixel_spacing=(row_mm, col_mm), rows=rows, columns=columns,
-        warnings=tuple(warnings), mosaic_tiles=tiles, mosaic_descending=descending, sort_key=_order(h, key),
+        warnings=tuple(warnings), mosaic_tiles=tiles, mosaic_descending=descending,
+        windows=scanner_windows((h,)), sort_key=_order(h, key),
     )
 
 
@@ -357,6 +389,7 @@ def _without_geometry(images: list[ImageHeader], key: tuple, notes: list[str]) -
             info=_series_info(first, _part_label(first, key, notes)), images=(tuple(frames),),
             positions=positions, row_cosine=np.array([1.0, 0, 0]), column_cosine=np.array([0, 1.0, 0]),
             pixel_spacing=tuple(spacing), rows=first.rows, columns=first.columns,
-            warnings=tuple(warnings), has_geometry=False, sort_key=_order(first, key),
+            warnings=tuple(warnings), has_geometry=False, windows=scanner_windows(tuple(frames)),
+            sort_key=_order(first, key),
         ))
     return specs

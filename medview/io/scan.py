@@ -7,8 +7,10 @@ progress as (files done, files in all).
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pydicom
 
-from medview.errors import Cancelled, NotDicomError
+from medview.errors import Cancelled, GeometryError, ImageRefused, NotDicomError
 from medview.io.headers import ImageHeader, read_headers
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
@@ -62,6 +64,8 @@ class ScanResult:
     #: DICOMDIR files found, with the number of image files each references
     dicomdirs: dict[str, int] = field(default_factory=dict)
     n_files: int = 0
+    #: files read, with something the user should know (a DICOMDIR id that breaks PS3.10's rules)
+    warnings: list[SkippedFile] = field(default_factory=list)
 
 
 def _one_line(error: BaseException) -> str:
@@ -71,6 +75,8 @@ def _one_line(error: BaseException) -> str:
 
 def describe_failure(path: str, error: BaseException) -> str:
     """A reason a radiologist can read for a file that gave no image."""
+    if isinstance(error, OSError) and not isinstance(error, pydicom.errors.InvalidDicomError):
+        return describe_os_error(error)
     try:
         size = os.path.getsize(path)
     except OSError as os_error:
@@ -83,8 +89,7 @@ def describe_failure(path: str, error: BaseException) -> str:
         return "damaged DICOM header: sequences nested too deeply"
     if isinstance(error, MemoryError):
         return "damaged DICOM header: an element claims an impossible length"
-    if isinstance(error, (ValueError, NotDicomError)) and str(error).startswith(
-            ("not an image", "no image", "1-bit", "truncated", "pixel data is shorter")):
+    if isinstance(error, (ImageRefused, GeometryError)):
         return _one_line(error)
     return f"damaged DICOM header: {_one_line(error)}"
 
@@ -103,16 +108,85 @@ def _read_chunk(paths: list[str]) -> list[tuple[str, list[ImageHeader] | None, s
     return [read_file(path) for path in paths]
 
 
-def list_files(root: Path) -> list[str]:
-    """Every regular file under root (recursive), in a stable order; hidden files are kept too."""
-    if root.is_file():
-        return [str(root)]
-    found = []
-    for folder, _dirs, files in os.walk(root):
-        _dirs.sort()
-        for name in sorted(files):
-            found.append(os.path.join(folder, name))
-    return found
+#: What a path that is not a regular file is, for the skipped list.
+FILE_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+              (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def not_a_regular_file(path: str) -> str | None:
+    """Why `path` (links resolved) must not be read, or None for a regular file.
+
+    Only regular files are read: a FIFO blocks for ever, /dev/zero and /dev/urandom never end.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "broken link (its target does not exist)" if os.path.islink(path) else "file vanished"
+    except PermissionError:
+        return "permission denied"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "link loop (a link that points back at itself)"
+        return f"cannot be read: {_one_line(error)}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in FILE_KINDS if test(mode)), "not a file")
+    extra = f" {os.path.realpath(path)}" if os.path.islink(path) else ""
+    return f"not a regular file ({kind}{extra}): not read"
+
+
+def list_files(root: Path) -> tuple[list[str], list[SkippedFile]]:
+    """Every regular file under root, in a stable order, and every other path with why it is not read.
+
+    Links the user made are followed, to files and to folders; a folder reached again through a link
+    (a loop, or the same folder twice) is named once and not read again; unreadable folders are named.
+    """
+    skipped: list[SkippedFile] = []
+    if not root.is_dir():
+        reason = not_a_regular_file(str(root))
+        return ([str(root)], []) if reason is None else ([], [SkippedFile(str(root), reason)])
+    found: list[str] = []
+    seen_folders: set[tuple[int, int]] = set()
+
+    stack = [str(root)]  # depth first, in name order; a stack, not recursion: nesting has no limit
+    while stack:
+        folder = stack.pop()
+        try:
+            info = os.stat(folder)
+        except OSError as error:
+            skipped.append(SkippedFile(folder, describe_os_error(error, "folder")))
+            continue
+        identity = (info.st_dev, info.st_ino)
+        if identity in seen_folders:
+            skipped.append(SkippedFile(folder, "link loop: this folder was already read through another path"))
+            continue
+        seen_folders.add(identity)
+        try:
+            with os.scandir(folder) as entries:
+                names = sorted(entry.name for entry in entries)
+        except OSError as error:
+            skipped.append(SkippedFile(folder, describe_os_error(error, "folder")))
+            continue
+        subfolders = []
+        for name in names:
+            path = os.path.join(folder, name)
+            reason = not_a_regular_file(path)
+            if reason is None:
+                found.append(path)
+            elif reason.startswith("not a regular file (a folder"):
+                subfolders.append(path)
+            else:
+                skipped.append(SkippedFile(path, reason))
+        stack.extend(reversed(subfolders))
+    return found, skipped
+
+
+def describe_os_error(error: OSError, what: str = "") -> str:
+    """An operating-system error as a reason: 'permission denied (folder)' rather than errno text."""
+    suffix = f" ({what})" if what else ""
+    if isinstance(error, PermissionError):
+        return f"permission denied{suffix}"
+    return f"cannot be read{suffix}: {_one_line(error)}"
 
 
 def _is_dicomdir(path: str) -> bool:
@@ -120,30 +194,75 @@ def _is_dicomdir(path: str) -> bool:
     return os.path.basename(path).upper() == "DICOMDIR"
 
 
-def dicomdir_references(path: str) -> list[str]:
-    """The image files a DICOMDIR references, as paths; raises on a broken DICOMDIR."""
+@dataclass
+class DicomdirReferences:
+    files: list[str] = field(default_factory=list)
+    refused: list[SkippedFile] = field(default_factory=list)
+    warnings: list[SkippedFile] = field(default_factory=list)
+
+
+def dicomdir_references(path: str) -> DicomdirReferences:
+    """The files a DICOMDIR references, each checked by pydicom's File-set rules; raises on a broken DICOMDIR.
+
+    An id that leads outside the DICOMDIR's folder (`..`, an absolute path, a link) is refused with a
+    reason; an id that breaks PS3.10's naming rules but stays inside is read, with a warning.
+    """
+    from pydicom.fileset import RecordNode, is_conformant_file_id
+
+    if os.path.getsize(path) > MAX_DICOMDIR_BYTES:
+        raise ValueError(f"{os.path.getsize(path) / 2**20:.0f} MiB is too large for a DICOMDIR")
     dicomdir = pydicom.dcmread(path)
-    base = Path(path).parent
-    referenced = []
+    base = Path(path).resolve().parent
+    listing = _CaseInsensitiveFolders()
+    found = DicomdirReferences()
     for record in dicomdir.get("DirectoryRecordSequence", []):
-        file_id = record.get("ReferencedFileID")
-        if not file_id:
+        if not record.get("ReferencedFileID"):
             continue
-        parts = [file_id] if isinstance(file_id, str) else list(file_id)
-        referenced.append(str(_resolve_case(base, parts)))
-    return referenced
+        try:
+            file_id = RecordNode(record).file_id_path(base)
+        except PermissionError:
+            found.refused.append(SkippedFile(
+                str(record.ReferencedFileID), f"refused: a file id of {path} leads outside the DICOMDIR's folder"))
+            continue
+        if file_id is None:
+            continue
+        resolved = listing.resolve(base, file_id.parts)
+        if not is_conformant_file_id(file_id):
+            found.warnings.append(SkippedFile(
+                str(resolved), f"read with a warning: {file_id} is not a PS3.10 file id (A-Z, 0-9, _)"))
+        found.files.append(str(resolved))
+    return found
 
 
-def _resolve_case(base: Path, parts: list[str]) -> Path:
-    """CD file names are upper case in the DICOMDIR but may not be on disk: match case-insensitively."""
-    current = base
-    for part in parts:
-        candidate = current / part
-        if not candidate.exists() and current.is_dir():
-            matches = [p for p in current.iterdir() if p.name.upper() == part.upper()]
-            candidate = matches[0] if matches else candidate
-        current = candidate
-    return current
+#: A DICOMDIR larger than this is not an index of a CD or a PACS export.
+MAX_DICOMDIR_BYTES = 256 * 2**20
+
+
+class _CaseInsensitiveFolders:
+    """CD file names are upper case in the DICOMDIR but may not be on disk: each folder is listed once."""
+
+    def __init__(self) -> None:
+        self._names: dict[Path, dict[str, str]] = {}
+
+    def _listing(self, folder: Path) -> dict[str, str]:
+        if folder not in self._names:
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError:
+                names = []
+            self._names[folder] = {}
+            for name in names:
+                self._names[folder].setdefault(name.upper(), name)
+        return self._names[folder]
+
+    def resolve(self, base: Path, parts: tuple[str, ...]) -> Path:
+        current = base
+        for part in parts:
+            candidate = current / part
+            if not candidate.exists():
+                candidate = current / self._listing(current).get(part.upper(), part)
+            current = candidate
+        return current
 
 
 _warm_pool: ProcessPoolExecutor | None = None
@@ -235,8 +354,8 @@ def scan_folder(
     root = Path(path)
     if not root.exists():
         raise NotDicomError(f"{root} does not exist")
-    files = list_files(root)
-    result = ScanResult(root=str(root))
+    files, not_read = list_files(root)
+    result = ScanResult(root=str(root), skipped=not_read)
 
     to_read: list[str] = []
     seen: set[str] = set()
@@ -247,10 +366,15 @@ def scan_folder(
             except Exception as error:  # noqa: BLE001
                 result.skipped.append(SkippedFile(file, f"broken DICOMDIR: {_one_line(error)}"))
                 continue
-            result.dicomdirs[file] = len(references)
-            for referenced in references:
-                if not os.path.isfile(referenced):
-                    result.skipped.append(SkippedFile(referenced, f"referenced by {file} but missing"))
+            result.dicomdirs[file] = len(references.files)
+            result.skipped.extend(references.refused)
+            result.warnings.extend(references.warnings)
+            for referenced in references.files:
+                reason = not_a_regular_file(referenced)
+                if reason is not None:
+                    reason = "missing" if reason in ("file vanished", "broken link (its target does not exist)") \
+                        else reason
+                    result.skipped.append(SkippedFile(referenced, f"referenced by {file} but {reason}"))
                 elif referenced not in seen:
                     seen.add(referenced)
                     to_read.append(referenced)

@@ -44,7 +44,7 @@ class _Canvas:
 
 def render_key_image(reading: Reading, key: KeyImage) -> np.ndarray:
     """RGB uint8 (height, width, 3) of one key image with everything drawn over it."""
-    rows, columns = key.pixels.shape
+    rows, columns = key.pixels.shape[:2]
     canvas = _Canvas(rows, columns, reading.pixel_spacing)
     inverted = reading.photometric == "MONOCHROME1"
     grey_image = grey(key.pixels, Window(*key.window), inverted=inverted)

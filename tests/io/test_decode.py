@@ -19,7 +19,7 @@ def _data(name: str) -> str:
 
 
 def _stored(name: str) -> np.ndarray:
-    headers = read_headers(_data(name))
+    headers = read_headers(name if "/" in name else _data(name))
     return np.stack([decode_stored(h) for h in headers])
 
 
@@ -92,3 +92,72 @@ def test_rt_dose_frames_stack_along_grid_frame_offsets():
     assert volume.n_slices == int(dataset.NumberOfFrames)
     offsets = [float(v) for v in dataset.GridFrameOffsetVector]
     assert volume.slice_steps == pytest.approx(np.diff(offsets) * np.sign(offsets[-1] - offsets[0]))
+
+
+def test_multi_frame_rle_frames_are_read_at_their_own_fragments_and_equal_pydicom(tmp_path):
+    from pydicom.uid import RLELossless
+
+    dataset = pydicom.dcmread(_data("MR_small.dcm"))
+    frames = np.stack([np.roll(dataset.pixel_array, shift, axis=1) for shift in range(0, 120, 4)])
+    dataset.NumberOfFrames = len(frames)
+    dataset.PixelData = frames.tobytes()
+    dataset.compress(RLELossless, frames, encoding_plugin="pylibjpeg")
+    dataset.save_as(tmp_path / "multi.dcm")
+    headers = read_headers(str(tmp_path / "multi.dcm"))
+    assert len(headers) == len(frames)
+    # each frame knows its own fragment: decoding one never reads the others
+    assert all(h.fragments is not None and len(h.fragments) == 1 for h in headers)
+    assert len({h.fragments for h in headers}) == len(frames)
+    reference = pydicom.dcmread(tmp_path / "multi.dcm").pixel_array
+    assert np.array_equal(np.stack([decode_stored(h) for h in headers]), reference)
+    assert np.array_equal(reference, frames)
+
+
+def test_rt_dose_with_an_absolute_grid_frame_offset_vector_is_placed_as_the_relative_one(tmp_path):
+    dataset = pydicom.dcmread(_data("rtdose.dcm"))
+    z = float(dataset.ImagePositionPatient[2])
+    dataset.GridFrameOffsetVector = [z + float(v) for v in dataset.GridFrameOffsetVector]  # PS3.3 C.8.8.3.2
+    dataset.save_as(tmp_path / "absolute.dcm")
+    [relative] = open_folder(_data("rtdose.dcm")).volumes
+    [absolute] = open_folder(tmp_path / "absolute.dcm").volumes
+    assert np.allclose(absolute.positions, relative.positions)
+    assert absolute.positions[0][2] == pytest.approx(z)
+
+
+def test_bits_above_bits_stored_are_masked_under_a_non_integer_rescale(tmp_path):
+    dataset = pydicom.dcmread(_data("emri_small.dcm"))  # 12 bits stored in 16, unsigned
+    assert dataset.BitsStored == 12
+    stored = dataset.pixel_array.copy()
+    dirty = stored | np.uint16(0xA000)  # garbage in the 4 unused high bits
+    dataset.PixelData = dirty.tobytes()
+    dataset.RescaleSlope, dataset.RescaleIntercept = 0.5, -3
+    dataset.save_as(tmp_path / "dirty.dcm")
+    volume = assemble_volume(open_folder(tmp_path).volumes[0])
+    assert volume.voxels.dtype.kind == "f"
+    assert np.allclose(np.sort(volume.voxels.ravel()), np.sort((stored & 0x0FFF).astype(np.float64).ravel() * 0.5 - 3))
+
+
+def test_htj2k_is_in_the_codec_table_and_decodes_like_the_original(tmp_path):
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+
+    from medview.io.codecs import CODECS, Decoder, codec_for
+
+    htj2k = "1.2.840.10008.1.2.4.201"
+    assert codec_for(htj2k).decoder == Decoder.IMAGECODECS_JPEG2000
+    assert any(htj2k in codec.transfer_syntaxes and codec.available for codec in CODECS)
+    dataset = pydicom.dcmread(_data("emri_small.dcm"))  # 10 frames, 16-bit unsigned
+    frames = dataset.pixel_array
+    dataset.PixelData = encapsulate([imagecodecs.htj2k_encode(frame) for frame in frames])
+    dataset["PixelData"].VR = "OB"
+    dataset.file_meta.TransferSyntaxUID = htj2k
+    dataset.save_as(tmp_path / "htj2k.dcm", enforce_file_format=True)
+    assert np.array_equal(_stored(str(tmp_path / "htj2k.dcm")), frames)
+
+
+def test_every_transfer_syntax_of_the_twins_has_a_row_in_the_codec_table():
+    from medview.io.codecs import codec_for
+
+    for name in {n for pair in TWINS.items() for n in [pair[0], *pair[1]]}:
+        syntax = pydicom.dcmread(_data(name), stop_before_pixels=True).file_meta.TransferSyntaxUID
+        assert codec_for(syntax) is not None, (name, syntax.name)

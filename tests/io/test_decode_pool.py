@@ -1,0 +1,59 @@
+"""A codec that hangs or crashes costs one file: its worker is stopped or replaced, the next file decodes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+from pydicom.data import get_testdata_file
+
+from medview.errors import DecodeError
+from medview.io.decode import decode_stored
+from medview.io.decode_pool import DecoderPool, decode_isolated, isolated
+from medview.io.headers import read_headers
+
+
+def hanging_codec(header):
+    time.sleep(600)
+
+
+def crashing_codec(header):
+    os.kill(os.getpid(), signal.SIGSEGV)  # what a codec's buffer overrun does to its process
+
+
+@pytest.fixture()
+def pool():
+    decoders = DecoderPool(workers=2)
+    yield decoders
+    decoders.shutdown()
+
+
+def _j2k_header():
+    [header] = read_headers(get_testdata_file("MR_small_jp2klossless.dcm"))
+    return header
+
+
+def test_a_hanging_codec_is_stopped_and_named_and_the_next_frame_decodes(pool):
+    header = _j2k_header()
+    with pytest.raises(DecodeError, match="did not finish in 2 s; it was stopped"):
+        pool.run(hanging_codec, header, timeout=2)
+    assert np.array_equal(pool.run(decode_stored, header), decode_stored(header))
+
+
+def test_a_crashing_codec_is_named_and_the_pool_replaced(pool):
+    header = _j2k_header()
+    with pytest.raises(DecodeError, match="the decoder crashed on this file"):
+        pool.run(crashing_codec, header)
+    assert np.array_equal(pool.run(decode_stored, header), decode_stored(header))
+
+
+def test_c_codecs_run_apart_and_native_and_rle_stay_in_the_process():
+    assert isolated(_j2k_header())
+    assert isolated(read_headers(get_testdata_file("JPGExtended.dcm"))[0])
+    assert not isolated(read_headers(get_testdata_file("MR_small.dcm"))[0])
+    assert not isolated(read_headers(get_testdata_file("MR_small_RLE.dcm"))[0])
+    header = _j2k_header()
+    assert np.array_equal(decode_isolated(header), decode_stored(header))
