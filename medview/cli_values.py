@@ -18,8 +18,10 @@ def _finite_numbers(text: str, count: int, option: str, example: str) -> list[fl
         values = [float(part) for part in parts]
     except ValueError:
         values = []
-    if len(values) != count or not all(math.isfinite(v) for v in values):
+    if len(values) != count:
         raise MedviewError(f"{option} wants {count} numbers separated by commas (e.g. {example}), not {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise MedviewError(f"{option} {text}: a value is not a finite number (e.g. {example})")
     return values
 
 
