@@ -58,16 +58,20 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def check_targets(targets: Targets, source_folder: str | os.PathLike | None) -> None:
-    """Refuse to write into the folder that was read (it is never written to)."""
-    if source_folder is None:
-        return
-    folder = Path(source_folder)
-    folder = folder if folder.is_dir() else folder.parent
-    for target in (targets.pdf, targets.html, targets.dicom_folder):
-        if target is not None and _inside(Path(target), folder):
-            raise ExportError(f"medview never writes into the folder it reads ({folder}): choose another place "
-                              f"for {target}")
+def check_targets(targets: Targets, source_folder: str | os.PathLike | None,
+                  sources: dict | None = None) -> None:
+    """Refuse to write into a folder that was read (it is never written to): the folder opened and the real
+    folders of the files the report was made from (a link, or a DICOMDIR, can lead outside the folder opened)."""
+    folders = []
+    if source_folder is not None:
+        folder = Path(source_folder)
+        folders.append(folder if folder.is_dir() else folder.parent)
+    folders += sorted({Path(os.path.realpath(source.path)).parent for source in (sources or {}).values()})
+    for folder in folders:
+        for target in (targets.pdf, targets.html, targets.dicom_folder):
+            if target is not None and _inside(Path(target), folder):
+                raise ExportError(f"medview never writes into a folder it reads ({folder}): choose another "
+                                  f"place for {target}")
 
 
 def _source_headers(reading: Reading, sources: dict[int, SourceImage]) -> dict[int, pydicom.Dataset]:
@@ -111,7 +115,7 @@ def export_report(reading: Reading, sources: dict[int, SourceImage], targets: Ta
     every file is made in memory and written before any is renamed into place (`atomic.write_all`)."""
     from medview.report.render import png_bytes, render_key_image
 
-    check_targets(targets, source_folder)
+    check_targets(targets, source_folder, sources)
     reading.check()
     reading = dataclasses.replace(reading, notes=list(reading.notes), key_images=list(reading.key_images),
                                   signed=reading.signed or _dt.datetime.now().strftime("%Y-%m-%d %H:%M"))

@@ -229,5 +229,19 @@ def test_the_source_folder_is_never_a_target(identified_copy, tmp_path, capsys):
     before = _folder_digest(folder)
     code = main(["report", str(folder), "--slice", "3", "-o", str(folder / "report.pdf")])
     assert code != 0
-    assert "never writes into the folder it reads" in capsys.readouterr().err
+    assert "never writes into a folder it reads" in capsys.readouterr().err
+    assert _folder_digest(folder) == before
+
+
+def test_the_real_folder_behind_a_linked_series_is_never_a_target(identified_copy, tmp_path, capsys):
+    """A folder opened through a link: the guard compares the target with the real folder of the files read,
+    not only with the path given."""
+    folder, _ = identified_copy
+    opened = tmp_path / "opened"
+    opened.mkdir()
+    (opened / "series").symlink_to(folder, target_is_directory=True)
+    before = _folder_digest(folder)
+    code = main(["report", str(opened), "--slice", "3", "-o", str(folder / "report.pdf")])
+    assert code != 0
+    assert "never writes into a folder it reads" in capsys.readouterr().err
     assert _folder_digest(folder) == before
