@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from medview import cli_values
 from medview.errors import MedviewError
 
 
@@ -69,26 +70,12 @@ def _run_train(args: argparse.Namespace) -> int:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-def _point(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    try:
-        column, row = (float(v) for v in text.split(","))
-    except ValueError:
-        raise MedviewError(f"--at wants COL,ROW (two numbers), not {text!r}") from None
-    return column, row
-
-
 def _run_classify(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     if args.all_slices and (args.slice is not None or args.at is not None):
         raise MedviewError("--all-slices searches every slice: give it without --slice or --at")
-    point = _point(args.at)
+    point = None if args.at is None else cli_values.point(args.at, "--at")
     saliency = None if args.saliency == "none" else args.saliency
-    path = Path(args.path)
-    if not path.exists():
-        raise MedviewError(f"{args.path}: no such file or folder")
+    path = cli_values.path(args.path)
     if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
         return _classify_dataset_image(args, path, point, saliency)
     return _classify_series(args, path, point, saliency)
@@ -123,11 +110,17 @@ def _classify_series(args: argparse.Namespace, path, point, saliency) -> int:
     from medview.ai.fit import check_fit
     from medview.ai.infer import classifier_for
     from medview.ai.registry import find_model
-    from medview.io import load_volume
+    from medview.core.numbering import slice_text_cli
+    from medview.io import assemble_volume, open_folder
 
-    volume = load_volume(path, args.series)
-    card = find_model(args.model, task=None if args.model else "patch", modality=volume.info.modality,
-                      body_part=volume.info.body_part) if args.model else _default_model(volume)
+    spec = open_folder(path).find(args.series)
+    k = cli_values.slice_index(args.slice, spec.n_slices)
+    volume = assemble_volume(spec)
+
+    def where(k: int) -> str:
+        return slice_text_cli(k, volume.n_slices, spec.instance_number(k))
+
+    card = find_model(args.model) if args.model else _default_model(volume)
     fit = check_fit(card, volume.info, volume.photometric)
     if fit.refused and not args.run_anyway:
         raise MedviewError(f"{card.name} does not fit this series ({'; '.join(fit.reasons)}); "
@@ -140,7 +133,7 @@ def _classify_series(args: argparse.Namespace, path, point, saliency) -> int:
             raise MedviewError(f"{card.name} is not a detector with a slice operating point: it cannot search "
                                "a series")
         findings = list(iter_series(classifier, volume))
-        answer = series_answer(classifier, volume, findings, fit)
+        answer = series_answer(classifier, findings, fit)
         if args.json:
             print(json.dumps(answer, indent=2))
             return 0
@@ -148,17 +141,14 @@ def _classify_series(args: argparse.Namespace, path, point, saliency) -> int:
         print(f"{card.name} {card.version} over {volume.n_slices} slices: {len(flagged)} flagged at the slice "
               f"operating point {card.slice_threshold:.3f} ({false_flag_words(card.slice_false_flag_rate)})")
         for finding in flagged:
-            print(f"  {slice_words(volume, finding.k)}: {finding.label} {finding.probability:.2f} at "
+            print(f"  {where(finding.k)}: {finding.label} {finding.probability:.2f} at "
                   f"({finding.point[0]:g}, {finding.point[1]:g}), P(tumour) {finding.score:.2f}")
         print(f"  {answer['disclaimer']}")
         return 0
-    k = volume.n_slices // 2 if args.slice is None else args.slice
-    if not 0 <= k < volume.n_slices:
-        raise MedviewError(f"--slice {k} is outside the series: k runs from 0 to {volume.n_slices - 1} "
-                           f"(slices 1 to {volume.n_slices})")
+    k = volume.n_slices // 2 if k is None else k
     prediction = classifier.classify_slice(volume, k, point, saliency=saliency)
-    where = slice_words(volume, k) + (f" at column {point[0]:g}, row {point[1]:g}" if point else "")
-    return _print_prediction(args, prediction, where, fit)
+    at = f" at column {point[0]:g}, row {point[1]:g}" if point else ""
+    return _print_prediction(args, prediction, where(k) + at, fit)
 
 
 def _default_model(volume):
@@ -169,11 +159,6 @@ def _default_model(volume):
         return find_model(None, task="patch", modality=volume.info.modality, body_part=volume.info.body_part)
     except MedviewError:
         return find_model(None, task="patch")
-
-
-def slice_words(volume, k: int) -> str:
-    """Slice k as people read it: "slice 18/24 (k 17, im 18)"."""
-    return f"slice {k + 1}/{volume.n_slices} (k {k})"
 
 
 def _print_prediction(args: argparse.Namespace, prediction, where: str, fit) -> int:

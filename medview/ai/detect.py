@@ -133,7 +133,7 @@ def iter_series(classifier, volume, t: int = 0, cancelled: Callable[[], bool] | 
                                                        modality))
 
 
-def series_answer(classifier, volume, findings: list[SliceFinding], fit) -> dict:
+def series_answer(classifier, findings: list[SliceFinding], fit) -> dict:
     """The one object `medview classify --all-slices --json` prints (and the GUI shows)."""
     card = classifier.card
     return {

@@ -131,6 +131,7 @@ def evaluate_slice_answer(dataset: str | Path, card: ModelCard, split: str | Non
     import torch
 
     from medview.ai.infer import classifier_for
+    from medview.ai.inputs import png_unit_range
     from medview.ai.saliency import grad_cam
     from medview.ai.slice_level import search_dataset_slices, slice_figures
     from medview.ai.train import SLICE_FREE_MARGIN_MM, SPACING
@@ -174,7 +175,8 @@ def evaluate_slice_answer(dataset: str | Path, card: ModelCard, split: str | Non
             if search.score is None or search.score < card.slice_threshold:
                 hits.append(False)
                 continue
-            x, placement = classifier.model_input(images[index].astype(np.float32), SPACING, search.point)
+            x, placement = classifier.model_input(png_unit_range(images[index]), SPACING, search.point,
+                                                  already_unit=True)
             label, _ = card.tumour_type(search.probabilities)
             heat = placement.to_source(grad_cam(classifier.network, torch.from_numpy(x[None, None].copy()),
                                                 card.labels.index(label)))

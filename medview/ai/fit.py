@@ -10,13 +10,13 @@ modality or body-part mismatch (or a colour image) refuses the run; a sequence t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from medview.core.volume import SeriesInfo
 
 HEAD_PARTS = {"BRAIN", "HEAD", "SKULL", "HEADNECK", "HEAD_NECK", "CEREBRUM", "CRANIUM"}
 _WORDS = re.compile(r"[A-Z0-9+]+")
-T1_WORDS = {"T1", "T1W", "T1WI", "T1C", "T1CE", "T1GD", "T1POST", "MPRAGE", "MP-RAGE", "SPGR", "FSPGR", "BRAVO",
+T1_WORDS = {"T1", "T1W", "T1WI", "T1C", "T1CE", "T1GD", "T1POST", "MPRAGE", "SPGR", "FSPGR", "BRAVO",
             "FLASH", "VIBE", "TFE", "T1FS", "T1+C", "T1+"}
 OTHER_WEIGHTING = {"T2": "T2-weighted", "T2W": "T2-weighted", "FLAIR": "FLAIR", "STIR": "STIR", "PD": "proton density",
                    "DWI": "diffusion", "DTI": "diffusion", "ADC": "diffusion (ADC map)", "TRACE": "diffusion",
@@ -50,18 +50,13 @@ class Fit:
         return ". ".join(parts)
 
 
-@dataclass(frozen=True)
-class _Words:
-    words: set[str] = field(default_factory=set)
-
-    @classmethod
-    def of(cls, *texts: str) -> _Words:
-        words: set[str] = set()
-        for text in texts:
-            upper = text.upper()
-            words.update(_WORDS.findall(upper))
-            words.update(w.replace("-", "") for w in upper.replace("_", " ").split())
-        return cls(words)
+def _words(*texts: str) -> set[str]:
+    """The upper-case words of header texts ("T1post", "+C", "AX T2 FLAIR" → T1POST, +C, AX, T2, FLAIR)."""
+    words: set[str] = set()
+    for text in texts:
+        words.update(_WORDS.findall(text.upper()))
+        words.update(_WORDS.findall(text.upper().replace("-", "")))  # MP-RAGE as MPRAGE
+    return words
 
 
 def check_fit(card, info: SeriesInfo, photometric: str = "MONOCHROME2") -> Fit:
@@ -92,7 +87,7 @@ def check_fit(card, info: SeriesInfo, photometric: str = "MONOCHROME2") -> Fit:
 
 
 def _check_sequence(sequence: dict, info: SeriesInfo, reasons: list[str], not_stated: list[str]) -> None:
-    words = _Words.of(info.series_description, info.protocol_name, info.sequence_name).words
+    words = _words(info.series_description, info.protocol_name, info.sequence_name)
     if sequence.get("weighting") == "T1":
         other = sorted({OTHER_WEIGHTING[w] for w in words if w in OTHER_WEIGHTING})
         if "EP" in info.scanning_sequence.upper().split("\\") and not words & T1_WORDS:

@@ -76,7 +76,7 @@ def card_html(card: ModelCard, fit: Fit | None) -> str:
              f"For {card.modality} {card.body_part}. Labels: {', '.join(card.labels)}.",
              f"<i>{card.intended_use}</i>"]
     if test:
-        lines.append(f"Test ({test.get('n', '?')} examples, patients unseen in training): accuracy "
+        lines.append(f"Test patches ({test.get('n', '?')} of patients unseen in training): accuracy "
                      f"{test.get('accuracy')}, macro AUC {test.get('macro_auc')}, ECE {test.get('ece')}.")
     lines.append(f"Calibration: temperature {card.temperature:g} (fitted on validation).")
     if card.patch_threshold is not None:

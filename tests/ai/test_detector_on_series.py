@@ -167,3 +167,10 @@ def test_a_ct_series_is_refused_for_the_brain_model_unless_run_anyway(tiny_model
 def test_a_slice_outside_the_series_is_one_line(tiny_models, args):
     done = _classify(str(SAMPLE), *args, "--model", str(tiny_models / "patch"))
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_classify_names_the_slice_by_the_one_numbering_rule(tiny_models):
+    done = _classify(str(SAMPLE), "--slice", "17", "--at", "75,150", "--model", str(tiny_models / "patch"),
+                     "--saliency", "none")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("slice 18/24 (k 17, im 18) at column 75, row 150: ")
