@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
 
 #: What the model card says of the check, per modality.
 DESCRIPTION = {
@@ -35,6 +34,8 @@ SPECK_SHARE = 0.01
 
 def body_mask(image: np.ndarray, pixel_spacing: tuple[float, float], modality: str = "MR") -> np.ndarray:
     """The pixels of one slice (values after the modality LUT) that lie inside the body."""
+    from scipy import ndimage  # imported on use: the window imports this module at start-up
+
     image = np.asarray(image, dtype=np.float32)
     finite = np.isfinite(image)
     if not finite.any():

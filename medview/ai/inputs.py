@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 #: mm per pixel of the dataset's 256² PNGs (0.49 mm at 512², averaged 2 × 2).
 DATASET_MM_PER_PIXEL = 0.98
@@ -36,6 +35,8 @@ class Placement:
 
     def to_source(self, values: np.ndarray) -> np.ndarray:
         """Resample a size × size map (saliency) onto the source image's pixel grid (bilinear, 0 outside)."""
+        from scipy import ndimage  # imported on use: the window imports this module at start-up
+
         rows, columns = self.source_shape
         r = (np.arange(rows) - self.center_rc[0]) * (self.size / self.extent_rc[0]) + (self.size - 1) / 2
         c = (np.arange(columns) - self.center_rc[1]) * (self.size / self.extent_rc[1]) + (self.size - 1) / 2
@@ -121,6 +122,8 @@ def patch_input(image: np.ndarray, pixel_spacing: tuple[float, float], center_rc
 
 def within_mm(mask: np.ndarray, pixel_spacing: tuple[float, float], margin_mm: float) -> np.ndarray:
     """The pixels within margin_mm of the mask (the mask dilated by a disc of that radius, in mm)."""
+    from scipy import ndimage  # imported on use: the window imports this module at start-up
+
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return mask.copy()
@@ -130,6 +133,8 @@ def within_mm(mask: np.ndarray, pixel_spacing: tuple[float, float], margin_mm: f
 def inner_part(mask: np.ndarray, pixel_spacing: tuple[float, float], depth_mm: float,
                min_pixels: int = 4) -> np.ndarray:
     """The mask's pixels at least depth_mm inside its edge, or the whole mask when that leaves too few."""
+    from scipy import ndimage  # imported on use: the window imports this module at start-up
+
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return mask.copy()
