@@ -21,7 +21,7 @@ from medview.errors import ModelError
 #: deeper than this, a JSON document is refused before it is parsed (a real manifest is 5 levels deep)
 MAX_DEPTH = 32
 ARCHITECTURES = ("LesionCNN",)
-TASKS = ("slice", "patch")
+TASKS = ("slice", "patch", "nodule")
 #: input size in pixels, network widths and hidden units: generous for a CPU model, far below what
 #: would exhaust memory (a size of 1e9 or a width of 200000 is refused before torch sees it)
 SIZE_RANGE = (8, 1024)

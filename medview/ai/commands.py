@@ -12,8 +12,12 @@ from medview.errors import MedviewError
 
 def register(subparsers) -> None:
     train = subparsers.add_parser("train", help="train a model on a labels.csv dataset and write its model folder")
-    train.add_argument("dataset", help="a folder with labels.csv (the brain_tumor_mri format)")
-    train.add_argument("--task", choices=("slice", "patch"), required=True)
+    train.add_argument("dataset", help="a folder with labels.csv (the brain_tumor_mri or ct_lung_nodule format)")
+    train.add_argument("--task", choices=("slice", "patch", "nodule"), required=True,
+                       help="nodule: lung nodule malignancy from a click on a chest CT (ct_lung_nodule)")
+    train.add_argument("--labels", choices=("dataset", "rating"), default="dataset",
+                       help="nodule: the dataset's label (default) or the malignancy rating (4-5 malignant, 1-2 "
+                            "benign, 3 left out)")
     train.add_argument("--out", required=True, help="the model folder to write")
     train.add_argument("--epochs", type=int, default=30)
     train.add_argument("--patience", type=int, default=8, help="early stopping on the validation NLL")
@@ -21,9 +25,9 @@ def register(subparsers) -> None:
                        help="a wall-clock budget: the epochs are planned after the first one to fit it")
     train.add_argument("--seed", type=int, default=7)
     train.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    train.add_argument("--name", help="model name (default brain-tumour-TASK)")
+    train.add_argument("--name", help="model name (default brain-tumour-TASK, lung-nodule-malignancy)")
     train.add_argument("--version", default="1.0.0")
-    train.add_argument("--limit", type=int, help="images per split (for quick checks)")
+    train.add_argument("--limit", type=int, help="images (nodules) per split (for quick checks)")
     train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (for quick checks)")
     train.set_defaults(run=_run_train)
 
@@ -46,6 +50,9 @@ def register(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="a model's figures on a labels.csv dataset")
     evaluate.add_argument("dataset")
     evaluate.add_argument("--model", help="a model name or folder (default: the bundled one for these labels)")
+    evaluate.add_argument("--labels", choices=("dataset", "rating"),
+                          help="nodule models: the label definition (default: the card's)")
+    evaluate.add_argument("--limit", type=int, help="nodule models: nodules per part (for quick checks)")
     evaluate.add_argument("--split", choices=("train", "val", "test", "all"),
                           help="default: the card's test part on its own dataset, all rows elsewhere")
     evaluate.add_argument("--task", choices=("slice", "patch"), default="slice",
@@ -61,6 +68,13 @@ def _run_train(args: argparse.Namespace) -> int:
     from medview.ai.train import train
 
     command = "medview " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.task == "nodule":
+        from medview.ai.nodule_train import train_nodule
+
+        train_nodule(args.dataset, args.out, definition=args.labels, epochs=args.epochs, seed=args.seed,
+                     limit=args.limit, max_steps=args.max_steps, name=args.name, version=args.version,
+                     command=command, threads=args.threads, minutes=args.minutes)
+        return 0
     train(args.dataset, args.task, args.out, epochs=args.epochs, seed=args.seed, patience=args.patience,
           limit=args.limit, max_steps=args.max_steps, name=args.name, version=args.version, command=command,
           threads=args.threads, minutes=args.minutes)
@@ -120,7 +134,7 @@ def _classify_series(args: argparse.Namespace, path, point, saliency) -> int:
     def where(k: int) -> str:
         return slice_text_cli(k, volume.n_slices, spec.instance_number(k))
 
-    card = find_model(args.model) if args.model else _default_model(volume)
+    card = find_model(args.model) if args.model else _default_model(volume, click=point is not None)
     fit = check_fit(card, volume.info, volume.photometric)
     if fit.refused and not args.run_anyway:
         raise MedviewError(f"{card.name} does not fit this series ({'; '.join(fit.reasons)}); "
@@ -151,14 +165,17 @@ def _classify_series(args: argparse.Namespace, path, point, saliency) -> int:
     return _print_prediction(args, prediction, where(k) + at, fit)
 
 
-def _default_model(volume):
-    """The detector that fits the series; else the first detector (its fit is then said, or refused)."""
-    from medview.ai.registry import find_model
+def _default_model(volume, click: bool = False):
+    """The first click model (the brain detector or the lung nodule model) that fits the series' modality and
+    body part; without a click, the first detector that fits. Else the first of them (its fit is then said, or
+    refused)."""
+    from medview.ai.registry import CLICK_TASKS, find_model
 
+    tasks = CLICK_TASKS if click else "patch"
     try:
-        return find_model(None, task="patch", modality=volume.info.modality, body_part=volume.info.body_part)
+        return find_model(None, task=tasks, modality=volume.info.modality, body_part=volume.info.body_part)
     except MedviewError:
-        return find_model(None, task="patch")
+        return find_model(None, task=tasks)
 
 
 def _print_prediction(args: argparse.Namespace, prediction, where: str, fit) -> int:
@@ -187,8 +204,18 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     from medview.ai.dataset import read_labels
     from medview.ai.evaluate import evaluate, evaluate_slice_answer, format_report, format_slice_answer
+    from medview.ai.nodule_data import is_nodule_dataset
     from medview.ai.registry import find_model
 
+    if is_nodule_dataset(args.dataset):
+        from medview.ai.nodule_data import LABELS
+        from medview.ai.nodule_eval import evaluate_nodules, format_nodule_report
+
+        card = find_model(args.model, task=None if args.model else "nodule",
+                          labels=None if args.model else list(LABELS))
+        report = evaluate_nodules(args.dataset, card, args.labels, args.split, args.limit)
+        print(json.dumps(report, indent=2) if args.json else format_nodule_report(report))
+        return 0
     labels = sorted({row.label for row in read_labels(args.dataset)})
     card = find_model(args.model, task=None if args.model else "patch", labels=None if args.model else labels)
     if (args.model is None and args.task == "slice") or args.slices:

@@ -17,6 +17,7 @@ from medview.errors import ModelError
 
 #: The answer to a click outside the body: no answer, never "normal".
 OUTSIDE_BODY = "outside the head: no answer"
+OUTSIDE_CHEST = "outside the body (air): no answer"
 NO_TUMOUR_FOUND = "no tumour found"
 
 
@@ -40,7 +41,7 @@ class Prediction:
     tumour_probability: float | None = None
     flagged: bool | None = None
     threshold: float | None = None
-    #: "click", "slice" (find, then type) or "slice model"
+    #: "click", "slice" (find, then type), "slice model" or "nodule" (a nodule model's click)
     kind: str = "click"
     #: False: the point lies outside the body, and there is no answer
     answered: bool = True
@@ -186,6 +187,44 @@ class Classifier:
                                 point=search.point, tumour_probability=search.score, flagged=True,
                                 threshold=threshold, kind="slice")
 
+    def classify_nodule(self, slices, z_mm, pixel_spacing: tuple[float, float], k: int,
+                        point: tuple[float, float], modality: str | None = None,
+                        saliency: str | None = "gradcam") -> Prediction:
+        """A nodule model's click: `slices(j)` gives slice j in HU, z_mm every slice's position along the
+        normal, point the click (column, row) on slice k. The input is `medview.ai.nodule_input.nodule_input`,
+        as in training; the saliency is drawn on slice k's own pixels, inside the field of view only. A click in
+        the air outside the body gets no answer."""
+        from medview.ai.body import body_mask, inside
+        from medview.ai.nodule_input import NoduleGeometry, field_of_view, nodule_input
+
+        started = time.perf_counter()
+        if self.card.task != "nodule":
+            raise ModelError(f"{self.card.name} is not a nodule model")
+        if (modality or "CT").upper() != "CT":
+            raise ModelError(f"{self.card.name} reads CT in Hounsfield units, not {modality}")
+        image = slices(k)
+        if not inside(body_mask(image, pixel_spacing, "CT"), point):
+            return self._prediction(OUTSIDE_CHEST, None, started, point=point, answered=False, kind="nodule")
+        geometry = NoduleGeometry.from_card(self.card.input)
+        x, placement = nodule_input(slices, np.asarray(z_mm, dtype=np.float64), pixel_spacing, k,
+                                    (point[1], point[0]), geometry)
+        probabilities, heat, _ = self._answer(x, placement, None)
+        if saliency:
+            import torch
+
+            from medview.ai.saliency import saliency as explain
+
+            with self._lock:
+                inputs = torch.from_numpy(x[None, None].copy())
+                heat = placement.to_source(explain(self.network, inputs, int(probabilities.argmax()), saliency)
+                                           * field_of_view(geometry))
+        malignant = float(probabilities[self.card.labels.index("malignant")])
+        threshold = self.card.patch_threshold
+        flagged = malignant >= (0.5 if threshold is None else threshold)
+        label = "malignant" if flagged else "benign"
+        return self._prediction(label, probabilities, started, saliency=heat, saliency_method=saliency or "",
+                                point=point, flagged=flagged, threshold=threshold, kind="nodule")
+
     def classify_slice(self, volume, k: int, point: tuple[float, float] | None = None, t: int = 0,
                        saliency: str | None = "gradcam") -> Prediction:
         """Slice k (and time point t) of a `medview.core.volume.Volume`: a click when `point` (column, row) is
@@ -197,8 +236,14 @@ class Classifier:
             column, row = point
             if not (0 <= column < volume.shape[2] and 0 <= row < volume.shape[1]):
                 raise ModelError(f"point {column},{row} is outside the image ({volume.shape[2]}×{volume.shape[1]})")
+            if self.card.task == "nodule":
+                return self.classify_nodule(lambda j: volume.slice(j, t), volume.positions @ volume.normal,
+                                            volume.pixel_spacing, k, point, volume.info.modality or None, saliency)
             return self.classify(volume.slice(k, t), volume.pixel_spacing, point, saliency,
                                  modality=volume.info.modality or None)
+        if self.card.task == "nodule":
+            raise ModelError(f"{self.card.name} classifies a nodule under a click: give --at COLUMN,ROW (it does "
+                             "not find nodules)")
         if self.card.is_detector:
             return self.find(volume.slice(k, t), volume.pixel_spacing, volume.info.modality or None, saliency)
         return self.classify(volume.slice(k, t), volume.pixel_spacing, None, saliency)

@@ -60,9 +60,14 @@ def scan_models(folders: list[Path] | None = None) -> tuple[list[ModelCard], lis
     return cards, problems
 
 
-def find_model(name_or_folder: str | Path | None = None, task: str | None = None,
+#: models that answer a click: the brain tumour detector (patch) and the lung nodule model (nodule)
+CLICK_TASKS = ("patch", "nodule")
+
+
+def find_model(name_or_folder: str | Path | None = None, task: str | tuple[str, ...] | None = None,
                modality: str = "", body_part: str = "", labels: list[str] | None = None) -> ModelCard:
-    """A model by folder path or name; without one, the first that fits the task, image and labels."""
+    """A model by folder path or name; without one, the first that fits the task (or one of the tasks), image
+    and labels."""
     if name_or_folder is not None and Path(name_or_folder).is_dir():
         return read_card(name_or_folder)
     cards, problems = scan_models()
@@ -76,12 +81,13 @@ def find_model(name_or_folder: str | Path | None = None, task: str | None = None
         known = ", ".join(c.name for c in cards) or "none"
         raise ModelError(f"no model named {name_or_folder!r} (available: {known})")
     for card in cards:
-        if task and card.task != task:
+        if task and card.task not in ((task,) if isinstance(task, str) else task):
             continue
         if not card.fits(modality, body_part):
             continue
         if labels is not None and [x for i, x in enumerate(card.labels) if i != card.negative_index] != sorted(labels):
             continue
         return card
-    wanted = " ".join(x for x in (task, modality, body_part) if x) or "this image"
+    tasks = task if isinstance(task, str) or task is None else " or ".join(task)
+    wanted = " ".join(x for x in (tasks, modality, body_part) if x) or "this image"
     raise ModelError(f"no model available for {wanted}")

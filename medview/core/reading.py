@@ -67,6 +67,12 @@ class AiFinding:
                     f"(P(tumour) {self.tumour_probability:.2f})")
         if self.kind == "slice model":
             return f"tumour type, if this is a tumour: {self.label} {self.probability:.2f}"
+        if self.kind == "nodule":  # a nodule model's click: the call at its operating point, with P(malignant)
+            p = self.probabilities.get("malignant", 0.0)
+            if self.threshold is None:
+                return f"nodule under the click: P(malignant) {p:.2f}"
+            return (f"nodule under the click: {self.label} (P(malignant) {p:.2f}, operating point "
+                    f"{self.threshold:.2f})")
         if self.tumour_probability is not None:
             if self.threshold is None:
                 return f"{self.label} at this point (P(tumour) {self.tumour_probability:.2f})"
