@@ -10,6 +10,11 @@ the same number of patches (the network's own cost, the reference). The 120-slic
 24 × 320 × 260 series padded with air to 320 × 320 and resampled (scipy.ndimage.zoom, linear) to
 120 × 512 × 512 at 0.43 mm pixels: a whole-head thin-slice series of the size the issue names, with real
 anatomy and a real tumour. Also the slice model, when one is bundled.
+
+The lung nodule model, when one is bundled: a click to its result (the body check, the slab, the input mapping,
+forward, calibration, Grad-CAM back on the slice's pixels: what the panel's worker does) on the 1 mm LIDC chest
+CT (k 159, column 184, row 243) and the 8 mm chest CT (k 14, column 160, row 305), against the bare forward
+pass of that one input, and the body check alone.
 """
 
 from __future__ import annotations
@@ -98,6 +103,46 @@ def bare_batched_seconds(classifier, patches: int) -> float:
     return (time.perf_counter() - start) * patches / (max(1, patches // 128) * 128)
 
 
+CHEST_CLICKS = (("ct_chest_lidc_0314", 159, (184.0, 243.0)), ("ct_chest", 14, (160.0, 305.0)))
+
+
+def nodule_rows(cards, median_ms) -> list[tuple[str, str, str, str]]:
+    """Click to result with the nodule model on the two chest CTs (see the module's docstring)."""
+    import torch
+
+    from medview.ai.body import body_mask
+    from medview.ai.infer import Classifier
+    from medview.ai.nodule_input import NoduleGeometry, nodule_input
+    from medview.io import load_volume
+
+    card = next((c for c in cards if c.task == "nodule"), None)
+    if card is None:
+        return []
+    classifier = Classifier(card)
+    geometry = NoduleGeometry.from_card(card.input)
+    rows = []
+    for name, k, point in CHEST_CLICKS:
+        volume = load_volume(ROOT.parent / "shared" / "data" / "samples" / name)
+        z = volume.positions @ volume.normal
+        x, _ = nodule_input(lambda j, v=volume: v.slice(j), z, volume.pixel_spacing, k, (point[1], point[0]),
+                            geometry)
+        tensor = torch.from_numpy(x[None, None].copy())
+
+        def forward(t=tensor):
+            with torch.no_grad():
+                classifier.network(t)
+
+        forward()
+        classifier.classify_slice(volume, k, point)
+        bare = median_ms(forward, 20)
+        click = median_ms(lambda v=volume, kk=k, p=point: classifier.classify_slice(v, kk, p, saliency="gradcam"), 10)
+        body = median_ms(lambda v=volume, kk=k: body_mask(v.slice(kk), v.pixel_spacing, "CT"), 10)
+        rows.append((f"{card.name}: click to result + Grad-CAM, {name} k {k}, ms", f"{click:.1f}",
+                     f"{bare:.2f} (bare forward, 1 input)", f"{click / bare:.0f}"))
+        rows.append(("  of which the body check (whole slice), ms", f"{body:.1f}", "", ""))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=Path, default=ROOT / "resources" / "models")
@@ -148,6 +193,7 @@ def main() -> int:
             slice_model = Classifier(card)
             ms = median_ms(lambda m=slice_model: m.classify_slice(volume, 17, saliency="gradcam"), 10)
             rows.append((f"{card.name}: one slice + Grad-CAM, ms", f"{ms:.1f}", "", ""))
+    rows += nodule_rows(cards, median_ms)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nmedview inference benchmark: {detector.name} {detector.version}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {os.cpu_count()} cores\n")

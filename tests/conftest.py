@@ -41,3 +41,15 @@ def tiny_models(tmp_path_factory, shared_data) -> Path:
             capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_nodule_model(tmp_path_factory, shared_data) -> Path:
+    """A lung nodule model trained by `medview train --task nodule` for two steps on 10 nodules per split."""
+    folder = tmp_path_factory.mktemp("nodule-model") / "lung-nodule-tiny"
+    done = subprocess.run(
+        [sys.executable, "-m", "medview.cli", "train", str(shared_data / "ct_lung_nodule"), "--task", "nodule",
+         "--out", str(folder), "--limit", "10", "--max-steps", "2", "--epochs", "1"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder

@@ -55,6 +55,31 @@ def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, modality: 
     return key, classifier.classify(pixels, spacing, point, saliency="gradcam", modality=modality or None)
 
 
+def nodule_job(card: ModelCard, slab: dict, z_mm: np.ndarray, spacing, k: int, point, modality: str, key: tuple,
+               token):
+    """Worker: a nodule model's click. `slab` holds the slices the card's slab needs ({j: pixels}), gathered
+    on the GUI thread from what has landed; the input is made by the one mapping, as in training."""
+    from medview.ai.torch_import import import_torch
+
+    yield "loading model"
+    import_torch()
+    from medview.ai.infer import classifier_for
+
+    return key, classifier_for(card).classify_nodule(slab.__getitem__, z_mm, spacing, k, point, modality or None,
+                                                     saliency="gradcam")
+
+
+def slab_slices(card: ModelCard, series, k: int, t: int) -> tuple[dict | None, np.ndarray]:
+    """The slices a nodule model's slab around k needs ({j: pixels}, None while one has not landed) and every
+    slice's position along the normal."""
+    from medview.ai.nodule_input import NoduleGeometry, slab_weights
+
+    z_mm = np.asarray(series.spec.positions, dtype=np.float64) @ np.asarray(series.spec.normal, dtype=np.float64)
+    needed = np.flatnonzero(slab_weights(z_mm, k, NoduleGeometry.from_card(card.input).slab_mm) > 1e-9)
+    slab = {int(j): series.slice(int(j), t) for j in needed}
+    return (None if any(v is None for v in slab.values()) else slab), z_mm
+
+
 def series_job(card: ModelCard, series, t: int, token):
     """Worker: the detector over every slice at time point t, as `medview classify --all-slices`; yields one
     `SliceFinding` per slice."""
@@ -75,11 +100,14 @@ def card_html(card: ModelCard, fit: Fit | None) -> str:
              + (f", {card.patch_mm:g} mm patches" if card.patch_mm else ""),
              f"For {card.modality} {card.body_part}. Labels: {', '.join(card.labels)}.",
              f"<i>{card.intended_use}</i>"]
+    if card.task == "nodule":
+        lines += nodule_card_lines(card)
+        test = {}
     if test:
         lines.append(f"Test patches ({test.get('n', '?')} of patients unseen in training): accuracy "
                      f"{test.get('accuracy')}, macro AUC {test.get('macro_auc')}, ECE {test.get('ece')}.")
     lines.append(f"Calibration: temperature {card.temperature:g} (fitted on validation).")
-    if card.patch_threshold is not None:
+    if card.patch_threshold is not None and card.task != "nodule":
         lines.append(f"A click is flagged at P(tumour) ≥ {card.patch_threshold:.3f} "
                      f"({card.operating_point.get('chosen_on', 'validation')}).")
     if card.slice_threshold is not None:
@@ -98,6 +126,35 @@ def card_html(card: ModelCard, fit: Fit | None) -> str:
         colour = "#c03000" if fit.reasons else "#806000"
         lines.insert(0, f"<span style='color:{colour}'><b>{fit.summary()}</b></span>")
     return "<br>".join(lines)
+
+
+def nodule_card_lines(card: ModelCard) -> list[str]:
+    """What a nodule model's card says a reader needs: labels used, input, test figures beside the size
+    baseline, the operating point, what it assumes."""
+    raw = card.raw
+    test = raw.get("metrics", {}).get("test", {})
+    spec = card.input
+    lines = [f"Labels: {raw.get('label_definition', {}).get('meaning', 'the dataset label')}.",
+             f"Input: a {spec.get('slab_mm', 0):g} mm axial slab around the click, HU window "
+             f"{spec.get('window_hu')}, {spec.get('mm_per_pixel')} mm grid, field of view "
+             f"{2 * spec.get('field_of_view_radius_mm', 0):g} mm across.",
+             f"<b>Assumes {raw.get('assumes', 'a nodule under the cursor')}.</b>"]
+    if test:
+        base = test.get("size_baseline", {})
+        diff = test.get("model_minus_size_baseline", {})
+        lines.append(f"Test ({test.get('n')} nodules of {test.get('patients')} unseen patients, centred clicks): "
+                     f"AUC {test.get('auc')}, balanced accuracy {test.get('balanced_accuracy')}; size-only "
+                     f"baseline AUC {base.get('auc')}, balanced accuracy {base.get('balanced_accuracy')}; AUC "
+                     f"difference {diff.get('auc_difference')} (95 % CI {diff.get('ci95')}).")
+        displaced = test.get("displaced_clicks", {})
+        if displaced:
+            lines.append(f"Displaced clicks: AUC {displaced.get('auc')}, balanced accuracy "
+                         f"{displaced.get('balanced_accuracy')}. ECE {test.get('ece_before_calibration')} → "
+                         f"{test.get('ece_after_calibration')} after temperature scaling.")
+    if card.patch_threshold is not None:
+        lines.append(f"Called malignant at P(malignant) ≥ {card.patch_threshold:.3f} "
+                     f"({(card.operating_point or {}).get('chosen_on', 'validation')}).")
+    return lines
 
 
 class InferencePanel(QWidget):
@@ -251,8 +308,18 @@ class InferencePanel(QWidget):
 
     def card_for(self, task: str) -> ModelCard | None:
         """The chosen model if it does this task, else the first fitting one that does. A slice answer is the
-        detector's (find, then type) unless a slice model is chosen."""
+        detector's (find, then type) unless a slice model is chosen. A click ("patch") goes to the chosen model
+        if it answers clicks and fits the series, else to the first click model (the brain detector, the lung
+        nodule model) that fits: on a chest CT, the nodule model."""
         chosen = self.card()
+        if task == "patch":
+            from medview.ai.registry import CLICK_TASKS
+
+            series = self.window.shown
+            fitting = [c for c in ([chosen] if chosen is not None else []) + self.cards
+                       if c.task in CLICK_TASKS and (series is None or self._fits(c))]
+            if fitting:
+                return fitting[0]
         if chosen is not None and (chosen.task == task or (task == "slice" and chosen.is_detector)):
             return chosen
         if task == "slice":
@@ -284,6 +351,12 @@ class InferencePanel(QWidget):
         self.unfit.setChecked(False)
         if card.slice_threshold is not None:
             self.threshold_line.setValue(card.slice_threshold)
+        finds = card.task != "nodule"  # a nodule model cannot tell nodule from no nodule: clicks only
+        why = ("" if finds else f"{card.name} classifies the nodule under a click; it does not find nodules, so it "
+                                "has no slice or series answer")
+        for button in (self.slice_button, self.series_button):
+            button.setEnabled(finds)
+            button.setToolTip(why)
 
     def _may_run(self, card: ModelCard | None) -> bool:
         if card is None:
@@ -321,12 +394,23 @@ class InferencePanel(QWidget):
         if known is not None:
             self.show_here(known)
             return
-        self.status.setText(f"Classifying with {card.name}…")
         key = (ref, point, card.weights_sha256)
-        pixels = series.slice(ref.k, ref.t)
         name = f"classify {key}"
-        self.jobs[name] = Job(classify_job, card, pixels, series.pixel_spacing, point, series.info.modality, key,
-                              on_yield=lambda message: self.status.setText(f"{message}…"),
+        if card.task == "nodule":
+            if point is None:
+                self.status.setText(f"{card.name} classifies the nodule under a click: it does not find nodules.")
+                return
+            slab, z_mm = slab_slices(card, series, ref.k, ref.t)
+            if slab is None:
+                self.status.setText("The slices around this one are not loaded yet.")
+                return
+            arguments = (nodule_job, card, slab, z_mm, series.pixel_spacing, ref.k, point, series.info.modality,
+                         key)
+        else:
+            arguments = (classify_job, card, series.slice(ref.k, ref.t), series.pixel_spacing, point,
+                         series.info.modality, key)
+        self.status.setText(f"Classifying with {card.name}…")
+        self.jobs[name] = Job(*arguments, on_yield=lambda message: self.status.setText(f"{message}…"),
                               on_done=self._classified, on_error=self._failed,
                               on_finished=lambda: self.jobs.pop(name, None)).start()
 

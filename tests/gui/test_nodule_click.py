@@ -1,0 +1,76 @@
+"""A click on a lung nodule of a chest CT: the nodule model is chosen, answers as the headless API does, draws
+its saliency on the clicked slice, and offers no slice or series run."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt
+
+import medview.ai.registry as registry
+from medview.ai.infer import classifier_for
+from medview.ai.manifest import read_card
+from medview.gui.main_window import MainWindow
+from medview.io import load_volume
+
+TIMEOUT = 120_000
+
+
+@pytest.fixture()
+def chest_window(qtbot, tmp_path, tiny_models, tiny_nodule_model, monkeypatch, shared_data):
+    """The window on the thin-slice LIDC chest CT, with the brain models and the nodule model installed (the
+    brain detector chosen first, as a user coming from an MRI would have it)."""
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models, folder)
+    shutil.copytree(tiny_nodule_model, folder / "nodule")
+    monkeypatch.setattr(registry, "BUNDLED", tmp_path / "no-bundled-models")
+    monkeypatch.setenv("MEDVIEW_MODELS", str(folder))
+    main = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(main)
+    main.resize(1300, 850)
+    main.show()
+    qtbot.waitExposed(main)
+    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
+        main.open_path(str(shared_data / "samples" / "ct_chest_lidc_0314"), k=159)
+    yield main
+    main.cancel_loading()
+
+
+def test_a_click_on_the_lidc_nodule_uses_the_nodule_model_and_draws_its_saliency(qtbot, chest_window,
+                                                                                  tiny_nodule_model, shared_data):
+    window = chest_window
+    panel, view = window.inference, window.view
+    qtbot.waitUntil(lambda: window.shown.loaded, timeout=TIMEOUT)
+    panel.click_mode.setChecked(True)
+    point = view.widget_point_of(243, 184)
+    with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as drawn:
+        qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
+                         pos=QPoint(int(point.x()), int(point.y())))
+    prediction = drawn.args[0]
+    assert prediction.kind == "nodule" and prediction.point == (184.0, 243.0)
+    assert prediction.model_name == read_card(tiny_nodule_model).name
+    headless = classifier_for(read_card(tiny_nodule_model)).classify_slice(
+        load_volume(shared_data / "samples" / "ct_chest_lidc_0314"), 159, (184, 243))
+    assert prediction.label == headless.label
+    assert prediction.probabilities == pytest.approx(headless.probabilities, abs=1e-5)
+    assert "nodule under the click" in panel.answer.text()
+    assert view.heat_source == window.shown.ref(159)
+    if headless.saliency.max() > 0:  # a two-step model may have no positive evidence at all
+        shown = view.heat_values
+        assert np.unravel_index(shown.argmax(), shown.shape) == np.unravel_index(
+            headless.saliency.argmax(), headless.saliency.shape)
+    assert "research use only" in view.ai_label.text()
+
+
+def test_no_slice_or_series_run_is_offered_for_a_nodule_model(qtbot, chest_window):
+    panel = chest_window.inference
+    index = next(i for i, card in enumerate(panel.cards) if card.task == "nodule")
+    panel.model_box.setCurrentIndex(index)
+    assert not panel.series_button.isEnabled() and not panel.slice_button.isEnabled()
+    assert "does not find nodules" in panel.series_button.toolTip()
+    assert "Assumes a nodule under the cursor" in panel.card_view.toPlainText()
+    brain = next(i for i, card in enumerate(panel.cards) if card.task == "patch")
+    panel.model_box.setCurrentIndex(brain)
+    assert panel.series_button.isEnabled()
