@@ -7,7 +7,8 @@ turned back into HU (window −1000 to 400 HU) and counted in 100 HU bins:
 - run time: the clicks of the issue on the sample series (the LIDC nodule at k 159, column 184, row 243 of
   `samples/ct_chest_lidc_0314`, 1 mm slices; the lung cancer at k 14, column 160, row 305 of `samples/ct_chest`,
   8 mm slices), through the card's slab;
-- training: centred clicks on every training nodule of the card's split, through the same slab.
+- training: centred clicks on every training nodule of the card's split, through the same slab, and on those
+  of 20 mm and more alone (what a mass that fills the field of view is compared with).
 
     python benchmarks/nodule_inputs.py [--model FOLDER]
 """
@@ -29,6 +30,7 @@ from medview.io import assemble_volume, open_folder
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLICKS = (("ct_chest_lidc_0314", 159, 184, 243), ("ct_chest", 14, 160, 305))
 BINS = np.arange(-1000, 401, 100)
+LARGE_MM = 20.0
 
 
 def to_hu(x: np.ndarray, geometry: NoduleGeometry) -> np.ndarray:
@@ -56,11 +58,15 @@ def main() -> None:
     nodules = data.read_nodules(DATA / "ct_lung_nodule")
     patients = set(card.raw["training_data"]["split"]["patients"]["train"])
     chosen, _ = data.part_of(nodules, patients, card.raw.get("label_definition", {}).get("name", "dataset"))
-    training = []
+    training, large = [], []
     for nodule in chosen:
         crop = data.load_crop(DATA / "ct_lung_nodule", nodule)
-        training.append(to_hu(crop_input(crop, centred_click(nodule, crop), geometry)[0][disc], geometry))
+        values = to_hu(crop_input(crop, centred_click(nodule, crop), geometry)[0][disc], geometry)
+        training.append(values)
+        if nodule.diameter_mm >= LARGE_MM:
+            large.append(values)
     columns[f"training ({len(chosen)} nodules)"] = np.concatenate(training)
+    columns[f"training, {len(large)} nodules >= {LARGE_MM:g} mm"] = np.concatenate(large)
     print(f"# {card.name} {card.version}: slab {geometry.slab_mm:g} mm, window {geometry.hu_low:g} to "
           f"{geometry.hu_high:g} HU, field of view radius {geometry.field_of_view_mm:g} mm")
     print("| HU bin | " + " | ".join(columns) + " |")

@@ -203,7 +203,11 @@ class Classifier:
         if (modality or "CT").upper() != "CT":
             raise ModelError(f"{self.card.name} reads CT in Hounsfield units, not {modality}")
         image = slices(k)
-        if not inside(body_mask(image, pixel_spacing, "CT"), point):
+        # the body check on every other pixel (at most ~2 mm): a quarter of the work, the same answer for a
+        # click in the air around a chest
+        step = max(1, min(int(2.0 // max(pixel_spacing)), 2))
+        body = body_mask(image[::step, ::step], (pixel_spacing[0] * step, pixel_spacing[1] * step), "CT")
+        if not inside(body, (point[0] / step, point[1] / step)):
             return self._prediction(OUTSIDE_CHEST, None, started, point=point, answered=False, kind="nodule")
         geometry = NoduleGeometry.from_card(self.card.input)
         x, placement = nodule_input(slices, np.asarray(z_mm, dtype=np.float64), pixel_spacing, k,

@@ -279,7 +279,7 @@ class InferencePanel(QWidget):
     # -- models --------------------------------------------------------------------------------------------
     def reload_models(self) -> None:
         """List the registry's models, those that fit the shown series first; broken folders as errors.
-        The model the user chose stays chosen."""
+        The model the user chose stays chosen while it fits the series shown."""
         from medview.ai.registry import scan_models
 
         chosen = self.card()
@@ -293,7 +293,10 @@ class InferencePanel(QWidget):
         for card in self.cards:
             suffix = "" if card.fits(modality, body_part) else f"  (for {card.modality} {card.body_part})"
             self.model_box.addItem(f"{card.name} {card.version} · {card.task}{suffix}")
-        if chosen is not None:
+        # the chosen model stays chosen while it fits the series shown; a series it is not for (a chest CT after a
+        # brain MRI) gets the first model that fits it
+        if chosen is not None and (chosen.fits(modality, body_part) or not any(
+                card.fits(modality, body_part) for card in self.cards)):
             same = [i for i, card in enumerate(self.cards) if card.weights_sha256 == chosen.weights_sha256]
             if same:
                 self.model_box.setCurrentIndex(same[0])
@@ -402,7 +405,9 @@ class InferencePanel(QWidget):
                 return
             slab, z_mm = slab_slices(card, series, ref.k, ref.t)
             if slab is None:
-                self.status.setText("The slices around this one are not loaded yet.")
+                problem = "The slices around this one are not loaded yet."
+                self.status.setText(problem)
+                self.failed.emit(problem)
                 return
             arguments = (nodule_job, card, slab, z_mm, series.pixel_spacing, ref.k, point, series.info.modality,
                          key)
