@@ -246,7 +246,8 @@ class InferencePanel(QWidget):
         heat_row.addWidget(self.threshold, 2, 1)
         layout.addLayout(heat_row)
         layout.addWidget(self.plot)
-        layout.addWidget(QLabel("Flagged slices: type and place", self))
+        self.flagged_title = QLabel("Flagged slices: type and place", self)
+        layout.addWidget(self.flagged_title)
         layout.addWidget(self.flagged)
         layout.addWidget(self.disclaimer)
         layout.addStretch(1)
@@ -360,6 +361,8 @@ class InferencePanel(QWidget):
         for button in (self.slice_button, self.series_button):
             button.setEnabled(finds)
             button.setToolTip(why)
+        for widget in (self.plot, self.flagged, self.flagged_title):  # the series run's plot and list
+            widget.setVisible(finds)
 
     def _may_run(self, card: ModelCard | None) -> bool:
         if card is None:
