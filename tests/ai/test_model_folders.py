@@ -269,5 +269,5 @@ def test_the_window_opens_with_bad_model_folders_and_lists_the_good_ones(qtbot, 
     window.show()
     qtbot.waitExposed(window)
     window.inference.reload_models()
-    assert sorted(card.name for card in window.inference.cards) == ["brain-tumour-patch"]
+    assert sorted(card.name for card in window.inference.cards) == ["brain-tumour-patch", "lung-nodule-malignancy"]
     assert "Refused" in window.inference.status.text() and "bad-00" in window.inference.status.text()

@@ -215,3 +215,22 @@ def test_a_click_in_the_air_outside_the_chest_is_refused_in_one_line(tiny_nodule
 def test_a_nodule_model_has_no_slice_answer(tiny_nodule_model, shared_data):
     done = run_medview("classify", str(shared_data / CT_CHEST), "--slice", "14", "--model", str(tiny_nodule_model))
     assert done.returncode != 0 and "does not find nodules" in done.stderr
+
+
+# -- the bundled model -------------------------------------------------------------------------------------
+
+def test_without_a_model_a_click_on_a_chest_ct_uses_the_bundled_nodule_model_and_calls_the_cancer_malignant(
+        shared_data):
+    """The lung cancer of the 8 mm chest CT (k 14, column 160, row 305), larger than any training nodule."""
+    done = run_medview("classify", str(shared_data / CT_CHEST), "--slice", "14", "--at", "160,305", "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["model"]["name"] == "lung-nodule-malignancy" and answer["fits"]
+    assert answer["label"] == "malignant" and answer["flagged"]
+
+
+def test_evaluate_picks_the_bundled_model_whose_labels_match_the_dataset(shared_data):
+    done = run_medview("evaluate", str(shared_data / "ct_lung_nodule"), "--limit", "6", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["model"]["name"] == "lung-nodule-malignancy" and report["label_definition"] == "dataset"
