@@ -189,11 +189,11 @@ class Classifier:
 
     def classify_nodule(self, slices, z_mm, pixel_spacing: tuple[float, float], k: int,
                         point: tuple[float, float], modality: str | None = None,
-                        saliency: str | None = "gradcam") -> Prediction:
+                        saliency: str | None = "gradcam", plane: str = "axial") -> Prediction:
         """A nodule model's click: `slices(j)` gives slice j in HU, z_mm every slice's position along the
         normal, point the click (column, row) on slice k. The input is `medview.ai.nodule_input.nodule_input`,
         as in training; the saliency is drawn on slice k's own pixels, inside the field of view only. A click in
-        the air outside the body gets no answer."""
+        the air outside the body gets no answer. It was trained on axial slices: another plane is refused."""
         from medview.ai.body import body_mask, inside
         from medview.ai.nodule_input import NoduleGeometry, field_of_view, nodule_input
 
@@ -202,6 +202,8 @@ class Classifier:
             raise ModelError(f"{self.card.name} is not a nodule model")
         if (modality or "CT").upper() != "CT":
             raise ModelError(f"{self.card.name} reads CT in Hounsfield units, not {modality}")
+        if plane != "axial":
+            raise ModelError(f"{self.card.name} reads axial slices; this series is {plane}")
         image = slices(k)
         # the body check on every other pixel (at most ~2 mm): a quarter of the work, the same answer for a
         # click in the air around a chest
@@ -242,7 +244,8 @@ class Classifier:
                 raise ModelError(f"point {column},{row} is outside the image ({volume.shape[2]}×{volume.shape[1]})")
             if self.card.task == "nodule":
                 return self.classify_nodule(lambda j: volume.slice(j, t), volume.positions @ volume.normal,
-                                            volume.pixel_spacing, k, point, volume.info.modality or None, saliency)
+                                            volume.pixel_spacing, k, point, volume.info.modality or None, saliency,
+                                            volume.plane.name)
             return self.classify(volume.slice(k, t), volume.pixel_spacing, point, saliency,
                                  modality=volume.info.modality or None)
         if self.card.task == "nodule":

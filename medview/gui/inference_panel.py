@@ -55,8 +55,8 @@ def classify_job(card: ModelCard, pixels: np.ndarray, spacing, point, modality: 
     return key, classifier.classify(pixels, spacing, point, saliency="gradcam", modality=modality or None)
 
 
-def nodule_job(card: ModelCard, slab: dict, z_mm: np.ndarray, spacing, k: int, point, modality: str, key: tuple,
-               token):
+def nodule_job(card: ModelCard, slab: dict, z_mm: np.ndarray, normal: np.ndarray, spacing, k: int, point,
+               modality: str, key: tuple, token):
     """Worker: a nodule model's click. `slab` holds the slices the card's slab needs ({j: pixels}), gathered
     on the GUI thread from what has landed; the input is made by the one mapping, as in training."""
     from medview.ai.torch_import import import_torch
@@ -64,9 +64,10 @@ def nodule_job(card: ModelCard, slab: dict, z_mm: np.ndarray, spacing, k: int, p
     yield "loading model"
     import_torch()
     from medview.ai.infer import classifier_for
+    from medview.core.geometry import nearest_plane
 
     return key, classifier_for(card).classify_nodule(slab.__getitem__, z_mm, spacing, k, point, modality or None,
-                                                     saliency="gradcam")
+                                                     saliency="gradcam", plane=nearest_plane(normal).name)
 
 
 def slab_slices(card: ModelCard, series, k: int, t: int) -> tuple[dict | None, np.ndarray]:
@@ -412,8 +413,8 @@ class InferencePanel(QWidget):
                 self.status.setText(problem)
                 self.failed.emit(problem)
                 return
-            arguments = (nodule_job, card, slab, z_mm, series.pixel_spacing, ref.k, point, series.info.modality,
-                         key)
+            arguments = (nodule_job, card, slab, z_mm, np.asarray(series.spec.normal, dtype=np.float64),
+                         series.pixel_spacing, ref.k, point, series.info.modality, key)
         else:
             arguments = (classify_job, card, series.slice(ref.k, ref.t), series.pixel_spacing, point,
                          series.info.modality, key)

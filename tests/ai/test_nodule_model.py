@@ -234,3 +234,17 @@ def test_evaluate_picks_the_bundled_model_whose_labels_match_the_dataset(shared_
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["model"]["name"] == "lung-nodule-malignancy" and report["label_definition"] == "dataset"
+
+
+def test_a_coronal_series_is_refused_by_the_axial_nodule_model(tiny_nodule_model):
+    from medview.ai.infer import classifier_for
+    from medview.core.volume import SeriesInfo, Volume
+    from medview.errors import ModelError
+
+    voxels = np.full((5, 64, 64), 40, dtype=np.int16)  # soft tissue: inside the body
+    positions = np.array([[0.0, float(y), 0.0] for y in range(5)])
+    coronal = Volume(voxels, positions, np.array([1.0, 0, 0]), np.array([0, 0, -1.0]), (0.7, 0.7),
+                     SeriesInfo(modality="CT", body_part="CHEST"))
+    assert coronal.plane.name == "coronal"
+    with pytest.raises(ModelError, match="reads axial slices; this series is coronal"):
+        classifier_for(read_card(tiny_nodule_model)).classify_slice(coronal, 2, (32, 32))
