@@ -67,7 +67,9 @@ def run_report(args: argparse.Namespace) -> int:
     saliency, saliency_of, marks = None, "", ()
     jobs = [("patch", None, args.model)] if args.classify_slice else []
     if point is not None:
-        jobs.append(("patch", point, args.model))
+        from medview.ai.registry import CLICK_TASKS
+
+        jobs.append((CLICK_TASKS, point, args.model))  # the first click model that fits: a nodule model on a chest CT
     if jobs:
         from medview.ai.fit import check_fit
         from medview.ai.infer import classifier_for

@@ -248,3 +248,12 @@ def test_a_coronal_series_is_refused_by_the_axial_nodule_model(tiny_nodule_model
     assert coronal.plane.name == "coronal"
     with pytest.raises(ModelError, match="reads axial slices; this series is coronal"):
         classifier_for(read_card(tiny_nodule_model)).classify_slice(coronal, 2, (32, 32))
+
+
+def test_a_report_with_a_click_on_a_chest_ct_holds_the_nodule_models_finding(shared_data, tmp_path):
+    html = tmp_path / "report.html"
+    done = run_medview("report", str(shared_data / LIDC_0314), "--html", str(html), "--slice", "159",
+                       "--classify-at", "184,243")
+    assert done.returncode == 0, done.stderr
+    text = html.read_text()
+    assert "lung-nodule-malignancy" in text and "research use only" in text
