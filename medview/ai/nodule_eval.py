@@ -212,7 +212,7 @@ def saliency_figures(scorer: Scorer, crops, nodules, seed: int = EVAL_SEED) -> d
             dropped += 1
             continue
         x, _ = crop_input(crop, click, geometry)
-        mask, _ = crop_input_mask(crop, click, geometry)
+        mask = clicked_slice_mask(crop, click, geometry)
         outside = ndimage.distance_transform_edt(~mask, sampling=geometry.mm_per_pixel)
         near = (outside <= DILATION_MM) & disc
         tensor = torch.from_numpy(x[None, None].copy())
@@ -237,13 +237,13 @@ def saliency_figures(scorer: Scorer, crops, nodules, seed: int = EVAL_SEED) -> d
             "method": "Grad-CAM on the lesion gate, of the predicted class, inside the field of view"}
 
 
-def crop_input_mask(crop, click, geometry: NoduleGeometry):
+def clicked_slice_mask(crop, click, geometry: NoduleGeometry) -> np.ndarray:
     """The nodule mask of the clicked slice alone, cut like the input (bool), for the saliency figures."""
     from medview.ai.nodule_input import mask_input
 
     m = mask_input(lambda j: crop.mask[j], crop.z_mm, crop.spacing_zyx[1:], click.k, (click.row, click.column),
                    geometry, 0.0)
-    return m >= 0.5, None
+    return m >= 0.5
 
 
 def part_figures(scorer: Scorer, baseline: SizeBaseline, dataset, nodules, y) -> dict:
@@ -251,10 +251,10 @@ def part_figures(scorer: Scorer, baseline: SizeBaseline, dataset, nodules, y) ->
     figures = click_figures(scorer, baseline, crops, nodules, y, "centred")
     figures["patients"] = len({n.patient_id for n in nodules})
     figures["displaced_clicks"] = click_figures(scorer, baseline, crops, nodules, y, "displaced")
-    figures["slabs"] = {f"{s:g} mm": {k: v for k, v in click_figures(scorer, baseline, crops, nodules, y, kind,
-                                                                      s, bootstrap=False).items()
-                                      if k in ("auc", "balanced_accuracy", "n")}
-                        for s in SLABS_MM for kind in ("centred",)}
+    figures["slabs"] = {}
+    for slab_mm in SLABS_MM:  # the same network on thin and thick slabs, centred clicks
+        slab = click_figures(scorer, baseline, crops, nodules, y, "centred", slab_mm, bootstrap=False)
+        figures["slabs"][f"{slab_mm:g} mm"] = {k: slab[k] for k in ("auc", "balanced_accuracy", "n")}
     figures["saliency"] = saliency_figures(scorer, crops, nodules)
     return figures
 

@@ -62,9 +62,8 @@ class Click:
 
 
 def nodule_slices(crop: data.Crop) -> np.ndarray:
-    """The slices of a crop that show the nodule (mask on them); the nearest slice to the centre if none."""
-    shown = np.flatnonzero(crop.mask.reshape(crop.mask.shape[0], -1).any(axis=1))
-    return shown
+    """The slices of a crop that show the nodule (its mask on them): where a reader would click."""
+    return np.flatnonzero(crop.mask.reshape(crop.mask.shape[0], -1).any(axis=1))
 
 
 def centred_click(nodule: data.Nodule, crop: data.Crop) -> Click:
@@ -285,7 +284,7 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
                          "parameters": int(sum(p.numel() for p in network.parameters()))},
         "weights": {"file": "model.safetensors", "sha256": hashlib.sha256(weights_bytes).hexdigest(),
                     "format": "safetensors"},
-        "label_definition": {"name": definition, "meaning": DEFINITIONS_TEXT[definition]},
+        "label_definition": {"name": definition, "meaning": data.DEFINITIONS[definition]},
         "training_data": {
             "name": "LIDC-IDRI lung nodule crops in HU with the radiologists' masks and ratings "
                     "(../shared/data/ct_lung_nodule, from LUNA16 / LIDC-IDRI)",
@@ -358,9 +357,6 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
         print(f"test: AUC {test['auc']}, balanced accuracy {test['balanced_accuracy']}; size baseline AUC "
               f"{test['size_baseline']['auc']}", file=sys.stderr)
     return manifest
-
-
-DEFINITIONS_TEXT = data.DEFINITIONS
 
 
 def write_card(out: Path, manifest: dict) -> None:
