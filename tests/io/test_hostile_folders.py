@@ -237,3 +237,24 @@ def test_non_image_objects_are_named_by_what_they_are(tmp_path, name, reason):
     [skipped] = catalog.skipped
     assert reason in skipped.reason
 
+
+
+def test_a_multiframe_file_whose_encapsulation_is_broken_is_not_decoded_frame_after_frame(tmp_path, shared_data,
+                                                                                          monkeypatch):
+    """The fuzzer's 'hangs': a 32-frame enhanced file relabelled RLE failed each frame again in a worker
+    process (4.7 s, past the time limit under load). Two frames failing alike condemn the file."""
+    from medview.io import assemble
+    from tests.io.fuzz import EXPLICIT_LE
+
+    source = shared_data / "dicom_cases" / "mr_philips_enhanced_fieldmap" / "IM_0027_fMAP.dcm"
+    (tmp_path / "relabelled.dcm").write_bytes(corrupt.wrong_transfer_syntax(source.read_bytes(), b"1.2.840.10008.1.2.5\x00"))
+    assert EXPLICIT_LE in source.read_bytes()
+    attempts = []
+    real = assemble.decode_isolated
+    monkeypatch.setattr(assemble, "decode_isolated", lambda header: attempts.append(header.path) or real(header))
+    catalog = open_folder(tmp_path)
+    frames = sum(spec.n_slices * spec.time_points for spec in catalog.volumes)
+    for spec in catalog.volumes:
+        with pytest.raises(assemble.DecodeError, match="could not be decoded"):
+            assemble.assemble_volume(spec)
+    assert frames >= 32 and len(attempts) <= 4 * len(catalog.volumes)
