@@ -21,6 +21,7 @@ from medview.core.volume import Photometric, Volume
 from medview.core.window_level import Window
 from medview.errors import DecodeError, GeometryError
 from medview.io import limits
+from medview.io.decode import read_native_into, reads_natively, stored_dtype
 from medview.io.decode_pool import decode_isolated
 from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
@@ -128,6 +129,32 @@ def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float,
             target += np.float32(intercept)
 
 
+#: Bytes of a frame rescaled at a time where it was read into the volume's own memory.
+IN_PLACE_BLOCK_BYTES = 256 * 1024
+
+
+def _reads_in_place(h: ImageHeader, target: np.ndarray | None, slope: float) -> bool:
+    """A native grey frame whose stored type has the output's size and no slope is read straight into the
+    volume and rescaled there: a single large image then costs its volume, not twice or three times it."""
+    return (target is not None and slope == 1 and target.dtype.kind in "iu" and reads_natively(h)
+            and stored_dtype(h).itemsize == target.dtype.itemsize and target.flags.c_contiguous)
+
+
+def _put_in_place(target: np.ndarray, h: ImageHeader, intercept: float) -> None:
+    """`_put` for a frame read into the target's own memory (viewed as the stored type)."""
+    stored = read_native_into(h, target.view(stored_dtype(h)))
+    low, high = _stored_range(h)
+    if stored.size and (int(stored.min()) < low or int(stored.max()) > high):
+        np.bitwise_and(stored, stored.dtype.type((1 << h.bits_stored) - 1), out=stored)  # PS3.5 8.1.1
+    if intercept or stored.dtype != target.dtype:
+        # over the same memory numpy copies the whole input first when the types differ: a block of rows at
+        # a time keeps that copy small
+        rows = max(1, IN_PLACE_BLOCK_BYTES // max(1, target[0].nbytes))
+        for start in range(0, target.shape[0], rows):
+            np.add(stored[start:start + rows], np.int32(intercept), out=target[start:start + rows],
+                   casting="unsafe")
+
+
 def _blank(target: np.ndarray, intercept: float) -> None:
     """A slice that could not be decoded: stored value 0 through the modality LUT, or 0 where that cannot be held."""
     try:
@@ -173,6 +200,9 @@ def iter_assemble(
             condemned_for = condemned.get(h.path)
             if condemned_for is not None:
                 raise DecodeError(condemned_for)
+            if _reads_in_place(h, planes[t, k] if not spec.mosaic_tiles else None, slope):
+                _put_in_place(planes[t, k], h, intercept)
+                return t, k
             stored = decode_isolated(h)
             if spec.mosaic_tiles:
                 for tile, image in enumerate(_tiles(stored, spec)):
