@@ -18,7 +18,8 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from medview.io import open_folder
+from medview.errors import DecodeError
+from medview.io import assemble_volume, open_folder
 from tests.io import corrupt
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -274,6 +275,19 @@ def test_a_multiframe_file_whose_encapsulation_is_broken_is_not_decoded_frame_af
     catalog = open_folder(tmp_path)
     frames = sum(spec.n_slices * spec.time_points for spec in catalog.volumes)
     for spec in catalog.volumes:
-        with pytest.raises(assemble.DecodeError, match="could not be decoded"):
+        with pytest.raises(assemble.DecodeError, match="RLE Lossless"):
             assemble.assemble_volume(spec)
     assert frames >= 32 and len(attempts) <= 4 * len(catalog.volumes)
+
+
+def test_pixel_data_of_defined_length_under_a_compressed_syntax_is_named_without_decoding(tmp_path, monkeypatch):
+    """A 7 MB radiograph relabelled RLE was read whole and handed to pydicom, which failed (13.5 MiB spent)."""
+    from medview.io import decode
+
+    source = Path(get_testdata_file("RG1_UNCI.dcm")).read_bytes()
+    (tmp_path / "relabelled.dcm").write_bytes(corrupt.wrong_transfer_syntax(source, b"1.2.840.10008.1.2.5\x00"))
+    monkeypatch.setattr(decode, "_decode_with_pydicom", lambda header: pytest.fail("its bytes went to pydicom"))
+    monkeypatch.setattr(decode, "_decode_with_imagecodecs", lambda header: pytest.fail("its bytes went to a codec"))
+    [spec] = open_folder(tmp_path).volumes
+    with pytest.raises(DecodeError, match="defined length, which RLE Lossless does not allow"):
+        assemble_volume(spec)
