@@ -426,9 +426,14 @@ def _pixel_layout(fp, offset: int, dataset: Dataset) -> PixelLayout:
             _walk_items(fp, start, layout)
         return layout
     if syntax not in NATIVE_LITTLE_ENDIAN:
-        # PS3.5 A.4: compressed pixel data is a sequence of fragments of undefined length; a defined length
-        # means the transfer syntax is not the one the pixels were written in (or the file is damaged). The
-        # image keeps its place in its series (shown blank, named) and no decoder is given its bytes.
+        # PS3.5 A.4: compressed pixel data is a sequence of fragments of undefined length. A defined length
+        # over items is a damaged length (pydicom still reads the items); one over anything else means the
+        # transfer syntax is not the one the pixels were written in: the image keeps its place in its series
+        # (shown blank, named) and no decoder is given its bytes.
+        fp.seek(start)
+        if fp.read(4) == b"\xfe\xff\x00\xe0":
+            _walk_items(fp, start, layout)
+            return layout
         layout.problem = (f"the pixel data has a defined length, which {UID(syntax).name} does not allow: "
                           "the header names a transfer syntax the pixels are not written in")
     if layout.file_size < start + length:

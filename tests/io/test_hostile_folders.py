@@ -291,3 +291,16 @@ def test_pixel_data_of_defined_length_under_a_compressed_syntax_is_named_without
     [spec] = open_folder(tmp_path).volumes
     with pytest.raises(DecodeError, match="defined length, which RLE Lossless does not allow"):
         assemble_volume(spec)
+
+
+def test_compressed_pixel_data_with_a_damaged_defined_length_over_its_items_still_loads(tmp_path):
+    from medview.io import load_volume
+
+    data = Path(get_testdata_file("MR_small_RLE.dcm")).read_bytes()
+    marker = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff"
+    at = data.index(marker)
+    length = len(data) - (at + len(marker))
+    (tmp_path / "damaged_length.dcm").write_bytes(data[:at] + marker[:8] + length.to_bytes(4, "little")
+                                                  + data[at + len(marker):])
+    volume = load_volume(tmp_path)
+    assert np.array_equal(volume.slice(0), load_volume(get_testdata_file("MR_small_RLE.dcm")).slice(0))
