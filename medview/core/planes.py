@@ -216,7 +216,35 @@ def volume_centre(volume) -> np.ndarray:
 
 def inside(volume, point, margin_voxels: float = 0.5) -> bool:
     """Whether a patient position lies in the volume (within half a voxel of its outer voxel centres)."""
-    k, r, c = volume.lps_to_voxel(point)
-    n, rows, columns = volume.shape
+    return inside_stack(volume.positions, volume.row_cosine, volume.column_cosine, volume.pixel_spacing,
+                        volume.shape, point, margin_voxels)
+
+
+def inside_stack(positions, row_cosine, column_cosine, pixel_spacing, shape, point,
+                 margin_voxels: float = 0.5) -> bool:
+    """`inside` from the geometry alone (the index knows it before any pixel is decoded): the position's
+    fractional slice index through the per-slice positions, then its row and column in that slice."""
+    positions = np.asarray(positions, dtype=np.float64)
+    point = np.asarray(point, dtype=np.float64)
+    row_cosine, column_cosine = geometry.unit(row_cosine), geometry.unit(column_cosine)
+    normal = np.cross(row_cosine, column_cosine)
+    projections = positions @ normal
+    n, rows, columns = shape
     m = margin_voxels
+    if n == 1:
+        k = 0.0
+        if abs(float(point @ normal) - projections[0]) > m * min(pixel_spacing):
+            return False
+    else:
+        target = float(point @ normal)
+        steps = np.diff(projections)
+        if target < projections[0]:
+            k = (target - projections[0]) / steps[0]
+        elif target > projections[-1]:
+            k = n - 1 + (target - projections[-1]) / steps[-1]
+        else:
+            k = float(np.interp(target, projections, np.arange(n, dtype=np.float64)))
+    base = geometry.voxel_to_lps(positions, row_cosine, column_cosine, pixel_spacing, k, 0, 0)
+    offset = point - base
+    r, c = offset @ column_cosine / pixel_spacing[0], offset @ row_cosine / pixel_spacing[1]
     return bool(-m <= k <= n - 1 + m and -m <= r <= rows - 1 + m and -m <= c <= columns - 1 + m)
