@@ -193,8 +193,21 @@ def anatomical_planes(volume, point, frame: Frame | None = None, anchor=None) ->
     x, y, z = frame.axes
     sx, sy, sz = frame.steps
     layout = {"axial": (x, y, (sy, sx)), "coronal": (x, -z, (sz, sx)), "sagittal": (y, -z, (sz, sy))}
-    return {name: plane_covering(volume, right, down, spacing, point, name, anchor)
+    made = {name: plane_covering(volume, right, down, spacing, point, name, anchor)
             for name, (right, down, spacing) in layout.items()}
+    return made if anchor is not None else {name: moved_to(volume, plane, point) for name, plane in made.items()}
+
+
+def moved_to(volume, plane: ImagePlane, point) -> ImagePlane:
+    """The plane moved along its normal through `point`. A plane parallel to the slices takes the pixel lattice
+    of the (interpolated) slice it lies on, so on a sheared stack too it shows an acquired slice's own pixels,
+    not pixels interpolated half-way between them; any other plane keeps its grid (what was drawn on it stays
+    on its pixels)."""
+    if abs(float(plane.normal @ volume.normal)) > SAME_DIRECTION:
+        k = float(volume.lps_to_voxel(point)[0])
+        return plane_covering(volume, plane.right, plane.down, plane.spacing, point, plane.name,
+                              anchor=volume.voxel_to_lps(k, 0, 0))
+    return plane.through(point)
 
 
 def rotated(plane: ImagePlane, volume, axis, degrees: float, point) -> ImagePlane:

@@ -51,11 +51,11 @@ def prepare_process() -> None:
 def main(argv: list[str]) -> int:
     args = parse_arguments(argv)
     window = cli_values.window(args.window) if args.window is not None else None
+    layout = cli_values.layout(args.layout)
+    crosshair = cli_values.crosshair(args.crosshair) if args.crosshair is not None else None
     path = cli_values.path(args.path) if args.path is not None else SAMPLE
     size = cli_values.size(args.size)
     point = cli_values.point(args.classify_at, "--classify-at") if args.classify_at is not None else None
-    layout = cli_values.layout(args.layout)
-    crosshair = cli_values.crosshair(args.crosshair) if args.crosshair is not None else None
     if crosshair is not None and args.slice is not None:
         raise MedviewError("--crosshair and --slice cannot go together: the crosshair is a patient position (LPS mm) "
                            "that sets every plane; use one of them")

@@ -226,7 +226,7 @@ class MprLayout(QWidget):
         self.point = np.asarray(point, dtype=np.float64)
         for name, plane in self.planes.items():
             if name != "acquired":
-                self.planes[name] = plane.through(self.point)
+                self.planes[name] = planes.moved_to(self.volume, plane, self.point)
         self.planes["acquired"] = self._acquired_plane()
         self.request(first=source)
 
@@ -265,7 +265,6 @@ class MprLayout(QWidget):
             self.point = self.point + (step_to - here) * slice_normal
         else:
             self.point = self.point + steps * self.steps.get(name, 1.0) * normal
-        self.planes[name] = plane.through(self.point)
         self.set_point(self.point, name)
 
     # -- window -----------------------------------------------------------------------------------------------

@@ -245,3 +245,15 @@ def test_a_plane_has_an_image_ref_of_its_orientation_and_position(volumes):
     assert moved.ref(key) == views["coronal"].ref(key)
     assert views["coronal"].shifted(2.0).ref(key) != views["coronal"].ref(key)
     assert views["coronal"].ref(key).plane != views["axial"].ref(key).plane
+
+
+def test_on_a_sheared_stack_the_plane_parallel_to_the_slices_shows_each_slice_its_own_pixels(volumes):
+    volume = volumes["ct_head_ge_gantry_tilt"]
+    views = planes.anatomical_planes(volume, planes.volume_centre(volume))
+    for k in (0, 13, 14, 27):
+        axial = planes.moved_to(volume, views["axial"], volume.voxel_to_lps(k, 100, 100))
+        row, column, distance = axial.lps_to_pixel(volume.voxel_to_lps(k, 0, 0))
+        assert abs(distance) < 1e-6 and abs(row - round(row)) < 1e-6 and abs(column - round(column)) < 1e-6
+        image = sample_plane(volume, axial)
+        r0, c0 = round(row), round(column)
+        assert np.array_equal(image[r0:r0 + 512, c0:c0 + 512], volume.voxels[k].astype(np.float32)), k

@@ -1,0 +1,229 @@
+"""The MPR layout driven as a reader would: three linked planes on a gantry-tilted CT, clicked, scrolled and
+measured on; and the command line that opens it (--layout, --crosshair through the one argv pre-pass)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from medview import cli_values
+from medview.core.annotations import Annotation
+from medview.core.session import ACQUIRED
+from medview.errors import MedviewError
+from medview.gui.main_window import MainWindow
+
+TIMEOUT = 60_000
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def tilted(qtbot, tmp_path, shared_data):
+    main = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), with_inference=False)
+    qtbot.addWidget(main)
+    main.resize(1400, 700)
+    main.show()
+    qtbot.waitExposed(main)
+    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
+        main.open_path(str(shared_data / "dicom_cases" / "ct_head_ge_gantry_tilt"))
+    yield main
+    main.mpr.cancel()
+    main.cancel_loading()
+
+
+def _mpr(qtbot, main, crosshair=None, layout="1x3"):
+    with qtbot.waitSignal(main.mpr.drawn, timeout=TIMEOUT):
+        main.set_layout(layout, crosshair=crosshair)
+    qtbot.waitUntil(lambda: main.mpr.job is None or not main.mpr.job.running, timeout=TIMEOUT)
+    return main.mpr
+
+
+def test_three_linked_planes_show_the_tilted_ct_with_their_own_markers_and_the_hu_at_the_crosshair(qtbot, tilted):
+    volume = tilted.shown.volume
+    voxel = volume.voxel_to_lps(14, 256, 256)  # truth.json: HU 14 there
+    mpr = _mpr(qtbot, tilted, crosshair=voxel)
+    assert tilted.layouts.currentWidget() is mpr
+    assert [v for v in mpr.shown_views()] == ["axial", "coronal", "sagittal"]
+    for name in mpr.shown_views():
+        view = mpr.views[name]
+        assert view.plane is not None and np.isfinite(view.values).mean() > 0.2, name
+        row, column, distance = view.plane.lps_to_pixel(voxel)
+        assert abs(distance) < 1e-6  # every plane goes through the crosshair
+    # the acquisition-aligned axial is slice 14 itself, and its letters are the tilted plane's (18.5° off axial)
+    axial = mpr.views["axial"]
+    row, column, _ = axial.plane.lps_to_pixel(voxel)
+    assert axial.values[round(row), round(column)] == pytest.approx(14.0)
+    assert axial.markers["left"].text() == "R" and axial.markers["top"].text() == "AS"
+    assert mpr.views["sagittal"].markers["left"].text() == "AS"
+    qtbot.waitUntil(lambda: "14.0 HU" in tilted.cursor_label.text(), timeout=TIMEOUT)
+    assert "LPS (" in tilted.cursor_label.text()
+
+
+def test_a_click_in_one_plane_moves_the_crosshair_and_the_other_planes_to_the_same_point(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    coronal = mpr.views["coronal"]
+    target_row, target_column = 20, 300
+    qtbot.mouseClick(coronal.graphics.viewport(), Qt.MouseButton.LeftButton,
+                     pos=coronal.widget_point_of(target_row, target_column).toPoint())
+    qtbot.waitUntil(lambda: mpr.job is None or not mpr.job.running, timeout=TIMEOUT)
+    clicked = coronal.plane.pixel_to_lps(target_row, target_column)
+    assert np.linalg.norm(mpr.point - clicked) < max(coronal.plane.spacing)  # within a pixel of the click
+    for name in ("axial", "sagittal"):
+        view = mpr.views[name]
+        assert abs(view.plane.lps_to_pixel(mpr.point)[2]) < 1e-6, name
+        qtbot.waitUntil(lambda v=view: abs(v.plane.lps_to_pixel(mpr.point)[2]) < 1e-6, timeout=TIMEOUT)
+    # the crosshair lines of the axial view cross at the point
+    row, column = mpr.views["axial"].crosshair_pixel()
+    assert mpr.views["axial"].plane.pixel_to_lps(row, column) == pytest.approx(mpr.point, abs=1e-6)
+
+
+def test_the_wheel_steps_one_plane_from_acquired_slice_to_acquired_slice_across_uneven_spacing(qtbot, tilted):
+    volume = tilted.shown.volume
+    mpr = _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(13, 256, 256))
+    coronal_before = mpr.planes["coronal"]
+    mpr._scrolled("axial", 1)  # what a wheel step up in the axial view does
+    qtbot.waitUntil(lambda: mpr.job is None or not mpr.job.running, timeout=TIMEOUT)
+    k, _, _ = volume.lps_to_voxel(mpr.point)
+    assert k == pytest.approx(14.0, abs=1e-6)  # the 1.08 mm step, not the median 4 mm
+    assert mpr.planes["coronal"].position_mm == pytest.approx(coronal_before.position_mm)
+
+
+def test_a_length_drawn_on_the_coronal_plane_is_filed_under_that_plane_and_drawn_only_there(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    tilted.set_tool("length")
+    coronal = mpr.views["coronal"]
+    for row, column in ((10, 200), (10, 300)):
+        qtbot.mouseClick(coronal.graphics.viewport(), Qt.MouseButton.LeftButton,
+                         pos=coronal.widget_point_of(row, column).toPoint())
+    ref = coronal.series.ref()
+    assert ref.plane != ACQUIRED and ref.plane[0] == "mpr"
+    annotations = tilted.session.on(ref)
+    assert len(annotations) == 1 and annotations[0].kind == "length"
+    # 100 columns of 0.488 mm in this plane's own spacing (within a click's rounding to the screen pixel)
+    length = mpr.layers["coronal"].values(annotations[0])[0].value
+    assert length == pytest.approx(100 * coronal.plane.spacing[1], abs=1.5)
+    assert len(mpr.layers["coronal"].items) == 1
+    assert mpr.layers["axial"].items == [] and mpr.layers["sagittal"].items == []
+    assert tilted.layer.items == []  # not on the single view's acquired slice either
+    tilted.set_tool(None)
+
+
+def test_slab_mip_and_the_window_lock(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    plain = mpr.views["axial"].values.copy()
+    with qtbot.waitSignal(mpr.drawn, timeout=TIMEOUT):
+        mpr.slab_mm.setValue(10.0)
+    qtbot.waitUntil(lambda: "MIP 10 mm" in mpr.views["axial"].texts["bottom_left"].text(), timeout=TIMEOUT)
+    both = np.isfinite(plain) & np.isfinite(mpr.views["axial"].values)
+    assert np.all(mpr.views["axial"].values[both] >= plain[both] - 1e-3)
+    assert np.mean(mpr.views["axial"].values[both] > plain[both] + 1) > 0.1
+    # W/L shared by default; unlocked, a right-drag in one view changes only that view
+    mpr._window_dragged("axial", 30, 0)
+    assert mpr.views["coronal"].window == mpr.views["axial"].window
+    mpr.link_window.setChecked(False)
+    mpr._window_dragged("axial", 30, 0)
+    assert mpr.views["coronal"].window != mpr.views["axial"].window
+
+
+def test_shift_drag_turns_the_other_planes_into_oblique_planes_through_the_crosshair(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    before = mpr.planes["coronal"].normal
+    mpr._turned("axial", 25.0)
+    qtbot.waitUntil(lambda: mpr.job is None or not mpr.job.running, timeout=TIMEOUT)
+    angle = np.degrees(np.arccos(np.clip(mpr.planes["coronal"].normal @ before, -1, 1)))
+    assert angle == pytest.approx(25.0, abs=1e-6)
+    assert abs(mpr.planes["coronal"].lps_to_pixel(mpr.point)[2]) < 1e-6
+    assert mpr.planes["coronal"].normal @ mpr.planes["axial"].normal == pytest.approx(0.0, abs=1e-9)
+    qtbot.waitUntil(lambda: mpr.views["coronal"].plane.name.startswith("oblique"), timeout=TIMEOUT)
+
+
+def test_the_2x2_layout_adds_the_acquired_slice_under_its_own_acquired_ref(qtbot, tilted):
+    volume = tilted.shown.volume
+    mpr = _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(20, 100, 100), layout="2x2")
+    acquired = mpr.views["acquired"]
+    assert acquired.isVisible()
+    assert np.array_equal(acquired.values, volume.voxels[20].astype(np.float32))
+    assert acquired.series.ref().plane == ACQUIRED and acquired.series.ref().k == 20
+    tilted.session.add(acquired.series.ref(), Annotation("arrow", ((10, 10), (50, 50))))
+    tilted.view.set_slice(20)
+    tilted.layer.redraw(force=True)
+    assert len(tilted.layer.items) == 1  # the same image in the single view
+
+
+# -- the command line ---------------------------------------------------------------------------------------------
+def _medview(*argv: str) -> subprocess.CompletedProcess:
+    import os
+
+    environment = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(PROJECT)}
+    return subprocess.run([sys.executable, "-m", "medview.cli", *argv], capture_output=True, text=True,
+                          timeout=120, env=environment)
+
+
+def _one_line(done: subprocess.CompletedProcess, *words: str) -> None:
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.strip().splitlines() if "propagateSizeHints" not in line]
+    assert len(lines) == 1, done.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.mark.parametrize("argv", [["--crosshair=-57.4,131.2,-520.4"], ["--crosshair", "-57.4,131.2,-520.4"]])
+def test_crosshair_with_or_without_equals_goes_through_the_one_pre_pass(argv):
+    from medview.gui.app import parse_arguments
+
+    args = parse_arguments(["PATH", *argv, "--window", "-400/40", "--layout", "mpr"])
+    assert cli_values.crosshair(args.crosshair) == (-57.4, 131.2, -520.4)
+    assert args.window == "-400/40" and args.layout == "mpr" and args.path == "PATH"
+    assert cli_values.join_values(["--crosshair", "--slice", "3"]) == ["--crosshair", "--slice", "3"]
+
+
+@pytest.mark.parametrize("text", ["1,2", "a,b,c", "1,2,nan", ""])
+def test_a_bad_crosshair_is_refused(text):
+    with pytest.raises(MedviewError, match="--crosshair"):
+        cli_values.crosshair(text)
+
+
+def test_crosshair_with_slice_is_refused_in_one_line(shared_data, tmp_path):
+    done = _medview(str(shared_data / "dicom_cases" / "ct_head_ge_gantry_tilt"), "--slice", "3", "--crosshair",
+                    "0,0,40", "--screenshot", str(tmp_path / "x.png"))
+    _one_line(done, "--crosshair", "--slice")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_crosshair_outside_the_volume_is_refused_in_one_line(shared_data, tmp_path):
+    done = _medview(str(shared_data / "dicom_cases" / "ct_head_ge_gantry_tilt"), "--crosshair", "0,0,-900",
+                    "--screenshot", str(tmp_path / "x.png"))
+    _one_line(done, "--crosshair 0,0,-900", "outside the volume")
+    assert not (tmp_path / "x.png").exists()
+    _one_line(_medview("PATH", "--layout", "three"), "--layout")
+
+
+def test_medview_help_lists_the_viewer_flags():
+    done = _medview("--help")
+    assert done.returncode == 0
+    for flag in ("--layout", "--crosshair", "--window", "--slice", "--screenshot"):
+        assert flag in done.stdout
+
+
+def test_the_mpr_screenshot_at_a_crosshair(shared_data, tmp_path):
+    folder = shared_data / "dicom_cases" / "ct_head_ge_gantry_tilt"
+    truth = json.loads((shared_data / "dicom_cases" / "truth.json").read_text())["ct_head_ge_gantry_tilt"]
+    position = np.array(truth["slice_geometry_from_tags"]["ipp_sorted"][14]) + 256 * 0.4882812 * np.array(
+        truth["slice_geometry_from_tags"]["row_dir"]) + 256 * 0.4882812 * np.array(
+        truth["slice_geometry_from_tags"]["col_dir"])
+    text = ",".join(f"{v:.3f}" for v in position)
+    done = _medview(str(folder), "--layout", "mpr", "--crosshair", text, "--screenshot", str(tmp_path / "m.png"),
+                    "--size", "1200x600")
+    assert done.returncode == 0, done.stderr
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(tmp_path / "m.png")).convertToFormat(QImage.Format.Format_Grayscale8)
+    pixels = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
+    assert image.width() == 1200 and pixels.std() > 20  # the planes are drawn, not a blank window
+
+
