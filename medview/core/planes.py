@@ -116,7 +116,27 @@ class ImagePlane:
         """The session's name for this plane's image: orientation and position along the normal."""
         from medview.core.session import ImageRef
 
-        return ImageRef.mpr(series, t, self.normal, self.right, self.position_mm)
+        grid = (float(self.origin @ self.right), float(self.origin @ self.down), *self.spacing, *self.shape)
+        return ImageRef.mpr(series, t, self.normal, self.right, self.position_mm, grid)
+
+    def describe(self) -> str:
+        """'coronal reformat at 140.6 mm', 'oblique axial reformat (18.5° from axial) at -30.2 mm' for a report."""
+        nearest = geometry.nearest_plane(self.normal)
+        angle = f" ({nearest.angle_deg:.1f}° from {nearest.name})" if nearest.oblique else ""
+        return f"{nearest.name} reformat{angle} at {self.position_mm:.1f} mm"
+
+
+def plane_of_ref(ref) -> ImagePlane:
+    """The plane an MPR `ImageRef` names, made again from the ref alone (its grid included)."""
+    if ref.plane == "acquired" or len(ref.plane) < 4:
+        raise ValueError("this image is not an MPR plane with its grid")
+    _, normal, right, grid = ref.plane
+    normal, right = geometry.unit(normal), geometry.unit(right)
+    down = geometry.unit(np.cross(normal, right))
+    right_mm, down_mm, row_mm, col_mm, rows, columns = grid
+    origin = right_mm * right + down_mm * down + float(ref.index) * normal
+    plane = ImagePlane(origin, right, down, (row_mm, col_mm), (rows, columns), "reformat")
+    return replace(plane, name=f"{geometry.nearest_plane(plane.normal).name} reformat")
 
 
 # -- planes of a volume --------------------------------------------------------------------------------------
@@ -261,3 +281,24 @@ def inside_stack(positions, row_cosine, column_cosine, pixel_spacing, shape, poi
     offset = point - base
     r, c = offset @ column_cosine / pixel_spacing[0], offset @ row_cosine / pixel_spacing[1]
     return bool(-m <= k <= n - 1 + m and -m <= r <= rows - 1 + m and -m <= c <= columns - 1 + m)
+
+
+def outline_points(kind: str, points) -> list[tuple[float, float]]:
+    """An annotation's points as its SR region draws them, in continuous pixel coordinates (column, row):
+    a rectangle's four corners, an ellipse's two axes (major first), anything else its own points."""
+    if kind == "rectangle":
+        (c0, r0), (c1, r1) = points
+        return [(c0, r0), (c1, r0), (c1, r1), (c0, r1)]
+    if kind == "ellipse":
+        (c0, r0), (c1, r1) = points
+        cc, rc = (c0 + c1) / 2, (r0 + r1) / 2
+        axes = [(c0, rc), (c1, rc), (cc, r0), (cc, r1)]
+        return axes[2:] + axes[:2] if abs(c1 - c0) < abs(r1 - r0) else axes
+    return [tuple(p) for p in points]
+
+
+def annotation_lps(plane: ImagePlane, kind: str, points) -> tuple[tuple[float, float, float], ...]:
+    """Where an annotation drawn on a plane lies in patient space (LPS mm). Its points are continuous pixel
+    coordinates (column, row): pixel (r, c) covers [c, c + 1) × [r, r + 1), its centre at + 0.5."""
+    return tuple(tuple(float(v) for v in plane.pixel_to_lps(row - 0.5, column - 0.5))
+                 for column, row in outline_points(kind, points))

@@ -227,3 +227,37 @@ def test_the_mpr_screenshot_at_a_crosshair(shared_data, tmp_path):
     assert image.width() == 1200 and pixels.std() > 20  # the planes are drawn, not a blank window
 
 
+
+
+def test_measurements_on_a_reformat_go_into_the_report_with_their_plane_and_patient_positions(qtbot, tilted,
+                                                                                               tmp_path):
+    import highdicom as hd
+
+    from medview.core import planes
+    from medview.gui.report_dialog import gather_reading
+    from medview.report.export import Targets, export_report
+
+    mpr = _mpr(qtbot, tilted)
+    coronal = mpr.views["coronal"]
+    ref = coronal.series.ref()
+    tilted.session.add(ref, Annotation("length", ((200.5, 10.5), (300.5, 10.5))))
+    tilted.session.add(ref, Annotation("ellipse", ((240, 8), (280, 20))))
+    # the plane made again from its ref alone is the plane drawn on
+    again = planes.plane_of_ref(ref)
+    assert again.shape == coronal.plane.shape
+    assert np.allclose(again.pixel_to_lps(10, 200), coronal.plane.pixel_to_lps(10, 200), atol=0.05)
+    reading, sources = gather_reading(tilted)
+    length, ellipse = reading.measurements
+    assert length.plane.startswith("coronal reformat") and length.plane == ellipse.plane
+    assert length.values[0].value == pytest.approx(100 * coronal.plane.spacing[1], abs=1e-3)
+    assert np.linalg.norm(np.subtract(*length.points_lps)) == pytest.approx(length.values[0].value, abs=0.05)
+    mean = ellipse.values[0].value
+    assert np.isfinite(mean)
+    out = tmp_path / "out"
+    export_report(reading, sources, Targets(html=out / "r.html", dicom_folder=out / "dicom"))
+    assert length.plane in (out / "r.html").read_text()
+    sr = hd.sr.srread(out / "dicom" / "medview-report-SR.dcm")
+    groups = sr.content.get_planar_roi_measurement_groups()
+    regions = [g.roi for g in groups]
+    assert len(groups) == 2 and all(isinstance(r, hd.sr.Scoord3DContentItem) for r in regions)
+    assert np.allclose(regions[0].value, np.array(length.points_lps), atol=1e-3)
