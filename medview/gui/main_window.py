@@ -287,7 +287,8 @@ class MainWindow(QMainWindow):
         self.tool_actions: dict[str | None, QAction] = {}
         for tool, text, key in ((None, "&Navigate", "Esc"), ("length", "&Length", "L"), ("angle", "&Angle", "A"),
                                 ("ellipse", "&Ellipse ROI", "E"), ("rectangle", "Rectangle RO&I", "B"),
-                                ("arrow", "A&rrow", "W"), ("text", "&Text", "T")):
+                                ("arrow", "A&rrow", "W"), ("text", "&Text", "T"),
+                                ("bidimensional", "&Bidimensional (long and short axis)", "D")):
             action = self._action(measure, text, lambda _on=False, t=tool: self.set_tool(t), key, True)
             self.tool_group.addAction(action)
             self.tool_actions[tool] = action
@@ -316,7 +317,8 @@ class MainWindow(QMainWindow):
         self.tool_actions[tool].setChecked(True)
         if tool is not None and self.inference is not None:
             self.inference.click_mode.setChecked(False)
-        hint = {None: "", "angle": "click arm, vertex, arm", "text": "click where the text goes"}.get(
+        hint = {None: "", "angle": "click arm, vertex, arm", "text": "click where the text goes",
+                "bidimensional": "click the long axis' ends, then across it (made perpendicular)"}.get(
             tool, "click the two ends" if tool in ("length", "arrow") else "click two opposite corners")
         if hint:
             self.statusBar().showMessage(f"{self.tool_actions[tool].text().replace('&', '')}: {hint}", 5000)

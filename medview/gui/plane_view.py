@@ -21,6 +21,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsLineItem, QVBoxLayout, QWidget
 
+from medview.core import orientation
 from medview.core.planes import ImagePlane
 from medview.core.session import ImageRef
 from medview.core.window_level import Window
@@ -33,6 +34,14 @@ PLANE_COLOURS = {"axial": "#ff5a5a", "coronal": "#5adc5a", "sagittal": "#5a9cff"
 
 def plane_colour(name: str) -> str:
     return next((c for key, c in PLANE_COLOURS.items() if key in name), "#e0e0e0")
+
+
+def position_words(plane: ImagePlane) -> str:
+    """Where the plane is, as a scanner console says it: 'I 542.8 mm', 'R 1.4 mm' (the distance from the patient
+    origin along the normal, named by the side it lies on)."""
+    position = plane.position_mm
+    side = orientation.direction_letters(plane.normal if position >= 0 else -plane.normal)
+    return f"{side} {abs(position):.1f} mm"
 
 
 class _PlaneBox(pg.ViewBox):
@@ -273,7 +282,7 @@ class PlaneView(QWidget):
         plane = self.plane
         if plane is None:
             return
-        title = f"{plane.name}  {plane.position_mm:.1f} mm"
+        title = f"{plane.name}  {position_words(plane)}"
         self.texts["top_left"].setText(title)
         bottom = [self.notes] if self.notes else []
         if self.window is not None:

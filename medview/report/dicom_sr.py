@@ -46,7 +46,7 @@ def _concept(name: str):
 
     return {"length": codes.SCT.Length, "angle": codes.SCT.Angle, "mean": codes.SCT.Mean,
             "SD": codes.SCT.StandardDeviation, "min": codes.SCT.Minimum, "max": codes.SCT.Maximum,
-            "area": codes.SCT.Area}[name]
+            "area": codes.SCT.Area, "long axis": codes.SCT.LongAxis, "short axis": codes.SCT.ShortAxis}[name]
 
 
 def _region(measurement: Measurement, source):
@@ -56,6 +56,8 @@ def _region(measurement: Measurement, source):
     points = np.array(annotation.points, dtype=np.float32)
     if annotation.kind in ("length", "angle"):
         return hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POLYLINE, points, source)
+    if annotation.kind == "bidimensional":  # the long axis (both lengths are the group's measurements)
+        return hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POLYLINE, points[:2], source)
     (c0, r0), (c1, r1) = annotation.points
     if annotation.kind == "rectangle":
         corners = np.array([(c0, r0), (c1, r0), (c1, r1), (c0, r1), (c0, r0)], dtype=np.float32)
@@ -151,6 +153,8 @@ def _region_3d(measurement: Measurement, frame_of_reference: str):
 
     points = np.array(measurement.points_lps, dtype=np.float64)
     kind = measurement.annotation.kind
+    if kind == "bidimensional":
+        points = points[:2]
     if kind == "ellipse":
         return hd.sr.ImageRegion3D(hd.sr.GraphicTypeValues3D.ELLIPSE, points, frame_of_reference)
     if kind == "rectangle":

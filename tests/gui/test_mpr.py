@@ -261,3 +261,31 @@ def test_measurements_on_a_reformat_go_into_the_report_with_their_plane_and_pati
     regions = [g.roi for g in groups]
     assert len(groups) == 2 and all(isinstance(r, hd.sr.Scoord3DContentItem) for r in regions)
     assert np.allclose(regions[0].value, np.array(length.points_lps), atol=1e-3)
+
+
+def test_a_bidimensional_measurement_on_the_sagittal_plane(qtbot, tilted, tmp_path):
+    import highdicom as hd
+
+    from medview.gui.report_dialog import gather_reading
+    from medview.report.export import Targets, export_report
+
+    mpr = _mpr(qtbot, tilted)
+    tilted.set_tool("bidimensional")
+    sagittal = mpr.views["sagittal"]
+    for row, column in ((10, 250), (20, 350), (20, 290), (10, 310)):
+        qtbot.mouseClick(sagittal.graphics.viewport(), Qt.MouseButton.LeftButton,
+                         pos=sagittal.widget_point_of(row, column).toPoint())
+    tilted.set_tool(None)
+    (drawn,) = tilted.session.on(sagittal.series.ref())
+    long_axis, short_axis = mpr.layers["sagittal"].values(drawn)
+    row_mm, col_mm = sagittal.plane.spacing
+    a, b, c, d = (np.array([p[0] * col_mm, p[1] * row_mm]) for p in drawn.points)
+    assert (b - a) @ (d - c) == pytest.approx(0.0, abs=1e-6)  # perpendicular in this plane's mm
+    assert long_axis.value == pytest.approx(np.linalg.norm(b - a)) and short_axis.value > 0
+    assert len(mpr.layers["sagittal"].items) == 1 and mpr.layers["coronal"].items == []
+    reading, sources = gather_reading(tilted)
+    export_report(reading, sources, Targets(dicom_folder=tmp_path / "dicom"))
+    sr = hd.sr.srread(tmp_path / "dicom" / "medview-report-SR.dcm")
+    (group,) = sr.content.get_planar_roi_measurement_groups()
+    names = [m.name.meaning for m in group.get_measurements()]
+    assert names == ["Long axis", "Short axis"]
