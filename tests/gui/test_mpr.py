@@ -289,3 +289,32 @@ def test_a_bidimensional_measurement_on_the_sagittal_plane(qtbot, tilted, tmp_pa
     (group,) = sr.content.get_planar_roi_measurement_groups()
     names = [m.name.meaning for m in group.get_measurements()]
     assert names == ["Long axis", "Short axis"]
+
+
+def test_the_plane_under_the_mouse_is_made_first_and_a_gap_is_said_in_the_view(qtbot):
+    from medview.core.session import SeriesKey
+    from medview.core.volume import Volume
+    from medview.core.window_level import Window
+    from medview.gui.mpr_layout import MprLayout
+
+    z = np.array([0, 2, 4, 6, 12, 14, 16, 18, 20, 22], dtype=float)  # a 6 mm gap: slice 5 is missing
+    voxels = np.broadcast_to(z[:, None, None], (len(z), 32, 32)).astype(np.int16).copy()
+    volume = Volume(voxels, [(0.0, 0.0, v) for v in z], (1, 0, 0), (0, 1, 0), (1.0, 1.0), value_unit="HU")
+    layout = MprLayout()
+    qtbot.addWidget(layout)
+    layout.resize(900, 400)
+    layout.show()
+    with qtbot.waitSignal(layout.drawn, timeout=TIMEOUT):
+        layout.set_volume(volume, SeriesKey("1.2.3"), Window(40, 10), point=(10.0, 12.0, 4.0))  # on slice 3
+    assert "gap between slices 4 and 5" in layout.views["coronal"].texts["bottom_left"].text()
+    assert "gap" not in layout.views["axial"].texts["bottom_left"].text()
+    landed = []
+    for name, view in layout.views.items():
+        view.slice_changed.connect(lambda _k, n=name: landed.append(n))
+    layout.hovered = "sagittal"
+    with qtbot.waitSignal(layout.drawn, timeout=TIMEOUT):
+        layout.set_point((12.0, 14.0, 9.0))  # every plane moves
+    assert landed[0] == "sagittal", landed
+    assert set(landed) == {"axial", "coronal", "sagittal"}
+    assert "interpolated across a 6.0 mm gap" in layout.views["axial"].texts["bottom_left"].text()  # z 9: in it
+    layout.cancel()
