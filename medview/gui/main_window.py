@@ -294,7 +294,7 @@ class MainWindow(QMainWindow):
             self.tool_actions[tool] = action
         self.tool_actions[None].setChecked(True)
         measure.addSeparator()
-        self._action(measure, "&Delete selected", self.layer.delete_selected, "Del")
+        self._action(measure, "&Delete selected", self.delete_selected, "Del")
         self._action(measure, "&Undo", self.layer.undo, "Ctrl+Z")
         self._action(measure, "&Redo", self.layer.redo, "Ctrl+Shift+Z")
         self._action(measure, "Mark &key image", self.toggle_key_image, "K")
@@ -334,8 +334,12 @@ class MainWindow(QMainWindow):
         if crosshair is not None:
             self.wanted_crosshair = crosshair
         if name == "single":
+            k = self._crosshair_slice()
             self.mpr.cancel()
             self.layouts.setCurrentIndex(0)
+            if k is not None:
+                self.view.set_slice(k)  # back where the crosshair was
+            self.layer.redraw(force=True)
             return
         self.mpr.set_grid(name)
         self.layouts.setCurrentIndex(1)
@@ -358,9 +362,26 @@ class MainWindow(QMainWindow):
         except ValueError as error:
             self._error(MedviewError(str(error)))
 
+    def delete_selected(self) -> None:
+        """Delete the selected annotation of the single view, or of the MPR views when they are shown."""
+        if self.layout_name == "single":
+            self.layer.delete_selected()
+            return
+        for layer in self.mpr.layers.values():
+            layer.delete_selected()
+
+    def _crosshair_slice(self) -> int | None:
+        """The acquired slice nearest the MPR crosshair (what K marks and the single view shows after MPR)."""
+        volume, point = self.mpr.volume, self.mpr.point
+        if volume is None or point is None or self.shown is None or volume is not self.shown.volume:
+            return None
+        return int(min(max(round(float(volume.lps_to_voxel(point)[0])), 0), volume.n_slices - 1))
+
     def toggle_key_image(self) -> None:
         if self.shown is None:
             return
+        if self.layout_name != "single" and self._crosshair_slice() is not None:
+            self.view.set_slice(self._crosshair_slice())  # key images are acquired slices: the one at the crosshair
         marked = self.layer.toggle_key_image()
         where = slice_text(self.view.k, self.shown.n_slices, self.shown.spec.instance_number(self.view.k))
         self.statusBar().showMessage(f"{where} {'marked as' if marked else 'is no longer'} a key image", 4000)

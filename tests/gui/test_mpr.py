@@ -318,3 +318,30 @@ def test_the_plane_under_the_mouse_is_made_first_and_a_gap_is_said_in_the_view(q
     assert set(landed) == {"axial", "coronal", "sagittal"}
     assert "interpolated across a 6.0 mm gap" in layout.views["axial"].texts["bottom_left"].text()  # z 9: in it
     layout.cancel()
+
+
+def test_back_to_the_single_view_at_the_crosshair_and_k_marks_the_slice_there(qtbot, tilted):
+    volume = tilted.shown.volume
+    _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(9, 200, 300))
+    qtbot.keyClick(tilted, Qt.Key.Key_K)
+    assert tilted.shown.ref(9) in tilted.session.key_images
+    tilted.set_layout("single")
+    assert tilted.view.k == 9 and tilted.layouts.currentIndex() == 0
+
+
+def test_a_plane_measurement_is_saved_and_restored_with_its_plane(tilted, qtbot):
+    import json as json_
+
+    from medview.core import planes
+    from medview.core.session import Session, merge_study, study_to_plain
+
+    mpr = _mpr(qtbot, tilted)
+    ref = mpr.views["sagittal"].series.ref()
+    tilted.session.add(ref, Annotation("length", ((1, 2), (30, 40))))
+    study = tilted.session.studies[ref.series]
+    plain = json_.loads(json_.dumps(study_to_plain(tilted.session, study)))
+    again = Session()
+    merge_study(again, plain)
+    (restored,) = [r for r in again.annotations if r.plane != ACQUIRED]
+    assert restored == ref and again.on(restored) == tilted.session.on(ref)
+    assert planes.plane_of_ref(restored).shape == mpr.views["sagittal"].plane.shape
