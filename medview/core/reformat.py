@@ -125,8 +125,40 @@ def _map(stack: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
 
 
 # -- the separable path ---------------------------------------------------------------------------------------
+def _whole_start(coordinates: np.ndarray) -> int | None:
+    """The first index when `coordinates` are consecutive whole indices (start, start + 1, ...), else None:
+    then no interpolation is needed, only a copy of a range."""
+    if len(coordinates) == 0 or not np.isfinite(coordinates[0]):
+        return None
+    start = round(float(coordinates[0]))
+    if abs(coordinates[0] - start) > WHOLE:
+        return None
+    if len(coordinates) > 1 and np.max(np.abs(coordinates - (start + np.arange(len(coordinates))))) > WHOLE:
+        return None
+    return start
+
+
+def _range_copy(values: np.ndarray, axis: int, start: int, count: int) -> np.ndarray:
+    """Indices start … start + count − 1 of `values` along `axis`, as float32, NaN where they fall outside."""
+    size = values.shape[axis]
+    shape = list(values.shape)
+    shape[axis] = count
+    out = np.full(shape, np.nan, dtype=np.float32)
+    first, last = max(start, 0), min(start + count, size)
+    if first < last:
+        source = [slice(None)] * values.ndim
+        target = [slice(None)] * values.ndim
+        source[axis] = slice(first, last)
+        target[axis] = slice(first - start, last - start)
+        out[tuple(target)] = values[tuple(source)]
+    return out
+
+
 def _lerp_along(values: np.ndarray, axis: int, coordinates: np.ndarray) -> np.ndarray:
     """Linear interpolation of `values` along one axis at fractional `coordinates` (1D); NaN outside."""
+    start = _whole_start(coordinates)
+    if start is not None:
+        return _range_copy(values, axis, start, len(coordinates))
     size = values.shape[axis]
     valid = (coordinates >= -EDGE) & (coordinates <= size - 1 + EDGE)
     safe = np.clip(np.nan_to_num(coordinates, nan=0.0), 0, size - 1)
@@ -167,9 +199,11 @@ def _parallel_to_slices(volume, stack, plane: ImagePlane, axes) -> np.ndarray:
     n = volume.n_slices
     low = min(int(math.floor(k + WHOLE)), max(n - 2, 0))
     fraction = k - low
-    image = stack[low].astype(np.float32)
     if fraction > WHOLE and n > 1:
+        image = stack[low].astype(np.float32)
         image += (stack[low + 1] - image) * np.float32(fraction)
+    else:
+        image = stack[low]  # a slice itself: resampled (and made float) below, never copied twice
     offset = plane.origin - _slice_bases(volume, np.array([k]))[0]
     row_mm, col_mm = volume.pixel_spacing
     start = {"r": offset @ volume.column_cosine / row_mm, "c": offset @ volume.row_cosine / col_mm}
@@ -228,6 +262,11 @@ def _through_slices(volume, stack, plane: ImagePlane, in_slice: tuple[str, float
             far += (lines(k_high, f_high) - far) * f_w
         near += (far - near) * k_w
     # along each mixed line, at the output columns (each row starts at its own place: the shear)
+    start = _whole_start(np.arange(columns) * step + along[0]) if len(along) else None
+    if start is not None and np.all(np.abs(along - along[0]) < WHOLE):  # the same whole columns on every row
+        out = _range_copy(near, 1, start, columns)
+        out[~valid] = np.nan
+        return out.T if transposed else out
     coordinates = np.nan_to_num(along)[:, None] + np.arange(columns)[None, :] * step
     size = near.shape[1]
     inside = (coordinates >= -EDGE) & (coordinates <= size - 1 + EDGE)
