@@ -355,6 +355,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("MPR: waiting for every slice to load", 3000)
             return
         if self.mpr.volume is series.volume and self.wanted_crosshair is None:
+            if self.view.window is not None:
+                self.mpr.set_window(self.view.window, self.view.inverted)  # changed in the single view meanwhile
             return
         point, self.wanted_crosshair = self.wanted_crosshair, None
         try:

@@ -191,6 +191,7 @@ class MprLayout(QWidget):
         self.volume = None
         self.planes = {}
         for view in self.views.values():
+            view.wanted = None
             view.clear()
 
     def frame(self) -> planes.Frame:
@@ -212,7 +213,7 @@ class MprLayout(QWidget):
         self.steps["acquired"] = 0.0
         self.planes["acquired"] = self._acquired_plane()
         for view in self.views.values():
-            view.plane = None  # fit again
+            view.plane = view.wanted = None  # made again and fitted again
         self.request()
 
     def _acquired_plane(self) -> planes.ImagePlane:
@@ -264,7 +265,10 @@ class MprLayout(QWidget):
             step_to = float(target.min() if direction > 0 else target.max())
             self.point = self.point + (step_to - here) * slice_normal
         else:
-            self.point = self.point + steps * self.steps.get(name, 1.0) * normal
+            moved = self.point + steps * self.steps.get(name, 1.0) * normal
+            if not planes.inside(self.volume, moved, margin_voxels=1.0):
+                return  # the edge of the volume: the plane stays on its last image
+            self.point = moved
         self.set_point(self.point, name)
 
     # -- window -----------------------------------------------------------------------------------------------
@@ -321,7 +325,7 @@ class MprLayout(QWidget):
         for name in order:
             plane = self.planes[name]
             view = self.views[name]
-            if not force and getattr(view, "wanted", None) is not None and _same_image(view.wanted, plane):
+            if not force and view.wanted is not None and _same_image(view.wanted, plane):
                 continue
             view.wanted = plane
             jobs.append((name, plane, name != "acquired"))

@@ -146,6 +146,7 @@ class PlaneView(QWidget):
         self.series = PlaneImage(self)  # for AnnotationLayer
         self.k, self.t = 0, 0
         self.acquired_k: int | None = None  # the acquired view: slice k shown as acquired
+        self.wanted: ImagePlane | None = None  # the plane asked of the worker for this view (set by the layout)
         self.tool_active = False
         self.notes = ""  # slab, gap: said in the view
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -305,6 +306,15 @@ class PlaneView(QWidget):
             else:
                 y = margin + 16 if edge == "top" else height - label.height() - margin
                 label.move((width - label.width()) / 2, y)
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt name
+        """Arrows and PageUp/PageDown step this plane along its normal, as the wheel does."""
+        steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Right: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_Left: -1,
+                 Qt.Key.Key_PageUp: 5, Qt.Key.Key_PageDown: -5}.get(event.key())
+        if steps is None:
+            super().keyPressEvent(event)
+            return
+        self.scrolled.emit(self.name, steps)
 
     def resizeEvent(self, event):  # noqa: N802 - Qt name
         super().resizeEvent(event)

@@ -345,3 +345,14 @@ def test_a_plane_measurement_is_saved_and_restored_with_its_plane(tilted, qtbot)
     (restored,) = [r for r in again.annotations if r.plane != ACQUIRED]
     assert restored == ref and again.on(restored) == tilted.session.on(ref)
     assert planes.plane_of_ref(restored).shape == mpr.views["sagittal"].plane.shape
+
+
+def test_the_wheel_stops_at_the_edge_of_the_volume(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    for _ in range(400):
+        mpr._scrolled("coronal", 1)
+    qtbot.waitUntil(lambda: mpr.job is None or not mpr.job.running, timeout=TIMEOUT)
+    from medview.core import planes
+
+    assert planes.inside(tilted.shown.volume, mpr.point, margin_voxels=1.0)
+    assert np.isfinite(mpr.views["coronal"].values).any()
