@@ -169,12 +169,21 @@ def mpr_figures(app, moves: int = 60) -> list[str]:
 
 
 def _wait(app, layout) -> None:
-    """Until every shown view holds the image of the layout's current planes."""
-    while (layout.job is not None and layout.job.running) or layout.pending is not None or any(
+    """Until every shown view holds the image of the layout's current planes: the GUI thread waits in Qt's
+    event loop, as in the app (a busy loop here would take the GIL from the worker)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    def drawn() -> bool:
+        return not ((layout.job is not None and layout.job.running) or layout.pending is not None or any(
             layout.views[n].plane is None or not _same(layout.views[n].plane, layout.planes[n])
-            for n in layout.shown_views()):
-        app.processEvents()
-        time.sleep(0.0002)
+            for n in layout.shown_views()))
+
+    while not drawn():
+        loop = QEventLoop()
+        layout.drawn.connect(loop.quit)
+        QTimer.singleShot(50, loop.quit)  # and look again now and then
+        loop.exec()
+        layout.drawn.disconnect(loop.quit)
 
 
 def _same(a, b) -> bool:
@@ -194,6 +203,7 @@ def main() -> int:
     if args.mpr_only:
         from PySide6.QtWidgets import QApplication
 
+        sys.setswitchinterval(0.001)  # as the app sets it (gui.app.prepare_process)
         app = QApplication.instance() or QApplication(sys.argv[:1])
         print("\n".join(mpr_figures(app)))
         print(f"\nplatform {app.platformName()}, {os.cpu_count()} cores")

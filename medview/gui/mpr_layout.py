@@ -33,24 +33,25 @@ from medview.core.reformat import Slab, SlabMode, gaps_crossed, reformat, sample
 from medview.core.session import ImageRef
 from medview.core.window_level import Window
 from medview.gui.annotation_layer import AnnotationLayer
-from medview.gui.plane_view import PlaneView
+from medview.gui.plane_view import PlaneView, display_grey
 from medview.gui.workers import Job
 
 GRIDS = {"1x3": ((0, 0), (0, 1), (0, 2), None), "2x2": ((0, 0), (0, 1), (1, 0), (1, 1))}
 VIEWS = (*planes.ANATOMICAL, "acquired")
 
 
-def reformat_job(volume, jobs: list, t: int, slab: Slab, point, fill: float, token):
-    """Worker: each (name, plane) of `jobs` in order (the plane under the mouse first), yielding
-    (name, plane, values, display, gap notes) as each is made; then the value at the crosshair."""
-    for name, plane, use_slab in jobs:
+def reformat_job(volume, jobs: list, t: int, slab: Slab, point, token):
+    """Worker: each (name, plane, slab or not, (window, inverted)) of `jobs` in order (the plane under the mouse
+    first), yielding (name, plane, values, 8-bit display, its (window, inverted), gap notes) as each is made;
+    then the value at the crosshair."""
+    for name, plane, use_slab, shade in jobs:
         if token.cancelled:
             return None
         chosen = slab if use_slab else None
         values = reformat(volume, plane, t, chosen)
-        display = np.nan_to_num(values, nan=fill)
+        display = display_grey(values, *shade)
         notes = [str(gap) for gap in gaps_crossed(volume, plane, chosen)]
-        yield ("plane", name, plane, values, display, notes)
+        yield ("plane", name, plane, values, display, shade, notes)
     value = float(sample_points(volume, point, t)) if point is not None else float("nan")
     return ("value", point, value)
 
@@ -183,7 +184,6 @@ class MprLayout(QWidget):
         self.window = window
         self.windows = {}
         self.inverted = inverted
-        self.fill = float(np.min(volume.voxels)) - 1e6  # below any window: black (white when inverted)
         self.reset_planes(point=point, centre=point is None)
 
     def clear(self) -> None:
@@ -328,7 +328,7 @@ class MprLayout(QWidget):
             if not force and view.wanted is not None and _same_image(view.wanted, plane):
                 continue
             view.wanted = plane
-            jobs.append((name, plane, name != "acquired"))
+            jobs.append((name, plane, name != "acquired", (self.windows.get(name, self.window), self.inverted)))
         self._status()
         if not jobs:
             self.drawn.emit()
@@ -342,21 +342,21 @@ class MprLayout(QWidget):
             return
         jobs, point = self.pending
         self.pending = None
-        self.job = Job(reformat_job, self.volume, jobs, self.t, self.slab, point, self.fill,
+        self.job = Job(reformat_job, self.volume, jobs, self.t, self.slab, point,
                        on_yield=self._landed, on_done=self._done, on_error=self._failed)
         self.job.worker.finished.connect(self._finished)
         self.job.start()
 
     def _landed(self, item) -> None:
-        _kind, name, plane, values, display, notes = item
+        _kind, name, plane, values, display, shade, notes = item
         view = self.views[name]
         if self.volume is None:
             return
         view.notes = "\n".join(([str(self.slab)] if self.slab.thickness_mm > 0 and name != "acquired" else [])
                                + (["acquired " + _slice_words(view, self.volume)] if name == "acquired" else [])
                                + notes)
-        view.set_window(self.windows.get(name, self.window) or Window(1, 0), self.inverted)
-        view.show_image(plane, values, display)
+        view.window, view.inverted = self.windows.get(name, self.window), self.inverted
+        view.show_image(plane, values, display, shade)  # greyed again here only if the window changed since
 
     def _done(self, result) -> None:
         if result is None:

@@ -21,11 +21,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsLineItem, QVBoxLayout, QWidget
 
-from medview.core import orientation
+from medview.core import orientation, window_level
 from medview.core.planes import ImagePlane
 from medview.core.session import ImageRef
 from medview.core.window_level import Window
-from medview.gui import colour
 from medview.gui.slice_view import MARKER_STYLE, OVERLAY_STYLE, OverlayText
 
 #: each plane's colour: its frame, its name and its reference line in the other views
@@ -34,6 +33,16 @@ PLANE_COLOURS = {"axial": "#ff5a5a", "coronal": "#5adc5a", "sagittal": "#5a9cff"
 
 def plane_colour(name: str) -> str:
     return next((c for key, c in PLANE_COLOURS.items() if key in name), "#e0e0e0")
+
+
+def display_grey(values: np.ndarray, window: Window | None, inverted: bool) -> np.ndarray:
+    """8-bit grey of a reformat through the window (`core.window_level.grey`), black outside the volume
+    (NaN) whatever the invert. Made in the reformat worker, so the view only hands bytes to the screen."""
+    outside = np.isnan(values)
+    window = window or Window(1, 0)
+    grey = window_level.grey(np.where(outside, np.float32(window.low), values), window, inverted)
+    grey[outside] = 0
+    return grey
 
 
 def position_words(plane: ImagePlane) -> str:
@@ -162,11 +171,15 @@ class PlaneView(QWidget):
         return text
 
     # -- what is shown ----------------------------------------------------------------------------------------
-    def show_image(self, plane: ImagePlane, values: np.ndarray, display: np.ndarray) -> None:
-        """The image of `plane` (values with NaN outside; `display` the same with NaN filled below any window)."""
+    def show_image(self, plane: ImagePlane, values: np.ndarray, display: np.ndarray | None = None,
+                   shade: tuple | None = None) -> None:
+        """The image of `plane`: its values (NaN outside the volume) and, when the worker made it, their 8-bit
+        grey `display` for the window and invert in `shade` (made again here if the window changed since)."""
         moved = self.plane is None or not self.plane.same_orientation(plane) or self.plane.shape != plane.shape
         self.plane, self.values = plane, values
-        self.image.setImage(display, autoLevels=False, levels=self._levels())
+        if display is None or shade != (self.window, self.inverted):
+            display = display_grey(values, self.window, self.inverted)
+        self.image.setImage(display, autoLevels=False, levels=(0, 255))
         if moved:
             row_mm, col_mm = plane.spacing
             self.image.setTransform(QTransform.fromScale(col_mm, row_mm))
@@ -175,15 +188,12 @@ class PlaneView(QWidget):
         self._draw_texts()
         self.slice_changed.emit(0)
 
-    def _levels(self):
-        if self.window is None:
-            return (0.0, 1.0)
-        return colour.levels(np.zeros((1, 1), np.float32), self.window, self.inverted)
-
     def set_window(self, window: Window, inverted: bool = False) -> None:
+        if (window, inverted) == (self.window, self.inverted):
+            return
         self.window, self.inverted = window, inverted
-        if self.image.image is not None:
-            self.image.setLevels(self._levels())
+        if self.values is not None:
+            self.image.setImage(display_grey(self.values, window, inverted), autoLevels=False, levels=(0, 255))
         self._draw_texts()
 
     def set_crosshair(self, point, others: dict[str, ImagePlane]) -> None:
