@@ -41,17 +41,21 @@ VIEWS = (*planes.ANATOMICAL, "acquired")
 
 
 def reformat_job(volume, jobs: list, t: int, slab: Slab, point, token):
-    """Worker: each (name, plane, slab or not, (window, inverted)) of `jobs` in order (the plane under the mouse
-    first), yielding (name, plane, values, 8-bit display, its (window, inverted), gap notes) as each is made;
-    then the value at the crosshair."""
-    for name, plane, use_slab, shade in jobs:
+    """Worker: each (name, plane, slab or not, (window, inverted)) of `jobs` in order, yielding lists of
+    (name, plane, values, 8-bit display, its (window, inverted), gap notes): the plane under the mouse at once,
+    the others together (one hand-over to the GUI thread fewer); then the value at the crosshair."""
+    made = []
+    for index, (name, plane, use_slab, shade) in enumerate(jobs):
         if token.cancelled:
             return None
         chosen = slab if use_slab else None
         values = reformat(volume, plane, t, chosen)
         display = display_grey(values, *shade)
         notes = [str(gap) for gap in gaps_crossed(volume, plane, chosen)]
-        yield ("plane", name, plane, values, display, shade, notes)
+        made.append((name, plane, values, display, shade, notes))
+        if index == 0 or index == len(jobs) - 1:
+            yield made
+            made = []
     value = float(sample_points(volume, point, t)) if point is not None else float("nan")
     return ("value", point, value)
 
@@ -347,8 +351,11 @@ class MprLayout(QWidget):
         self.job.worker.finished.connect(self._finished)
         self.job.start()
 
-    def _landed(self, item) -> None:
-        _kind, name, plane, values, display, shade, notes = item
+    def _landed(self, items) -> None:
+        for item in items:
+            self._show(*item)
+
+    def _show(self, name, plane, values, display, shade, notes) -> None:
         view = self.views[name]
         if self.volume is None:
             return
