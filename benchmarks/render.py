@@ -130,6 +130,7 @@ def mpr_figures(app, moves: int = 60) -> list[str]:
         volume = load_volume(folder)
         layout.set_volume(volume, SeriesKey(folder.name), Window(1500, -600))
         _wait(app, layout)
+        _idle(app, layout)
         centre = planes.volume_centre(volume)
         walk = _random_walk(volume, centre, moves)
         viewports = [layout.views[name].graphics.viewport() for name in planes.ANATOMICAL]
@@ -142,6 +143,7 @@ def mpr_figures(app, moves: int = 60) -> list[str]:
             for viewport in viewports:
                 viewport.repaint()
             ours.append(time.perf_counter() - start)
+            _idle(app, layout)  # the crosshair's value lands, the worker ends: the next move starts afresh
             plane_list = [planes.moved_to(volume, layout.planes[name], point) for name in planes.ANATOMICAL]
             start = time.perf_counter()
             for plane in plane_list:
@@ -174,9 +176,9 @@ def _wait(app, layout) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
 
     def drawn() -> bool:
-        return not ((layout.job is not None and layout.job.running) or layout.pending is not None or any(
+        return layout.pending is None and not any(
             layout.views[n].plane is None or not _same(layout.views[n].plane, layout.planes[n])
-            for n in layout.shown_views()))
+            for n in layout.shown_views())
 
     while not drawn():
         loop = QEventLoop()
@@ -184,6 +186,13 @@ def _wait(app, layout) -> None:
         QTimer.singleShot(50, loop.quit)  # and look again now and then
         loop.exec()
         layout.drawn.disconnect(loop.quit)
+
+
+def _idle(app, layout) -> None:
+    """Until the layout's worker has ended (it hands over the value at the crosshair after the planes)."""
+    while layout.job is not None and layout.job.running:
+        app.processEvents()
+        time.sleep(0.001)
 
 
 def _same(a, b) -> bool:

@@ -44,6 +44,7 @@ def reformat_job(volume, jobs: list, t: int, slab: Slab, point, token):
     """Worker: each (name, plane, slab or not, (window, inverted)) of `jobs` in order, yielding lists of
     (name, plane, values, 8-bit display, its (window, inverted), gap notes): the plane under the mouse at once,
     the others together (one hand-over to the GUI thread fewer); then the value at the crosshair."""
+    value = float(sample_points(volume, point, t)) if point is not None else float("nan")  # first: ends sooner
     made = []
     for index, (name, plane, use_slab, shade) in enumerate(jobs):
         if token.cancelled:
@@ -56,7 +57,6 @@ def reformat_job(volume, jobs: list, t: int, slab: Slab, point, token):
         if index == 0 or index == len(jobs) - 1:
             yield made
             made = []
-    value = float(sample_points(volume, point, t)) if point is not None else float("nan")
     return ("value", point, value)
 
 
@@ -354,6 +354,12 @@ class MprLayout(QWidget):
     def _landed(self, items) -> None:
         for item in items:
             self._show(*item)
+        if self.pending is None and self._all_shown():
+            self.drawn.emit()  # every view shows the latest planes (the crosshair's value follows)
+
+    def _all_shown(self) -> bool:
+        return all(self.views[n].plane is not None and _same_image(self.views[n].plane, self.planes[n])
+                   for n in self.shown_views())
 
     def _show(self, name, plane, values, display, shade, notes) -> None:
         view = self.views[name]
@@ -377,9 +383,6 @@ class MprLayout(QWidget):
     def _finished(self) -> None:
         if self.pending is not None:
             self._start_pending()
-        elif all(self.views[n].plane is not None and _same_image(self.views[n].plane, self.planes[n])
-                 for n in self.shown_views()):
-            self.drawn.emit()
 
     def _failed(self, error: BaseException) -> None:
         self.status_changed.emit(f"reformat failed: {error}")
