@@ -361,6 +361,7 @@ class MainWindow(QMainWindow):
         point, self.wanted_crosshair = self.wanted_crosshair, None
         try:
             self.mpr.set_volume(series.volume, series.key, self.view.window, point, self.view.inverted)
+            self.mpr.set_time(self.view.t)
         except ValueError as error:
             self._error(MedviewError(str(error)))
 
@@ -702,6 +703,7 @@ class MainWindow(QMainWindow):
 
     def _time_changed(self, t: int) -> None:
         self.view.set_time(t)
+        self.mpr.set_time(t)
         if self.shown is not None and self.shown.spec.time_labels:
             self.time_label.setText(self.shown.spec.time_labels[t])
 

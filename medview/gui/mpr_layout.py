@@ -86,6 +86,8 @@ class MprLayout(QWidget):
         self.pending: tuple | None = None
         self.hovered: str | None = None
         self.value_text = ""
+        self.crosshair_text = ""
+        self.mouse_text = ""
 
         controls = QHBoxLayout()
         controls.setContentsMargins(4, 2, 4, 2)
@@ -130,6 +132,7 @@ class MprLayout(QWidget):
             view.turned.connect(self._turned)
             view.scrolled.connect(self._scrolled)
             view.window_dragged.connect(self._window_dragged)
+            view.hovered.connect(self._hover_text)
             view.installEventFilter(self)
             view.graphics.viewport().installEventFilter(self)
             view.graphics.viewport().setProperty("plane_view", name)
@@ -183,6 +186,7 @@ class MprLayout(QWidget):
         self.t = 0
         for view in self.views.values():
             view.series_key = series_key
+            view.t = 0
             view.value_unit = volume.value_unit
             view.clear()
         self.window = window
@@ -398,8 +402,22 @@ class MprLayout(QWidget):
             return
         x, y, z = self.point
         value = f" · {self.value_text}" if self.value_text else ""
-        self.status_changed.emit(f"crosshair LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm{value}")
+        self.crosshair_text = f"crosshair LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm{value}"
+        self.status_changed.emit(" | ".join(t for t in (self.crosshair_text, self.mouse_text) if t))
         self.value_text = ""
+
+    def _hover_text(self, text: str) -> None:
+        self.mouse_text = text
+        self.status_changed.emit(" | ".join(t for t in (self.crosshair_text, self.mouse_text) if t))
+
+    def set_time(self, t: int) -> None:
+        """Another time point of a 4D volume: every plane made again at it (its work is filed under it)."""
+        if self.volume is None or not 0 <= t < self.volume.time_points or t == self.t:
+            return
+        self.t = t
+        for view in self.views.values():
+            view.t = t
+        self.request(force=True)
 
     def refs_shown(self) -> dict[str, ImageRef]:
         return {name: self.views[name].series.ref() for name in self.shown_views()}

@@ -98,9 +98,11 @@ class PlaneImage:
     def __init__(self, view: PlaneView) -> None:
         self.view = view
 
-    def ref(self, _k: int = 0, t: int = 0):
-        """The acquired slice's own ref on the acquired view (its work is the single view's), else the plane's."""
+    def ref(self, _k: int = 0, t: int | None = None):
+        """The acquired slice's own ref on the acquired view (its work is the single view's), else the plane's;
+        at the view's time point unless another is named."""
         plane, key = self.view.plane, self.view.series_key
+        t = self.view.t if t is None else t
         if plane is None or key is None:
             return None
         if self.view.acquired_k is not None:
@@ -123,6 +125,7 @@ class PlaneView(QWidget):
     """Shows the image of one plane, its crosshair and reference lines, letters and texts."""
 
     picked = Signal(str, object)  # this view's name, the LPS point picked (a click or a drag)
+    hovered = Signal(str)  # what is under the mouse: its LPS position and value ("" off the image)
     turned = Signal(str, float)  # this view's name, degrees to turn the other planes about its normal
     scrolled = Signal(str, int)  # this view's name, steps along its normal (+1: towards the normal)
     window_dragged = Signal(str, float, float)
@@ -163,6 +166,7 @@ class PlaneView(QWidget):
         self.texts["top_left"].setBrush(QColor(plane_colour(name)))
         self.markers = {edge: self._label(MARKER_STYLE) for edge in ("left", "right", "top", "bottom")}
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
+        self.graphics.scene().sigMouseMoved.connect(self._moved)
         self._fitted_for = None
 
     def _label(self, style) -> OverlayText:
@@ -282,6 +286,24 @@ class PlaneView(QWidget):
                 self.point_clicked.emit(0, point.x(), point.y())
             return
         self.pick(event.scenePos())
+
+    def _moved(self, scene_pos) -> None:
+        self.hovered.emit(self.describe_at(scene_pos))
+
+    def describe_at(self, scene_pos) -> str:
+        """'under the mouse LPS (x, y, z) mm · value HU' (the reformat's value at that pixel), "" off the image."""
+        if self.plane is None or self.values is None:
+            return ""
+        row, column = self._scene_to_pixel(scene_pos)
+        r, c = round(row), round(column)
+        rows, columns = self.values.shape
+        if not (0 <= r < rows and 0 <= c < columns):
+            return ""
+        x, y, z = self.plane.pixel_to_lps(r, c)
+        value = self.values[r, c]
+        unit = f" {self.value_unit}" if self.value_unit else ""
+        shown = "outside the volume" if not np.isfinite(value) else f"{value:.1f}{unit}"
+        return f"mouse on {self.name}: LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm · {shown}"
 
     def widget_point_of(self, row: float, column: float) -> QPointF:
         """Where pixel (row, column) of the plane is drawn (its centre), in the viewport's pixels (for tests)."""

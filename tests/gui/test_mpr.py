@@ -356,3 +356,26 @@ def test_the_wheel_stops_at_the_edge_of_the_volume(qtbot, tilted):
 
     assert planes.inside(tilted.shown.volume, mpr.point, margin_voxels=1.0)
     assert np.isfinite(mpr.views["coronal"].values).any()
+
+
+def test_a_4d_series_is_reformatted_at_the_time_point_shown_and_its_work_filed_there(qtbot, shared_data):
+    from medview.core.session import SeriesKey
+    from medview.core.window_level import Window
+    from medview.gui.mpr_layout import MprLayout
+    from medview.io import load_volume
+
+    volume = load_volume(shared_data / "dicom_cases" / "mr_philips_4d_oblique_scaling")
+    layout = MprLayout()
+    qtbot.addWidget(layout)
+    layout.resize(900, 400)
+    layout.show()
+    point = volume.voxel_to_lps(4, 32, 32)
+    with qtbot.waitSignal(layout.drawn, timeout=TIMEOUT):
+        layout.set_volume(volume, SeriesKey("1.2.3"), Window(2000, 1000), point=point)
+    with qtbot.waitSignal(layout.drawn, timeout=TIMEOUT):
+        layout.set_time(2)
+    axial = layout.views["axial"]
+    row, column, _ = axial.plane.lps_to_pixel(point)
+    assert axial.values[round(row), round(column)] == pytest.approx(1987.1453, abs=0.01)  # truth.json, t 2
+    assert axial.series.ref().t == 2
+    layout.cancel()
