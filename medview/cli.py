@@ -8,6 +8,7 @@ import sys
 
 from medview import __version__
 from medview.errors import MedviewError
+from medview.memory import give_back_large_buffers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from medview.cli_values import join_values
 
     argv = join_values(sys.argv[1:] if argv is None else list(argv))  # the one pre-pass (--window, --crosshair)
+    give_back_large_buffers()
     parser = build_parser()
     if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in ("-h", "--help", "--version")):
         return _open_viewer(argv)

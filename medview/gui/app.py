@@ -13,6 +13,7 @@ from pathlib import Path
 from medview import cli_values
 from medview.errors import MedviewError
 from medview.io.scan import start_scan_workers
+from medview.memory import give_back_large_buffers
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
 
@@ -44,6 +45,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 def prepare_process() -> None:
     """Before Qt starts: fork the header readers while this process runs one thread, and hand the GIL to
     the GUI thread every millisecond (not every 5 ms) while workers parse headers in Python."""
+    give_back_large_buffers()
     start_scan_workers()
     sys.setswitchinterval(0.001)
 
