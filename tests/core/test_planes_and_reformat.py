@@ -257,3 +257,17 @@ def test_on_a_sheared_stack_the_plane_parallel_to_the_slices_shows_each_slice_it
         image = sample_plane(volume, axial)
         r0, c0 = round(row), round(column)
         assert np.array_equal(image[r0:r0 + 512, c0:c0 + 512], volume.voxels[k].astype(np.float32)), k
+
+
+def test_planes_aligned_to_the_patient_are_true_anatomical_planes_and_still_sample_true_values(volumes):
+    volume = volumes["ct_head_ge_gantry_tilt"]
+    point = volume.voxel_to_lps(14, 256, 256)
+    views = planes.anatomical_planes(volume, point, planes.patient_frame(volume), anchor=point)
+    assert views["axial"].normal == pytest.approx((0, 0, 1))
+    assert views["coronal"].normal == pytest.approx((0, 1, 0))
+    assert views["sagittal"].normal == pytest.approx((-1, 0, 0))
+    assert views["axial"].markers() == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
+    for plane in views.values():  # oblique to the tilted slices: the general path, the same true value
+        row, column, distance = plane.lps_to_pixel(point)
+        assert abs(distance) < 1e-6
+        assert reformat(volume, plane)[round(row), round(column)] == pytest.approx(14.0, abs=0.5)
