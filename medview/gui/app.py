@@ -162,9 +162,8 @@ def _arrange_for_screenshot(main_window, args, point, outcome: dict, app, mpr: b
                 else:
                     panel.classify_slice()
                 return
-        if mpr:  # once every plane of the crosshair is drawn
+        if mpr:  # once every plane of the crosshair is drawn (the window shows the MPR views on series_loaded)
             main_window.mpr.drawn.connect(lambda: QTimer.singleShot(300, save), Qt.ConnectionType.SingleShotConnection)
-            main_window._show_mpr()
             return
         QTimer.singleShot(300, save)
 

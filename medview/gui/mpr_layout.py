@@ -176,11 +176,11 @@ class MprLayout(QWidget):
     def set_volume(self, volume, series_key, window: Window | None, point=None, inverted: bool = False) -> None:
         """Show a loaded volume: crosshair at `point` (LPS mm) or at the volume's centre."""
         if volume.is_colour:
-            raise ValueError("multi-planar reformatting needs a grey volume")
+            raise ValueError("MPR: reformatting needs a grey volume (this series is colour)")
         if not volume.has_geometry:
-            raise ValueError("this series has no patient geometry: it cannot be reformatted")
+            raise ValueError("MPR: this series has no patient geometry, so it cannot be reformatted")
         if volume.n_slices < 2:
-            raise ValueError("one slice: nothing to reformat")
+            raise ValueError("MPR: this series has one slice, nothing to reformat")
         self.cancel()
         self.volume, self.series_key = volume, series_key
         self.t = 0

@@ -379,3 +379,12 @@ def test_a_4d_series_is_reformatted_at_the_time_point_shown_and_its_work_filed_t
     assert axial.values[round(row), round(column)] == pytest.approx(1987.1453, abs=0.01)  # truth.json, t 2
     assert axial.series.ref().t == 2
     layout.cancel()
+
+
+def test_mpr_of_a_single_image_is_refused_in_one_line(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    done = _medview(get_testdata_file("CT_small.dcm"), "--layout", "mpr", "--screenshot", str(tmp_path / "x.png"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.strip().splitlines() if "propagateSizeHints" not in line]
+    assert lines == ["medview: MPR: this series has one slice, nothing to reformat"]
