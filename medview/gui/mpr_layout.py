@@ -373,6 +373,7 @@ class MprLayout(QWidget):
                                + (["acquired " + _slice_words(view, self.volume)] if name == "acquired" else [])
                                + notes)
         view.window, view.inverted = self.windows.get(name, self.window), self.inverted
+        view.slab_volume = self.volume if self.slab.thickness_mm > 0 and name != "acquired" else None
         view.show_image(plane, values, display, shade)  # greyed again here only if the window changed since
 
     def _done(self, result) -> None:

@@ -110,7 +110,8 @@ class PlaneImage:
         return plane.ref(key, t)
 
     def slice(self, _k: int = 0, _t: int = 0):
-        return self.view.values
+        """The values ROIs are measured on: the plane itself, never a slab's MIP (as the report measures)."""
+        return self.view.thin_values()
 
     @property
     def pixel_spacing(self) -> tuple[float, float]:
@@ -159,6 +160,8 @@ class PlaneView(QWidget):
         self.k, self.t = 0, 0
         self.acquired_k: int | None = None  # the acquired view: slice k shown as acquired
         self.wanted: ImagePlane | None = None  # the plane asked of the worker for this view (set by the layout)
+        self.slab_volume = None  # while a slab is shown: the volume, to measure on the plane itself
+        self._thin: tuple = (None, None)
         self.tool_active = False
         self.notes = ""  # slab, gap: said in the view
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -191,6 +194,16 @@ class PlaneView(QWidget):
         self._draw_crosshair()
         self._draw_texts()
         self.slice_changed.emit(0)
+
+    def thin_values(self) -> np.ndarray | None:
+        """The plane's own values: those shown, or, under a slab, the plane sampled again (once per plane)."""
+        if self.slab_volume is None or self.plane is None:
+            return self.values
+        if self._thin[0] is not self.plane:
+            from medview.core.reformat import reformat
+
+            self._thin = (self.plane, reformat(self.slab_volume, self.plane, self.t))
+        return self._thin[1]
 
     def set_window(self, window: Window, inverted: bool = False) -> None:
         if (window, inverted) == (self.window, self.inverted):

@@ -388,3 +388,21 @@ def test_mpr_of_a_single_image_is_refused_in_one_line(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     lines = [line for line in done.stderr.strip().splitlines() if "propagateSizeHints" not in line]
     assert lines == ["medview: MPR: this series has one slice, nothing to reformat"]
+
+
+def test_under_a_slab_an_roi_measures_the_plane_itself_as_the_report_does(qtbot, tilted):
+    from medview.core.reformat import reformat
+
+    mpr = _mpr(qtbot, tilted)
+    with qtbot.waitSignal(mpr.drawn, timeout=TIMEOUT):
+        mpr.slab_mm.setValue(20.0)
+    qtbot.waitUntil(lambda: "MIP 20 mm" in mpr.views["coronal"].texts["bottom_left"].text(), timeout=TIMEOUT)
+    coronal = mpr.views["coronal"]
+    roi = Annotation("rectangle", ((200, 10), (300, 20)))
+    mean = mpr.layers["coronal"].values(roi)[0].value
+    from medview.core.annotations import measure_annotation
+
+    thin = measure_annotation(roi, reformat(tilted.shown.volume, coronal.plane), coronal.plane.spacing, "HU")
+    assert mean == pytest.approx(thin[0].value)
+    shown = measure_annotation(roi, coronal.values, coronal.plane.spacing, "HU")
+    assert shown[0].value > mean  # the MIP on screen is brighter than the plane measured
