@@ -406,3 +406,20 @@ def test_under_a_slab_an_roi_measures_the_plane_itself_as_the_report_does(qtbot,
     assert mean == pytest.approx(thin[0].value)
     shown = measure_annotation(roi, coronal.values, coronal.plane.spacing, "HU")
     assert shown[0].value > mean  # the MIP on screen is brighter than the plane measured
+
+
+def test_turned_in_two_views_the_planes_are_double_oblique_perpendicular_and_through_the_crosshair(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    mpr._turned("axial", 20.0)
+    mpr._turned("coronal", 15.0)
+    qtbot.waitUntil(lambda: mpr.job is None or not mpr.job.running, timeout=TIMEOUT)
+    normals = np.array([mpr.planes[name].normal for name in ("axial", "coronal", "sagittal")])
+    assert normals @ normals.T == pytest.approx(np.eye(3), abs=1e-9)  # still three perpendicular planes
+    frame = tilted.shown.volume
+    acquired_axes = np.array([frame.row_cosine, frame.column_cosine, frame.normal])
+    assert np.all(np.abs(acquired_axes @ mpr.planes["sagittal"].normal) > 0.05)  # off all three volume axes
+    for name in ("axial", "coronal", "sagittal"):
+        assert abs(mpr.planes[name].lps_to_pixel(mpr.point)[2]) < 1e-6
+    qtbot.waitUntil(lambda: mpr.views["sagittal"].plane is not None
+                    and mpr.views["sagittal"].plane.same_orientation(mpr.planes["sagittal"]), timeout=TIMEOUT)
+    assert np.isfinite(mpr.views["sagittal"].values).mean() > 0.1
