@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -119,7 +120,12 @@ class MprLayout(QWidget):
         reset.setToolTip("Crosshair to the centre, planes straight again")
         reset.clicked.connect(lambda: self.reset_planes(centre=True))
         controls.addWidget(reset)
-        controls.addStretch(1)
+        hint = QLabel("click/drag: crosshair · Shift+drag: turn the other planes · wheel: step · right-drag: window",
+                      self)
+        hint.setStyleSheet("color: gray")
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # cut, never widening the window
+        hint.setToolTip(hint.text())
+        controls.addWidget(hint, 1)
         self.grid = QGridLayout()
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(2)
