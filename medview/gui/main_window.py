@@ -430,6 +430,7 @@ class MainWindow(QMainWindow):
         self.catalog, self.shown, self.folder = None, None, None
         self.browser.clear()
         self.view.clear()
+        self.mpr.clear()
         self.layer.redraw(force=True)
         if self.inference is not None:
             self.inference.show_here()
@@ -447,6 +448,7 @@ class MainWindow(QMainWindow):
             return
         self.session.clear(self.shown.key)
         self.layer.redraw(force=True)
+        self.mpr.redraw_annotations()
         self.view.draw_marks()
         if self.inference is not None:
             self.inference.show_here()
@@ -579,6 +581,7 @@ class MainWindow(QMainWindow):
             self._error(error)
             return
         self.layer.redraw(force=True)
+        self.mpr.redraw_annotations()
         self.view.draw_marks()
         if self.inference is not None:
             self.inference.show_here()

@@ -423,3 +423,12 @@ def test_turned_in_two_views_the_planes_are_double_oblique_perpendicular_and_thr
     qtbot.waitUntil(lambda: mpr.views["sagittal"].plane is not None
                     and mpr.views["sagittal"].plane.same_orientation(mpr.planes["sagittal"]), timeout=TIMEOUT)
     assert np.isfinite(mpr.views["sagittal"].values).mean() > 0.1
+
+
+def test_clear_takes_the_measurements_off_the_mpr_views_too(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    tilted.session.add(mpr.views["coronal"].series.ref(), Annotation("length", ((200, 10), (300, 10))))
+    mpr.redraw_annotations()
+    assert len(mpr.layers["coronal"].items) == 1
+    tilted.clear_series()
+    assert mpr.layers["coronal"].items == []
