@@ -11,7 +11,14 @@ Prints one table from one run:
   which follows at display rate) paid inside the total;
 - start-up: from process start to the main window shown, in a fresh process (imports included);
 - GUI-thread stall: a 5 ms heartbeat QTimer while the CT is scanned and loaded in the workers; the longest
-  gap between beats minus 5 ms.
+  gap between beats minus 5 ms;
+- MPR update (`mpr_figures`, alone with --mpr-only): the crosshair moved along a random walk in all three
+  directions, so that all three planes are reformatted (in the layout's worker) and drawn, each update timed
+  from the move to the third viewport repainted; printed as `MPR update <volume>: <median> ms` per volume,
+  with the core's reformat alone, and the references timed in the same run on the same planes: plain
+  `scipy.ndimage.map_coordinates` (order 1, coordinates from the volume's regular-grid affine) and SimpleITK's
+  linear `Resample` of a regular-grid image (both as fast as the regular-grid shortcut allows: neither follows
+  the per-slice positions).
 """
 
 from __future__ import annotations
@@ -55,11 +62,164 @@ def startup_seconds(repeats: int = 3) -> float:
     return statistics.median(times)
 
 
+MPR_VOLUMES = (ROOT.parent / "shared" / "data" / "samples" / "ct_chest", CT)
+
+
+def _random_walk(volume, centre, moves: int, seed: int = 0) -> list[np.ndarray]:
+    """Crosshair positions of a drag: steps of 1 to 4 mm in all three directions, kept inside the volume."""
+    from medview.core import planes
+
+    rng = np.random.default_rng(seed)
+    points, point = [], np.array(centre, dtype=np.float64)
+    for _ in range(moves):
+        step = rng.uniform(1.0, 4.0, 3) * rng.choice((-1.0, 1.0), 3)
+        candidate = point + step
+        point = candidate if planes.inside(volume, candidate) else np.array(centre, dtype=np.float64)
+        points.append(point)
+    return points
+
+
+def _reference_map_coordinates(volume, plane_list) -> None:
+    """The plain path: voxel coordinates from the regular-grid affine, then map_coordinates (order 1)."""
+    from scipy.ndimage import map_coordinates
+
+    spacing = np.array([float(np.median(volume.slice_steps)), *volume.pixel_spacing])
+    axes = np.array([volume.normal, volume.column_cosine, volume.row_cosine])  # k, r, c
+    for plane in plane_list:
+        rows, columns = plane.shape
+        points = plane.pixel_to_lps(np.arange(rows)[:, None], np.arange(columns)[None, :])
+        coordinates = ((points - volume.origin) @ axes.T / spacing).transpose(2, 0, 1)
+        map_coordinates(volume.voxels, coordinates, order=1, mode="constant", cval=np.nan, output=np.float32,
+                        prefilter=False)
+
+
+def _simpleitk_image(volume):
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(volume.voxels)
+    image.SetSpacing((volume.pixel_spacing[1], volume.pixel_spacing[0], float(np.median(volume.slice_steps))))
+    image.SetOrigin(tuple(float(v) for v in volume.origin))
+    image.SetDirection(tuple(float(v) for v in volume.direction.flatten()))
+    return image
+
+
+def _reference_simpleitk(image, plane_list) -> None:
+    """SimpleITK's linear Resample onto each plane (a one-voxel-thick output grid)."""
+    import SimpleITK as sitk
+
+    for plane in plane_list:
+        rows, columns = plane.shape
+        direction = np.column_stack([plane.right, plane.down, plane.normal])
+        sitk.Resample(image, (columns, rows, 1), sitk.Transform(), sitk.sitkLinear,
+                      tuple(float(v) for v in plane.origin), (plane.spacing[1], plane.spacing[0], 1.0),
+                      tuple(float(v) for v in direction.flatten()), -2000.0, sitk.sitkFloat32)
+
+
+def mpr_figures(app, moves: int = 60) -> list[str]:
+    """`MPR update <volume>: <median> ms` per volume, and the reference lines of the same run."""
+    from medview.core import planes
+    from medview.core.reformat import reformat
+    from medview.core.session import SeriesKey
+    from medview.core.window_level import Window
+    from medview.gui.mpr_layout import MprLayout
+    from medview.io import load_volume
+
+    lines = []
+    layout = MprLayout()
+    layout.resize(1500, 700)
+    layout.show()
+    app.processEvents()
+    for folder in MPR_VOLUMES:
+        volume = load_volume(folder)
+        layout.set_volume(volume, SeriesKey(folder.name), Window(1500, -600))
+        _wait(app, layout)
+        _idle(app, layout)
+        centre = planes.volume_centre(volume)
+        walk = _random_walk(volume, centre, moves)
+        viewports = [layout.views[name].graphics.viewport() for name in planes.ANATOMICAL]
+        ours, core, mapped, itk = [], [], [], []
+        image = _simpleitk_image(volume)
+        for point in walk:  # interleaved: every figure sees the same machine at the same time
+            start = time.perf_counter()
+            layout.set_point(point)
+            _wait(app, layout)
+            for viewport in viewports:
+                viewport.repaint()
+            ours.append(time.perf_counter() - start)
+            _idle(app, layout)  # the crosshair's value lands, the worker ends: the next move starts afresh
+            plane_list = [planes.moved_to(volume, layout.planes[name], point) for name in planes.ANATOMICAL]
+            start = time.perf_counter()
+            for plane in plane_list:
+                reformat(volume, plane)
+            core.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            _reference_map_coordinates(volume, plane_list)
+            mapped.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            _reference_simpleitk(image, plane_list)
+            itk.append(time.perf_counter() - start)
+        sizes = " + ".join(f"{p.shape[0]}×{p.shape[1]}" for p in plane_list)
+        name = folder.name
+        lines.append(f"MPR update {name}: {np.median(ours) * 1000:.1f} ms")
+        lines.append(f"  {name}: {len(walk)} crosshair moves, all three planes ({sizes} pixels) reformatted in the "
+                     f"worker and drawn; 95th percentile {np.percentile(ours, 95) * 1000:.1f} ms")
+        lines.append(f"  core reformat of the three planes alone, {name}: median {np.median(core) * 1000:.1f} ms")
+        lines.append(f"  reference scipy.ndimage.map_coordinates (order 1, regular grid), {name}: median "
+                     f"{np.median(mapped) * 1000:.1f} ms")
+        lines.append(f"  reference SimpleITK Resample (linear, regular grid), {name}: median "
+                     f"{np.median(itk) * 1000:.1f} ms")
+    layout.cancel()
+    layout.close()
+    return lines
+
+
+def _wait(app, layout) -> None:
+    """Until every shown view holds the image of the layout's current planes: the GUI thread waits in Qt's
+    event loop, as in the app (a busy loop here would take the GIL from the worker)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    def drawn() -> bool:
+        return layout.pending is None and not any(
+            layout.views[n].plane is None or not _same(layout.views[n].plane, layout.planes[n])
+            for n in layout.shown_views())
+
+    while not drawn():
+        loop = QEventLoop()
+        layout.drawn.connect(loop.quit)
+        QTimer.singleShot(50, loop.quit)  # and look again now and then
+        loop.exec()
+        layout.drawn.disconnect(loop.quit)
+
+
+def _idle(app, layout) -> None:
+    """Until the layout's worker has ended (it hands over the value at the crosshair after the planes)."""
+    while layout.job is not None and layout.job.running:
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def _same(a, b) -> bool:
+    return a.same_orientation(b) and a.shape == b.shape and np.allclose(a.origin, b.origin, atol=1e-6)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=275)
+    parser.add_argument("--mpr-only", action="store_true", help="only the MPR update figures")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if Path("/tmp/medview-training.lock").exists():
+        print("a model is training on this machine (/tmp/medview-training.lock): measure once it has ended",
+              file=sys.stderr)
+        return 2
+    if args.mpr_only:
+        from PySide6.QtWidgets import QApplication
+
+        sys.setswitchinterval(0.001)  # as the app sets it (gui.app.prepare_process)
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        print("\n".join(mpr_figures(app)))
+        print(f"\nplatform {app.platformName()}, {os.cpu_count()} cores")
+        return 0
 
     import pyqtgraph as pg
     from PySide6.QtCore import QSettings, QTimer
@@ -175,6 +335,8 @@ def main() -> int:
     print(f"| {'longest GUI-thread stall (ms)':<40} | {stall_ms:>12.1f} | {'':>26} | {'':>5} |")
     print(f"\n{len(ours_ms)} scroll steps each (3 interleaved rounds), overlays on; {len(gaps)} heartbeats")
     window.close()
+    print()
+    print("\n".join(mpr_figures(app)))
     return 0
 
 

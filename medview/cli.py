@@ -12,9 +12,15 @@ from medview.memory import give_back_large_buffers
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from medview.gui.app import build_viewer_parser  # the window's flags (no Qt imported for them)
+
+    viewer = build_viewer_parser()
     parser = argparse.ArgumentParser(
         prog="medview",
         description="DICOM viewer for CT and MRI with a CNN at hand (research use only).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="The viewer: medview [PATH] [flags]\n\n" + viewer.format_help().split("\n", 1)[1].strip()
+        .split("\n\n", 1)[-1],
     )
     parser.add_argument("--version", action="version", version=f"medview {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -57,7 +63,9 @@ def _run_info(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`medview SUBCOMMAND ...` runs a headless command; `medview [PATH] [viewer flags]` opens the viewer."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    from medview.cli_values import join_values
+
+    argv = join_values(sys.argv[1:] if argv is None else list(argv))  # the one pre-pass (--window, --crosshair)
     give_back_large_buffers()
     parser = build_parser()
     if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in ("-h", "--help", "--version")):

@@ -3,6 +3,10 @@
 Each function takes the text the user typed and returns the value, or raises `MedviewError` with one line that
 names the option and says what was expected. `medview` (the viewer), `medview report` and `medview classify`
 use these, so `--window 1500/-600` means the same everywhere.
+
+Options whose value may start with a minus sign (`--window -400/40`, `--crosshair -57.4,131.2,-520.4`) go through
+one argv pre-pass, `join_values`, before any parser sees them: argparse would otherwise take the value for an
+option of its own.
 """
 
 from __future__ import annotations
@@ -10,6 +14,30 @@ from __future__ import annotations
 import math
 
 from medview.errors import MedviewError
+
+#: options whose value may begin with "-" (a negative number): joined to their value by the pre-pass
+SIGNED_VALUE_OPTIONS = ("--window", "--crosshair")
+
+
+def join_values(argv: list[str], options: tuple[str, ...] = SIGNED_VALUE_OPTIONS) -> list[str]:
+    """The one argv pre-pass: `--crosshair -57.4,131.2,-520.4` becomes `--crosshair=-57.4,131.2,-520.4`, so a
+    value beginning with a minus sign is read as the value (with or without `=` the same). A following
+    `--option` is never taken as a value: the option is then missing its value, as the parser says."""
+    joined: list[str] = []
+    index = 0
+    argv = list(argv)
+    while index < len(argv):
+        item = argv[index]
+        if item == "--":
+            joined.extend(argv[index:])
+            break
+        if item in options and index + 1 < len(argv) and not argv[index + 1].startswith("--"):
+            joined.append(f"{item}={argv[index + 1]}")
+            index += 2
+            continue
+        joined.append(item)
+        index += 1
+    return joined
 
 
 def _finite_numbers(text: str, count: int, option: str, example: str) -> list[float]:
@@ -39,6 +67,23 @@ def window(text: str, option: str = "--window"):
     if width <= 0:
         raise MedviewError(f"{option}: the width must be greater than 0, not {width:g} (in {text!r})")
     return Window(width, level, "custom")
+
+
+def crosshair(text: str, option: str = "--crosshair") -> tuple[float, float, float]:
+    """'X,Y,Z': a patient position in LPS mm (e.g. -57.4,131.2,-520.4)."""
+    x, y, z = _finite_numbers(text, 3, option, "-57.4,131.2,-520.4")
+    return x, y, z
+
+
+#: the viewer's layouts on the command line: `single` (the slice view) or `mpr` (axial, coronal, sagittal)
+LAYOUTS = ("single", "mpr")
+
+
+def layout(text: str, option: str = "--layout") -> str:
+    """'single' or 'mpr'."""
+    if str(text) not in LAYOUTS:
+        raise MedviewError(f"{option} is single or mpr (the three planes, 1×3), not {text!r}")
+    return str(text)
 
 
 def point(text: str, option: str = "--at") -> tuple[float, float]:

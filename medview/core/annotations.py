@@ -14,12 +14,12 @@ import numpy as np
 from medview.core import measure
 
 #: kind → number of points that define it
-KINDS = {"length": 2, "angle": 3, "ellipse": 2, "rectangle": 2, "arrow": 2, "text": 1}
+KINDS = {"length": 2, "angle": 3, "ellipse": 2, "rectangle": 2, "arrow": 2, "text": 1, "bidimensional": 4}
 
 
 @dataclass(frozen=True)
 class Value:
-    name: str  # "length", "angle", "mean", "SD", "min", "max", "area"
+    name: str  # "length", "angle", "mean", "SD", "min", "max", "area", "long axis", "short axis"
     value: float
     unit: str  # "mm", "deg", "mm2", "HU" or "" (the modality's units)
 
@@ -47,7 +47,15 @@ class Annotation:
 
     @property
     def measures(self) -> bool:
-        return self.kind in ("length", "angle", "ellipse", "rectangle")
+        return self.kind in ("length", "angle", "ellipse", "rectangle", "bidimensional")
+
+
+def bidimensional(points, spacing: tuple[float, float]) -> Annotation:
+    """A bidimensional measurement from its four clicks (long axis ends, then short axis ends): the short axis
+    made perpendicular to the long one."""
+    long_a, long_b, short_a, short_b = points
+    return Annotation("bidimensional", (long_a, long_b,
+                                        *measure.perpendicular_short_axis(long_a, long_b, short_a, short_b, spacing)))
 
 
 def measure_annotation(annotation: Annotation, pixels: np.ndarray | None, spacing: tuple[float, float],
@@ -58,6 +66,9 @@ def measure_annotation(annotation: Annotation, pixels: np.ndarray | None, spacin
         return (Value("length", measure.length_mm(*points, spacing), "mm"),)
     if kind == "angle":
         return (Value("angle", measure.angle_degrees(*points, spacing), "deg"),)
+    if kind == "bidimensional":  # long axis, then the perpendicular short axis (RECIST, RANO)
+        return (Value("long axis", measure.length_mm(*points[:2], spacing), "mm"),
+                Value("short axis", measure.length_mm(*points[2:], spacing), "mm"))
     if kind in ("ellipse", "rectangle"):
         shape = pixels.shape if pixels is not None else None
         if shape is None:

@@ -31,6 +31,28 @@ def length_mm(start: Point, end: Point, spacing: tuple[float, float]) -> float:
     return float(np.linalg.norm(_mm(end, spacing) - _mm(start, spacing)))
 
 
+def perpendicular_short_axis(long_a: Point, long_b: Point, short_a: Point, short_b: Point,
+                             spacing: tuple[float, float]) -> tuple[Point, Point]:
+    """The short axis of a bidimensional measurement made perpendicular to the long axis (in mm, so on
+    anisotropic pixels too): both ends keep their distance across the long axis and move along it to where
+    their middle was, as RECIST and RANO measure the longest perpendicular diameter."""
+    a, b = _mm(long_a, spacing), _mm(long_b, spacing)
+    axis = b - a
+    norm = float(np.linalg.norm(axis))
+    if norm == 0:
+        return short_a, short_b
+    along = axis / norm
+    across = np.array([-along[1], along[0]])
+    ends = [_mm(short_a, spacing), _mm(short_b, spacing)]
+    middle = sum(float((end - a) @ along) for end in ends) / 2
+    row_mm, col_mm = spacing
+    snapped = []
+    for end in ends:
+        point = a + middle * along + float((end - a) @ across) * across
+        snapped.append((float(point[0] / col_mm), float(point[1] / row_mm)))
+    return snapped[0], snapped[1]
+
+
 def angle_degrees(end_a: Point, vertex: Point, end_b: Point, spacing: tuple[float, float]) -> float:
     """The angle at `vertex` between the arms to `end_a` and `end_b`, in degrees, measured in mm space."""
     a = _mm(end_a, spacing) - _mm(vertex, spacing)

@@ -84,10 +84,18 @@ class AiFinding:
 
 @dataclass(frozen=True)
 class Measurement:
-    k: int
+    k: int  # the acquired slice (for a reformat: the one nearest to the measurement's centre)
     annotation: Annotation
     values: tuple[Value, ...]
     t: int = 0
+    #: a measurement drawn on a reformat: its plane in words, and its points in patient space (LPS mm)
+    plane: str = ""
+    points_lps: tuple[tuple[float, float, float], ...] = ()
+
+    @property
+    def where(self) -> str:
+        """'18' (the slice, as a person counts) or the reformat's plane."""
+        return self.plane or str(self.k + 1)
 
     def describe(self) -> str:
         return ", ".join(str(v) for v in self.values) or self.annotation.text or self.annotation.kind
@@ -145,6 +153,10 @@ class Reading:
         """Refuse, in one line, a measurement, mark or AI point that is not finite or not on the image: such a
         number would be written into the report and the SR's graphic data as it is."""
         for m in self.measurements:
+            if m.plane:  # on a reformat: in its own pixels; its patient positions must be numbers
+                check_points([p[:2] for p in m.points_lps] + [p[1:] for p in m.points_lps], None,
+                             f"the {m.annotation.kind} on the {m.plane}")
+                continue
             check_points(m.annotation.points, self.image_size, f"the {m.annotation.kind} on slice {m.k + 1}")
         for key in self.key_images:
             for annotation in key.annotations:

@@ -41,7 +41,9 @@ class ImageRef:
 
     For the acquired plane the index is k (0-based slice order). For an MPR plane, given by its unit normal and
     row direction (rounded to 1e-4 so that the same plane compares equal), the index is its position along the
-    normal in mm (rounded to 0.01 mm)."""
+    normal in mm (rounded to 0.01 mm). An MPR plane made by `core.planes` also names its pixel grid (where its
+    first pixel is along the row and column directions, in mm, its spacing and size), because what is drawn on
+    it is in its pixels: `core.planes.plane_of_ref` makes the plane again from the ref."""
 
     series: SeriesKey
     t: int
@@ -49,8 +51,12 @@ class ImageRef:
     plane: object = ACQUIRED
 
     @classmethod
-    def mpr(cls, series: SeriesKey, t: int, normal, row, position_mm: float) -> ImageRef:
+    def mpr(cls, series: SeriesKey, t: int, normal, row, position_mm: float, grid=None) -> ImageRef:
         rounded = (tuple(round(float(v), 4) for v in normal), tuple(round(float(v), 4) for v in row))
+        if grid is not None:  # (first pixel along row, along column (mm), row mm, column mm, rows, columns)
+            right_mm, down_mm, row_mm, col_mm, rows, columns = grid
+            rounded = (*rounded, (round(float(right_mm), 2), round(float(down_mm), 2), round(float(row_mm), 6),
+                                  round(float(col_mm), 6), int(rows), int(columns)))
         return cls(series, t, round(float(position_mm), 2), ("mpr", *rounded))
 
     @property

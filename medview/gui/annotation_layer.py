@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtWidgets import QInputDialog
 
-from medview.core.annotations import KINDS, Annotation, measure_annotation
+from medview.core.annotations import KINDS, Annotation, bidimensional, measure_annotation
 from medview.core.session import ImageRef, Session
 
 PEN = pg.mkPen("#ffdc00", width=2)
@@ -73,6 +73,9 @@ class AnnotationLayer(QObject):
             text = self.ask_text()
             if not text:
                 return
+        if self.tool == "bidimensional":
+            self.add(bidimensional(points, self.view.series.pixel_spacing))
+            return
         self.add(Annotation(self.tool, points, text))
 
     def _ask_text(self) -> str:
@@ -129,7 +132,7 @@ class AnnotationLayer(QObject):
             return
         self._drawn_key = key
         for _annotation, roi, label in self.items:
-            for item in (roi, label):
+            for item in (roi, label, *getattr(roi, "extras", ())):
                 if item is not None and item.scene() is not None:
                     item.scene().removeItem(item)
         self.items = []
@@ -142,6 +145,12 @@ class AnnotationLayer(QObject):
         pen = SELECTED_PEN if annotation == self.selected else (ROI_PEN if kind in ("ellipse", "rectangle") else PEN)
         if kind in ("length", "arrow"):
             roi = pg.LineSegmentROI(positions=list(points), pen=pen)
+        elif kind == "bidimensional":  # the long axis can be moved; the short axis follows it
+            roi = pg.LineSegmentROI(positions=list(points[:2]), pen=pen)
+            short = pg.PlotCurveItem(x=[points[2][0], points[3][0]], y=[points[2][1], points[3][1]], pen=pen)
+            short.setParentItem(self.view.image)
+            short.setZValue(30)
+            roi.extras = (short,)
         elif kind == "angle":
             roi = pg.PolyLineROI(list(points), closed=False, pen=pen)
         elif kind in ("ellipse", "rectangle"):
@@ -216,13 +225,26 @@ class AnnotationLayer(QObject):
         self.redraw(force=True)
 
     def _moved(self, old: Annotation, roi) -> None:
-        new = Annotation(old.kind, _points_of(old.kind, roi), old.text)
+        if old.kind == "bidimensional":
+            new = _bidimensional_moved(old, _points_of("length", roi), self.view.series.pixel_spacing)
+        else:
+            new = Annotation(old.kind, _points_of(old.kind, roi), old.text)
         if new != old and self.key is not None:
             self.session.replace(self.key, old, new)
             if self.selected == old:
                 self.selected = new
             self.redraw(force=True)
             self.changed.emit()
+
+
+def _bidimensional_moved(old: Annotation, long_axis, spacing) -> Annotation:
+    """The long axis dragged (moved, or an end moved): the short axis moves with its middle and is made
+    perpendicular again."""
+    (a0, a1), (b0, b1) = old.points[:2]
+    (n0, n1), (m0, m1) = long_axis
+    shift = ((n0 + m0 - a0 - b0) / 2, (n1 + m1 - a1 - b1) / 2)
+    short = [(c + shift[0], r + shift[1]) for c, r in old.points[2:]]
+    return bidimensional((*long_axis, *short), spacing)
 
 
 def _points_of(kind: str, roi) -> tuple[tuple[float, float], ...]:

@@ -11,24 +11,35 @@ import sys
 from pathlib import Path
 
 from medview import cli_values
+from medview.errors import MedviewError
 from medview.io.scan import start_scan_workers
 from medview.memory import give_back_large_buffers
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
 
 
-def parse_arguments(argv: list[str]) -> argparse.Namespace:
+def build_viewer_parser() -> argparse.ArgumentParser:
+    """The viewer's flags (also printed by `medview --help`)."""
     parser = argparse.ArgumentParser(prog="medview", description="Open the viewer (research use only).")
     parser.add_argument("path", nargs="?", help="a DICOM folder, DICOMDIR or file (default: the bundled sample)")
     parser.add_argument("--series", help="SeriesInstanceUID or 0-based index in `medview info`'s list")
     parser.add_argument("--slice", type=int, help="0-based k; shown as slice k+1")
     parser.add_argument("--window", help="WIDTH/LEVEL in the volume's values (HU for CT)")
+    parser.add_argument("--layout", default="single",
+                        help="single (the slice view) or mpr (axial, coronal and sagittal reformats, 1×3)")
+    parser.add_argument("--crosshair", metavar="X,Y,Z",
+                        help="the MPR crosshair in LPS mm, e.g. -57.4,131.2,-520.4 (default: the volume's centre; "
+                             "not with --slice)")
     parser.add_argument("--screenshot", help="render the window to this PNG once loaded, then exit")
     parser.add_argument("--size", default="1400x900", help="window size for --screenshot, WIDTHxHEIGHT")
     parser.add_argument("--classify-at", help="COL,ROW: classify the region at this pixel (with --slice)")
     parser.add_argument("--classify-slice", action="store_true", help="classify the slice shown")
     parser.add_argument("--classify-series", action="store_true", help="search every slice with the detector")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    return build_viewer_parser().parse_args(cli_values.join_values(argv))
 
 
 def prepare_process() -> None:
@@ -42,9 +53,16 @@ def prepare_process() -> None:
 def main(argv: list[str]) -> int:
     args = parse_arguments(argv)
     window = cli_values.window(args.window) if args.window is not None else None
+    layout = cli_values.layout(args.layout)
+    crosshair = cli_values.crosshair(args.crosshair) if args.crosshair is not None else None
     path = cli_values.path(args.path) if args.path is not None else SAMPLE
     size = cli_values.size(args.size)
     point = cli_values.point(args.classify_at, "--classify-at") if args.classify_at is not None else None
+    if crosshair is not None and args.slice is not None:
+        raise MedviewError("--crosshair and --slice cannot go together: the crosshair is a patient position (LPS mm) "
+                           "that sets every plane; use one of them")
+    if crosshair is not None:
+        layout = "mpr"
     prepare_process()
 
     import pyqtgraph as pg
@@ -60,9 +78,14 @@ def main(argv: list[str]) -> int:
     outcome = {"code": 0}
     main_window.catalog_ready.connect(lambda catalog: _check_slice(main_window, catalog, series, args.slice,
                                                                    outcome, app))
+    if crosshair is not None:
+        main_window.catalog_ready.connect(lambda catalog: _check_crosshair(main_window, catalog, series, crosshair,
+                                                                           outcome, app))
+    if layout == "mpr":
+        main_window.set_layout("mpr", crosshair=crosshair)
     if args.screenshot:
         main_window.resize(*size)
-        _arrange_for_screenshot(main_window, args, point, outcome, app)
+        _arrange_for_screenshot(main_window, args, point, outcome, app, mpr=layout == "mpr")
     main_window.show()
     QTimer.singleShot(0, lambda: main_window.open_path(str(path), series, args.slice, window))
     app.exec()
@@ -89,9 +112,31 @@ def _check_slice(main_window, catalog, series, k: int | None, outcome: dict, app
         app.quit()
 
 
-def _arrange_for_screenshot(main_window, args, point, outcome: dict, app) -> None:
+def _check_crosshair(main_window, catalog, series, crosshair, outcome: dict, app) -> None:
+    """--crosshair must lie in the volume (checked on the index's geometry, before any pixel is decoded):
+    outside it, one line and exit 2."""
+    from medview.core.planes import inside_stack
+
+    try:
+        spec = catalog.find(series)
+    except MedviewError:
+        return
+    if spec.has_geometry and inside_stack(spec.positions, spec.row_cosine, spec.column_cosine, spec.pixel_spacing,
+                                          (spec.n_slices, spec.rows, spec.columns), crosshair):
+        return
+    x, y, z = crosshair
+    why = "outside the volume" if spec.has_geometry else "not usable: the series has no patient geometry"
+    print(f"medview: --crosshair {x:g},{y:g},{z:g} is {why} (LPS mm; see `medview info` for its origin and extent)",
+          file=sys.stderr)
+    outcome["code"] = 2
+    outcome["refused"] = True
+    main_window.cancel_loading()
+    app.quit()
+
+
+def _arrange_for_screenshot(main_window, args, point, outcome: dict, app, mpr: bool = False) -> None:
     """Save the window to args.screenshot once the series is loaded (and classified, if asked), then quit."""
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
 
     def save() -> None:
         if outcome.get("refused"):
@@ -117,6 +162,9 @@ def _arrange_for_screenshot(main_window, args, point, outcome: dict, app) -> Non
                 else:
                     panel.classify_slice()
                 return
+        if mpr:  # once every plane of the crosshair is drawn (the window shows the MPR views on series_loaded)
+            main_window.mpr.drawn.connect(lambda: QTimer.singleShot(300, save), Qt.ConnectionType.SingleShotConnection)
+            return
         QTimer.singleShot(300, save)
 
     def failed(message: str) -> None:

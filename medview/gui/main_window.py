@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSlider,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +33,7 @@ from medview.errors import MedviewError
 from medview.gui.annotation_layer import AnnotationLayer
 from medview.gui.docks import SeriesWarnings, SkippedFiles, TagDock, read_tags
 from medview.gui.inference_panel import InferencePanel
+from medview.gui.mpr_layout import MprLayout
 from medview.gui.series_browser import SeriesBrowser, thumbnail_pixels
 from medview.gui.shown_series import ShownSeries
 from medview.gui.slice_view import SliceView
@@ -138,7 +140,14 @@ class MainWindow(QMainWindow):
         time_row.addWidget(self.time_label)
         time_row.addWidget(self.time_slider, 1)
         column.addLayout(time_row)
-        self.setCentralWidget(centre)
+        # the layouts: the single slice view, or the linked planes of multi-planar reformatting
+        self.layouts = QStackedWidget(self)
+        self.layouts.addWidget(centre)
+        self.mpr = MprLayout(self)
+        self.layouts.addWidget(self.mpr)
+        self.layout_name = "single"
+        self.wanted_crosshair = None
+        self.setCentralWidget(self.layouts)
 
         self.browser = SeriesBrowser(self)
         self.skipped = SkippedFiles(self)
@@ -154,6 +163,10 @@ class MainWindow(QMainWindow):
         self.session = Session()  # what the reader and the AI add, by the image it was made on
         self.view.session = self.session
         self.layer = AnnotationLayer(self.view, self.session)
+        self.mpr.attach_session(self.session)
+        for mpr_layer in self.mpr.layers.values():
+            mpr_layer.changed.connect(self.save_soon)
+        self.layer.changed.connect(self.mpr.redraw_annotations)
         self.layer.changed.connect(self._annotations_changed)
         self.layer.changed.connect(self.save_soon)
         self.save_timer = QTimer(self)
@@ -180,6 +193,9 @@ class MainWindow(QMainWindow):
         self.browser.volume_chosen.connect(self.show_volume)
         self.view.slice_changed.connect(self._slice_changed)
         self.view.status_changed.connect(self.cursor_label.setText)
+        self.mpr.status_changed.connect(self.cursor_label.setText)
+        self.series_loaded.connect(lambda _index: self._show_mpr())
+        self.view.window_changed.connect(lambda window: self.layout_name != "single" and self.mpr.set_window(window))
         self.slider.valueChanged.connect(self.view.set_slice)
         self.time_slider.valueChanged.connect(self._time_changed)
         self.cine = QTimer(self)
@@ -253,6 +269,15 @@ class MainWindow(QMainWindow):
                                            self.set_reversed_order, None, True)
         self.reverse_action.setChecked(self.settings.value("display/reversed", False, type=bool))
         self.set_reversed_order(self.reverse_action.isChecked())
+        layouts = view.addMenu("La&yout")
+        self.layout_actions = {}
+        layout_group = QActionGroup(self)
+        for name, text, key in (("single", "&Single view", None), ("1x3", "&MPR: axial, coronal, sagittal (1×3)", "M"),
+                                ("2x2", "MPR 2×2 (with the &acquired slice)", None)):
+            action = self._action(layouts, text, lambda _on=False, n=name: self.set_layout(n), key, True)
+            layout_group.addAction(action)
+            self.layout_actions[name] = action
+        self.layout_actions["single"].setChecked(True)
         view.addSeparator()
         for dock in (self.browser_dock, self.inference_dock, self.tags_dock, self.skipped_dock, self.warnings_dock):
             if dock is None:
@@ -268,13 +293,14 @@ class MainWindow(QMainWindow):
         self.tool_actions: dict[str | None, QAction] = {}
         for tool, text, key in ((None, "&Navigate", "Esc"), ("length", "&Length", "L"), ("angle", "&Angle", "A"),
                                 ("ellipse", "&Ellipse ROI", "E"), ("rectangle", "Rectangle RO&I", "B"),
-                                ("arrow", "A&rrow", "W"), ("text", "&Text", "T")):
+                                ("arrow", "A&rrow", "W"), ("text", "&Text", "T"),
+                                ("bidimensional", "&Bidimensional (long and short axis)", "D")):
             action = self._action(measure, text, lambda _on=False, t=tool: self.set_tool(t), key, True)
             self.tool_group.addAction(action)
             self.tool_actions[tool] = action
         self.tool_actions[None].setChecked(True)
         measure.addSeparator()
-        self._action(measure, "&Delete selected", self.layer.delete_selected, "Del")
+        self._action(measure, "&Delete selected", self.delete_selected, "Del")
         self._action(measure, "&Undo", self.layer.undo, "Ctrl+Z")
         self._action(measure, "&Redo", self.layer.redo, "Ctrl+Shift+Z")
         self._action(measure, "Mark &key image", self.toggle_key_image, "K")
@@ -293,17 +319,78 @@ class MainWindow(QMainWindow):
     def set_tool(self, tool: str | None) -> None:
         """A measuring tool takes the clicks on the image (click-to-classify is switched off meanwhile)."""
         self.layer.set_tool(tool)
+        self.mpr.set_tool(tool)
         self.tool_actions[tool].setChecked(True)
         if tool is not None and self.inference is not None:
             self.inference.click_mode.setChecked(False)
-        hint = {None: "", "angle": "click arm, vertex, arm", "text": "click where the text goes"}.get(
+        hint = {None: "", "angle": "click arm, vertex, arm", "text": "click where the text goes",
+                "bidimensional": "click the long axis' ends, then across it (made perpendicular)"}.get(
             tool, "click the two ends" if tool in ("length", "arrow") else "click two opposite corners")
         if hint:
             self.statusBar().showMessage(f"{self.tool_actions[tool].text().replace('&', '')}: {hint}", 5000)
 
+    def set_layout(self, name: str, crosshair=None) -> None:
+        """'single' (the slice view), '1x3' or 'mpr' (axial, coronal, sagittal) or '2x2' (and the acquired
+        slice). The reformats need every slice: until the volume has loaded the MPR views wait for it."""
+        name = "1x3" if name == "mpr" else name
+        if name not in ("single", "1x3", "2x2"):
+            raise ValueError(f"no such layout {name!r}")
+        self.layout_name = name
+        self.layout_actions[name].setChecked(True)
+        if crosshair is not None:
+            self.wanted_crosshair = crosshair
+        if name == "single":
+            k = self._crosshair_slice()
+            self.mpr.cancel()
+            self.layouts.setCurrentIndex(0)
+            if k is not None:
+                self.view.set_slice(k)  # back where the crosshair was
+            self.layer.redraw(force=True)
+            return
+        self.mpr.set_grid(name)
+        self.layouts.setCurrentIndex(1)
+        self._show_mpr()
+
+    def _show_mpr(self) -> None:
+        """The loaded volume in the MPR views (when that layout is on), at the wanted crosshair or the centre."""
+        if self.layout_name == "single":
+            return
+        series = self.shown
+        if series is None or series.volume is None:
+            self.mpr.clear()
+            self.statusBar().showMessage("MPR: waiting for every slice to load", 3000)
+            return
+        if self.mpr.volume is series.volume and self.wanted_crosshair is None:
+            if self.view.window is not None:
+                self.mpr.set_window(self.view.window, self.view.inverted)  # changed in the single view meanwhile
+            return
+        point, self.wanted_crosshair = self.wanted_crosshair, None
+        try:
+            self.mpr.set_volume(series.volume, series.key, self.view.window, point, self.view.inverted)
+            self.mpr.set_time(self.view.t)
+        except ValueError as error:
+            self._error(MedviewError(str(error)))
+
+    def delete_selected(self) -> None:
+        """Delete the selected annotation of the single view, or of the MPR views when they are shown."""
+        if self.layout_name == "single":
+            self.layer.delete_selected()
+            return
+        for layer in self.mpr.layers.values():
+            layer.delete_selected()
+
+    def _crosshair_slice(self) -> int | None:
+        """The acquired slice nearest the MPR crosshair (what K marks and the single view shows after MPR)."""
+        volume, point = self.mpr.volume, self.mpr.point
+        if volume is None or point is None or self.shown is None or volume is not self.shown.volume:
+            return None
+        return int(min(max(round(float(volume.lps_to_voxel(point)[0])), 0), volume.n_slices - 1))
+
     def toggle_key_image(self) -> None:
         if self.shown is None:
             return
+        if self.layout_name != "single" and self._crosshair_slice() is not None:
+            self.view.set_slice(self._crosshair_slice())  # key images are acquired slices: the one at the crosshair
         marked = self.layer.toggle_key_image()
         where = slice_text(self.view.k, self.shown.n_slices, self.shown.spec.instance_number(self.view.k))
         self.statusBar().showMessage(f"{where} {'marked as' if marked else 'is no longer'} a key image", 4000)
@@ -343,6 +430,7 @@ class MainWindow(QMainWindow):
         self.catalog, self.shown, self.folder = None, None, None
         self.browser.clear()
         self.view.clear()
+        self.mpr.clear()
         self.layer.redraw(force=True)
         if self.inference is not None:
             self.inference.show_here()
@@ -360,6 +448,7 @@ class MainWindow(QMainWindow):
             return
         self.session.clear(self.shown.key)
         self.layer.redraw(force=True)
+        self.mpr.redraw_annotations()
         self.view.draw_marks()
         if self.inference is not None:
             self.inference.show_here()
@@ -492,6 +581,7 @@ class MainWindow(QMainWindow):
             self._error(error)
             return
         self.layer.redraw(force=True)
+        self.mpr.redraw_annotations()
         self.view.draw_marks()
         if self.inference is not None:
             self.inference.show_here()
@@ -540,6 +630,7 @@ class MainWindow(QMainWindow):
             return
         self.cine.stop()
         self.cine_action.setChecked(False)
+        self.mpr.clear()
         series = ShownSeries(self.catalog.volumes[index], index)
         self.shown = series
         k = self.wanted_slice if self.wanted_slice is not None else series.n_slices // 2
@@ -626,6 +717,7 @@ class MainWindow(QMainWindow):
 
     def _time_changed(self, t: int) -> None:
         self.view.set_time(t)
+        self.mpr.set_time(t)
         if self.shown is not None and self.shown.spec.time_labels:
             self.time_label.setText(self.shown.spec.time_labels[t])
 

@@ -11,6 +11,7 @@ import datetime as _dt
 from html import escape
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from medview.core.annotations import measure_annotation
 from medview.core.reading import KeyImage, Measurement, Reading
+from medview.core.session import ACQUIRED
 from medview.core.window_level import Window
 from medview.errors import MedviewError
 from medview.gui.workers import Job
@@ -57,11 +59,15 @@ def gather_reading(window, anonymised: bool = False, impression: str = "") -> tu
                               key=lambda f: (f.t, f.k))
     refs = session.refs_of(series.key)
     for ref in refs:
+        if ref.plane != ACQUIRED:
+            reading.measurements.extend(_plane_measurements(volume, ref, session.on(ref)))
+            continue
         for annotation in session.on(ref):
             values = measure_annotation(annotation, volume.slice(ref.k, ref.t), volume.pixel_spacing,
                                         volume.value_unit)
             reading.measurements.append(Measurement(ref.k, annotation, values, t=ref.t))
-    keys = sorted((ref for ref in session.key_images if ref.series == series.key),
+    # key images are acquired slices (K marks the single view's slice)
+    keys = sorted((ref for ref in session.key_images if ref.series == series.key and ref.plane == ACQUIRED),
                   key=lambda r: (r.t, r.index)) or [view.here()]
     window_ = view.window or Window(255, 127.5, "colour: as stored")  # colour images have no window
     for ref in keys:
@@ -74,6 +80,24 @@ def gather_reading(window, anonymised: bool = False, impression: str = "") -> tu
     times = {(item.k, item.t) for item in (*reading.findings, *reading.measurements, *reading.key_images)}
     sources = {k: source_of(series.spec, k, t) for k, t in sorted(times)}
     return reading, sources
+
+
+def _plane_measurements(volume, ref, annotations) -> list[Measurement]:
+    """Measurements drawn on a reformat: measured on the plane made again from its ref (in its mm, its values),
+    with the plane in words, the points in patient space, and the acquired slice nearest to each."""
+    from medview.core import planes
+    from medview.core.reformat import reformat
+
+    plane = planes.plane_of_ref(ref)
+    pixels = reformat(volume, plane, ref.t) if any(a.kind in ("ellipse", "rectangle") for a in annotations) else None
+    found = []
+    for annotation in annotations:
+        values = measure_annotation(annotation, pixels, plane.spacing, volume.value_unit)
+        points = planes.annotation_lps(plane, annotation.kind, annotation.points)
+        centre = np.mean(np.array(points), axis=0)
+        k = int(np.clip(round(float(volume.lps_to_voxel(centre)[0])), 0, volume.n_slices - 1))
+        found.append(Measurement(k, annotation, values, t=ref.t, plane=plane.describe(), points_lps=points))
+    return found
 
 
 def _with_fit(finding, window, info):

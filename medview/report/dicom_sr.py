@@ -46,7 +46,7 @@ def _concept(name: str):
 
     return {"length": codes.SCT.Length, "angle": codes.SCT.Angle, "mean": codes.SCT.Mean,
             "SD": codes.SCT.StandardDeviation, "min": codes.SCT.Minimum, "max": codes.SCT.Maximum,
-            "area": codes.SCT.Area}[name]
+            "area": codes.SCT.Area, "long axis": codes.SCT.LongAxis, "short axis": codes.SCT.ShortAxis}[name]
 
 
 def _region(measurement: Measurement, source):
@@ -56,6 +56,8 @@ def _region(measurement: Measurement, source):
     points = np.array(annotation.points, dtype=np.float32)
     if annotation.kind in ("length", "angle"):
         return hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POLYLINE, points, source)
+    if annotation.kind == "bidimensional":  # the long axis (both lengths are the group's measurements)
+        return hd.sr.ImageRegion(hd.sr.GraphicTypeValues.POLYLINE, points[:2], source)
     (c0, r0), (c1, r1) = annotation.points
     if annotation.kind == "rectangle":
         corners = np.array([(c0, r0), (c1, r0), (c1, r1), (c0, r1), (c0, r0)], dtype=np.float32)
@@ -127,15 +129,54 @@ def _finding_group(i: int, finding: AiFinding, dataset: pydicom.Dataset, frame: 
     return hd.sr.MeasurementsAndQualitativeEvaluations(source_images=[source], **common)
 
 
-def _measurement_group(i: int, measurement: Measurement, dataset: pydicom.Dataset, frame: int | None):
+def _measurement_group(i: int, measurement: Measurement, dataset: pydicom.Dataset, frame: int | None,
+                       frame_of_reference: str = ""):
     import highdicom as hd
 
-    tracking = hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"measurement {i}: {measurement.annotation.kind}")
+    where = f" on the {measurement.plane}" if measurement.plane else ""
+    tracking = hd.sr.TrackingIdentifier(uid=hd.UID(),
+                                        identifier=f"measurement {i}: {measurement.annotation.kind}{where}")
     values = [hd.sr.Measurement(_concept(v.name), float(v.value), _units(v.name, v.unit))
               for v in measurement.values if np.isfinite(v.value)]
+    if measurement.points_lps:  # drawn on a reformat: its points in patient space (SCOORD3D), no one source image
+        region = _region_3d(measurement, frame_of_reference or dataset.FrameOfReferenceUID)
+    else:
+        region = _region(measurement, _source_for_region(dataset, frame))
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-        tracking_identifier=tracking, referenced_region=_region(measurement, _source_for_region(dataset, frame)),
-        measurements=values)
+        tracking_identifier=tracking, referenced_region=region, measurements=values)
+
+
+def _region_3d(measurement: Measurement, frame_of_reference: str):
+    """A reformat's measurement in LPS mm: the polyline of a length or angle, the closed outline of a rectangle,
+    the two axes of an ellipse (as `_region` gives them in 2D), from the points the plane maps them to."""
+    import highdicom as hd
+
+    points = np.array(measurement.points_lps, dtype=np.float64)
+    kind = measurement.annotation.kind
+    if kind == "bidimensional":
+        points = points[:2]
+    if kind == "ellipse":
+        return hd.sr.ImageRegion3D(hd.sr.GraphicTypeValues3D.ELLIPSE, points, frame_of_reference)
+    if kind == "rectangle":
+        return hd.sr.ImageRegion3D(hd.sr.GraphicTypeValues3D.POLYGON, np.vstack([points, points[:1]]),
+                                   frame_of_reference)
+    return hd.sr.ImageRegion3D(hd.sr.GraphicTypeValues3D.POLYLINE, points, frame_of_reference)
+
+
+#: patient and study attributes of type 2 that highdicom copies from the evidence into the SR: a source that
+#: leaves one out (the GE gantry-tilt CT has no PatientBirthDate) gets it empty, as type 2 allows
+TYPE_2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID",
+                 "StudyDate", "StudyTime", "ReferringPhysicianName")
+
+
+def _with_study_attributes(dataset: pydicom.Dataset) -> pydicom.Dataset:
+    missing = [name for name in TYPE_2_COPIED if name not in dataset]
+    if not missing:
+        return dataset
+    copy = pydicom.Dataset(dataset)
+    for name in missing:
+        setattr(copy, name, "")
+    return copy
 
 
 def structured_report(reading: Reading, references: dict[int, tuple[pydicom.Dataset, int | None]]):
@@ -149,7 +190,8 @@ def structured_report(reading: Reading, references: dict[int, tuple[pydicom.Data
         groups.append(_finding_group(i, finding, *references[finding.k]))
     for i, measurement in enumerate(reading.measurements, 1):
         if measurement.values:
-            groups.append(_measurement_group(i, measurement, *references[measurement.k]))
+            groups.append(_measurement_group(i, measurement, *references[measurement.k],
+                                             frame_of_reference=reading.info.frame_of_reference_uid))
     person = None
     if reading.reader.strip():
         person = hd.sr.ObserverContext(
@@ -165,7 +207,7 @@ def structured_report(reading: Reading, references: dict[int, tuple[pydicom.Data
                                       imaging_measurements=groups)
     if reading.impression.strip():
         content[0].ContentSequence.append(impression_item(reading.impression.strip()))
-    evidence = list({ds.SOPInstanceUID: ds for ds, _ in references.values()}.values())
+    evidence = [_with_study_attributes(ds) for ds in {ds.SOPInstanceUID: ds for ds, _ in references.values()}.values()]
     return hd.sr.Comprehensive3DSR(
         evidence=evidence, content=content[0], series_instance_uid=hd.UID(), series_number=901,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="medview",

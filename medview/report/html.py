@@ -74,9 +74,9 @@ def report_html(reading: Reading, key_images: list[bytes], image_source: Callabl
         parts.append("<p>None.</p>")
     parts.append("<h2>Measurements</h2>")
     if reading.measurements:
-        parts.append("<table><tr><th>#</th><th>Slice</th><th>Tool</th><th>Values</th></tr>")
+        parts.append("<table><tr><th>#</th><th>Slice or plane</th><th>Tool</th><th>Values</th></tr>")
         for i, m in enumerate(reading.measurements, 1):
-            parts.append(f"<tr><td>{i}</td><td>{m.k + 1}</td><td>{escape(m.annotation.kind)}</td>"
+            parts.append(f"<tr><td>{i}</td><td>{escape(m.where)}</td><td>{escape(m.annotation.kind)}</td>"
                          f"<td>{escape(m.describe())}</td></tr>")
         parts.append("</table>")
     else:

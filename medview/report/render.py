@@ -108,6 +108,9 @@ def _draw_annotation(draw, canvas: _Canvas, annotation: Annotation, values, font
             _arrow_head(draw, points[0], points[1], colour)
     elif annotation.kind == "angle":
         draw.line(points, fill=colour, width=2)
+    elif annotation.kind == "bidimensional":
+        draw.line(points[:2], fill=colour, width=2)
+        draw.line(points[2:], fill=colour, width=2)
     elif annotation.kind in ("ellipse", "rectangle"):
         (x0, y0), (x1, y1) = points
         box = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]

@@ -12,6 +12,13 @@ from medview.core.reading import Reading
 DESCRIPTION = "medview key images (AI overlays: research use only)"
 
 
+def _biped(direction) -> str:
+    """PatientOrientation of a biped, as highdicom takes it: the dominant direction's one letter, with head and
+    foot as H and F (an oblique 'PI' is 'P'; a sagittal column direction 'I' is 'F')."""
+    letter = orientation.direction_letters(direction)[0]
+    return {"S": "H", "I": "F"}.get(letter, letter)
+
+
 def key_image_dataset(reading: Reading, rgb: np.ndarray, reference: pydicom.Dataset, series_uid: str,
                       number: int, with_ai: bool, burned_in: bool = False):
     """One Secondary Capture image of the same patient and study as `reference` (the source slice's header).
@@ -21,8 +28,7 @@ def key_image_dataset(reading: Reading, rgb: np.ndarray, reference: pydicom.Data
     import highdicom as hd
     from pydicom.dataset import Dataset
 
-    orientation_letters = (orientation.direction_letters(reading.row_cosine),
-                           orientation.direction_letters(reading.column_cosine))
+    orientation_letters = (_biped(reading.row_cosine), _biped(reading.column_cosine))
     image = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=reference, pixel_array=np.ascontiguousarray(rgb), photometric_interpretation="RGB",
         bits_allocated=8, coordinate_system="PATIENT", series_instance_uid=series_uid, series_number=902,

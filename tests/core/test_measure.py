@@ -59,3 +59,19 @@ def test_ellipse_roi_holds_the_pixels_whose_centres_are_inside_the_ellipse(chest
     assert values["SD"] == pytest.approx(inside.std(ddof=1), abs=1e-9)
     assert values["area"] == pytest.approx(inside.size * np.prod(chest_ct.pixel_spacing))
     assert values["area"] == pytest.approx(math.pi * 30 * 20 * np.prod(chest_ct.pixel_spacing), rel=0.02)
+
+
+def test_a_bidimensional_short_axis_is_made_perpendicular_to_the_long_axis_in_mm():
+    from medview.core.annotations import bidimensional, measure_annotation
+
+    spacing = (2.0, 0.5)  # rows 2 mm apart, columns 0.5 mm: perpendicular in mm is not in pixels
+    long_a, long_b = (0.0, 0.0), (40.0, 10.0)  # 20 mm across, 20 mm down
+    drawn = bidimensional((long_a, long_b, (22.0, 2.0), (18.0, 9.0)), spacing)
+    a, b, c, d = (np.array([p[0] * 0.5, p[1] * 2.0]) for p in drawn.points)
+    assert (b - a) @ (d - c) == pytest.approx(0.0, abs=1e-9)
+    long_axis, short_axis = measure_annotation(drawn, None, spacing)
+    assert long_axis.name == "long axis" and long_axis.value == pytest.approx(np.hypot(20, 20))
+    assert short_axis.name == "short axis" and short_axis.value > 0
+    # the middle of the short axis stays where the clicks put it along the long axis
+    assert ((c + d) / 2 - a) @ (b - a) == pytest.approx(((np.array([11.0, 4.0]) + np.array([9.0, 18.0])) / 2 - a)
+                                                         @ (b - a))
