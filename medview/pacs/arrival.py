@@ -1,0 +1,78 @@
+"""Where retrieved instances go: the local cache (`cache.Cache`) or a folder the user named (`--out DIR`).
+
+Both take the bytes of one DICOM file as they arrive, check the UIDs in its header (a UID names a file only when
+it is a UID), and write it atomically: a file is there whole or not at all, whatever happens to the connection.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+
+from medview.errors import MedviewError
+from medview.io import atomic
+from medview.pacs.query import checked_uid
+
+_HEADER_TAGS = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"]
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """One instance on disk."""
+
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    sop_class_uid: str
+    path: Path
+    size: int
+
+
+def read_uids(data: bytes, expected_series: str | None = None) -> tuple[str, str, str, str]:
+    """(study, series, SOP instance, SOP class) UIDs of an encoded DICOM file, checked; an instance of
+    another series than the one asked for is refused."""
+    try:
+        header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=_HEADER_TAGS)
+    except Exception as error:  # noqa: BLE001 - whatever the bytes are, they are not a DICOM file we keep
+        raise MedviewError(f"an instance that arrived is not a readable DICOM file: {error}") from error
+    uids = (checked_uid(header.get("StudyInstanceUID"), "StudyInstanceUID"),
+            checked_uid(header.get("SeriesInstanceUID"), "SeriesInstanceUID"),
+            checked_uid(header.get("SOPInstanceUID"), "SOPInstanceUID"),
+            checked_uid(header.get("SOPClassUID"), "SOPClassUID"))
+    if expected_series is not None and uids[1] != expected_series:
+        raise MedviewError(f"an instance of another series ({uids[1]}) arrived and was refused")
+    return uids
+
+
+class FolderSink:
+    """`--out DIR`: one file per SOPInstanceUID, `DIR/<SOPInstanceUID>.dcm`, written atomically."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = atomic.ensure_folder(folder)
+        self.lock = threading.Lock()
+
+    def path_of(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
+        return self.folder / f"{sop_uid}.dcm"
+
+    def has(self, study_uid: str, series_uid: str, sop_uid: str) -> bool:
+        return self.path_of(study_uid, series_uid, sop_uid).is_file()
+
+    def store(self, data: bytes, expected_series: str | None = None) -> Arrived:
+        study, series, sop, sop_class = read_uids(data, expected_series)
+        path = self.path_of(study, series, sop)
+        with self.lock:
+            atomic.write_bytes(path, data)
+        return Arrived(study, series, sop, sop_class, path, len(data))
+
+    def series_started(self, study, series, instances) -> None:
+        """Nothing to record: a plain folder keeps no manifest."""
+
+    def series_finished(self, result) -> None:
+        """Nothing to record."""
+
+    def study_folder(self, study_uid: str) -> Path:
+        return self.folder
