@@ -45,14 +45,32 @@ def _values(item: dict, tag: str) -> list[str]:
     return [str(v) for v in ((item.get(tag) or {}).get("Value") or []) if v is not None]
 
 
+def _wildcards_unescaped_session():
+    """A requests session that sends QIDO wildcards as '*', not '%2A': '*' is allowed in a query (RFC 3986),
+    and some servers (Orthanc's DICOMweb plugin 1.7) match '%2A' literally, so `DOE*` would find nobody."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class Adapter(HTTPAdapter):
+        def send(self, request, *args, **kwargs):
+            if request.url and "%2A" in request.url:
+                base, sep, query = request.url.partition("?")
+                request.url = base + sep + query.replace("%2A", "*")
+            return super().send(request, *args, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", Adapter())
+    session.mount("https://", Adapter())
+    return session
+
+
 class WebClient:
     def __init__(self, node: WebNode, credentials: Credentials | None = None) -> None:
-        import requests
         from dicomweb_client.api import DICOMwebClient
 
         self.node = node
         self.credentials = credentials if credentials is not None else find_credentials(node.url)
-        session = requests.Session()
+        session = _wildcards_unescaped_session()
         self.credentials.apply(session)
         self.client = DICOMwebClient(node.url, session=session, timeout=node.timeout)
         self.client.set_http_retry_params(retry=False)  # a stopped server is said at once, not after 5 tries

@@ -20,7 +20,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from medview.errors import MedviewError
-from medview.pacs.contexts import STORAGE_CONTEXTS_PER_GET, plan_get
+from medview.pacs.contexts import MAX_CONTEXTS, plan_get, storage_contexts
 from medview.pacs.errors import CacheFull, PacsError
 from medview.pacs.nodes import DimseNode
 from medview.pacs.query import InstanceMatch, SeriesMatch, StudyMatch, StudyQuery, matches_modality, to_int
@@ -282,7 +282,8 @@ class DimseClient:
             sink, token=None) -> Generator:
         """C-GET the `wanted` instances of a series (all of them: one SERIES-level request); yields each
         `Arrived`; returns a `FetchEnd`. Storage contexts (SCP role) come from the SOP classes of `wanted`,
-        at most 127 per association (see `contexts`)."""
+        15 contexts per class so that each instance can come as stored, 8 classes per association (see
+        `contexts`)."""
         batches = plan_get(wanted)
         whole = len(batches) == 1 and len(wanted) == len(instances)
         failed, reason = 0, None
@@ -296,14 +297,18 @@ class DimseClient:
         return FetchEnd(reason, failed)
 
     def _get_batch(self, study_uid, series_uid, batch, sop_uids, sink, token) -> Generator:
-        from pynetdicom import ALL_TRANSFER_SYNTAXES, build_role, evt
+        from pynetdicom import build_role, evt
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
 
-        assert len(batch.sop_classes) <= STORAGE_CONTEXTS_PER_GET
+        from pynetdicom.presentation import build_context
+
         ae = self._ae()
-        ae.add_requested_context(GET)
-        for sop_class in batch.sop_classes:
-            ae.add_requested_context(sop_class, ALL_TRANSFER_SYNTAXES)
+        contexts = [build_context(GET)] + [build_context(abstract, list(syntaxes))
+                                           for sop_class in batch.sop_classes
+                                           for abstract, syntaxes in storage_contexts(sop_class)]
+        if len(contexts) > MAX_CONTEXTS:
+            raise PacsError(f"{len(contexts)} presentation contexts do not fit one association ({MAX_CONTEXTS})")
+        ae.requested_contexts = contexts
         roles = [build_role(sop_class, scp_role=True) for sop_class in batch.sop_classes]
         arrivals: queue.Queue = queue.Queue()
         problems: list[str] = []

@@ -96,8 +96,8 @@ class OrthancServer:
         (self.folder / "storage").mkdir(parents=True, exist_ok=True)
         config = self.write_config()
         log = open(self.folder / "orthanc.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        self.process = subprocess.Popen([ORTHANC, "--logdir=" + str(self.folder), str(config)],
-                                        stdout=log, stderr=log, cwd=self.folder, start_new_session=True)
+        self.process = subprocess.Popen([ORTHANC, "--logfile=" + str(self.folder / "orthanc.log"), str(config)],
+                                        stdout=subprocess.DEVNULL, stderr=log, cwd=self.folder, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
