@@ -24,7 +24,8 @@ def _node_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--port", help="the PACS's DICOM port (DIMSE)")
     where.add_argument("--aet", help="the PACS's AE title (DIMSE)")
     where.add_argument("--calling-aet", default=DEFAULT_CALLING_AET,
-                       help=f"medview's own AE title, also its storage SCP's for C-MOVE (default {DEFAULT_CALLING_AET})")
+                       help=f"medview's own AE title, also its storage SCP's for C-MOVE "
+                            f"(default {DEFAULT_CALLING_AET})")
     where.add_argument("--url", help="the DICOMweb base URL, e.g. https://pacs.example.org/dicom-web")
     where.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                        help=f"seconds to wait for the node at each step (default {DEFAULT_TIMEOUT:g})")

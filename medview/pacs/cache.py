@@ -75,6 +75,10 @@ class CachedStudy:
         return bool(self.series) and all(s.complete for s in self.series)
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 1024**2:,.0f} MB"
+
+
 def _now() -> str:
     return _dt.datetime.now().isoformat(timespec="seconds")
 
@@ -149,9 +153,9 @@ class Cache:
         study, series, sop, sop_class = read_uids(data, expected_series)
         path = self.path_of(study, series, sop)
         with self.lock:
-            self._make_room(len(data), keep=study)
-            self._ensure(path.parent)
             existed = path.stat().st_size if path.is_file() else 0
+            self._make_room(len(data) - existed, keep=study)
+            self._ensure(path.parent)
             atomic.write_bytes(path, data, mode=0o600)
             self._size = self.size() + len(data) - existed
         return Arrived(study, series, sop, sop_class, path, len(data))
@@ -159,15 +163,29 @@ class Cache:
     def _make_room(self, incoming: int, keep: str) -> None:
         if self.size() + incoming <= self.limit:
             return
-        for study in sorted(self.studies(), key=lambda s: s.last_used):
-            if study.study_uid == keep or study.study_uid in self.busy:
+        for study_uid in self._least_recently_used():
+            if study_uid == keep or study_uid in self.busy:
                 continue
-            self.forget(study.study_uid)
+            self.forget(study_uid)
             if self.size() + incoming <= self.limit:
                 return
-        raise CacheFull(f"the PACS cache is full ({self.size() / 1024**3:.2f} of {self.limit / 1024**3:.2f} GB "
-                        "with this study alone): raise the limit (MEDVIEW_PACS_CACHE_GB, or the PACS dock's "
-                        "setting) or retrieve into a folder with --out")
+        raise CacheFull(f"the PACS cache is full ({_megabytes(self.size())} of {_megabytes(self.limit)} with this "
+                        "study alone): raise the limit (MEDVIEW_PACS_CACHE_GB, or the PACS dock's setting) or "
+                        "retrieve into a folder with --out")
+
+    def _least_recently_used(self) -> list[str]:
+        """Every study folder, the least recently used first (by its manifest, else by the folder's time)."""
+        folder = self.root / "studies"
+        found = []
+        for path in folder.iterdir() if folder.is_dir() else []:
+            try:
+                uid = checked_uid(path.name)
+                manifest = self.read_manifest(uid) or {}
+            except MedviewError:
+                continue
+            used = manifest.get("last_used") or _dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat()
+            found.append((str(used), uid))
+        return [uid for _used, uid in sorted(found)]
 
     # -- the manifest ---------------------------------------------------------------------------------------
     def read_manifest(self, study_uid: str) -> dict | None:

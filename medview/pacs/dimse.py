@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import socket
+import threading
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
@@ -30,6 +31,35 @@ LOG = logging.getLogger("medview.pacs")
 # C-STORE statuses medview answers with when it cannot keep an instance
 _OUT_OF_RESOURCES = 0xA700
 _CANNOT_UNDERSTAND = 0xC000
+
+
+class Arrivals:
+    """Instances written on the network threads, waiting to be handed to the retrieve's caller; knows how many
+    are still being written, so that the end of a transfer waits for the last one instead of missing it."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.busy = 0
+        self.idle = threading.Condition()
+
+    def begin(self) -> None:
+        with self.idle:
+            self.busy += 1
+
+    def end(self, arrived=None) -> None:
+        if arrived is not None:
+            self.queue.put(arrived)
+        with self.idle:
+            self.busy -= 1
+            self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: self.busy == 0, timeout)
+
+    def ready(self):
+        while not self.queue.empty():
+            yield self.queue.get()
 
 
 @dataclass(frozen=True)
@@ -247,12 +277,14 @@ class DimseClient:
         return sorted(instances.values(), key=lambda i: (i.number is None, i.number or 0, i.sop_uid))
 
     # -- retrieving ------------------------------------------------------------------------------------------
-    def _store_handler(self, sink, series_uid: str, arrivals: queue.Queue, token, problems: list):
+    def _store_handler(self, sink, series_uid: str, arrivals: Arrivals, token, problems: list):
         """The C-STORE handler: write what belongs to the series asked for, refuse anything else."""
 
         def on_store(event) -> int:
             if token is not None and token.cancelled:
                 return _OUT_OF_RESOURCES
+            arrivals.begin()
+            arrived = None
             try:
                 arrived = sink.store(event.encoded_dataset(include_meta=True), expected_series=series_uid)
             except CacheFull as error:
@@ -261,7 +293,8 @@ class DimseClient:
             except MedviewError as error:
                 problems.append(str(error))
                 return _CANNOT_UNDERSTAND
-            arrivals.put(arrived)
+            finally:
+                arrivals.end(arrived)
             return 0x0000
 
         return on_store
@@ -298,9 +331,8 @@ class DimseClient:
 
     def _get_batch(self, study_uid, series_uid, batch, sop_uids, sink, token) -> Generator:
         from pynetdicom import build_role, evt
-        from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
-
         from pynetdicom.presentation import build_context
+        from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
 
         ae = self._ae()
         contexts = [build_context(GET)] + [build_context(abstract, list(syntaxes))
@@ -310,7 +342,7 @@ class DimseClient:
             raise PacsError(f"{len(contexts)} presentation contexts do not fit one association ({MAX_CONTEXTS})")
         ae.requested_contexts = contexts
         roles = [build_role(sop_class, scp_role=True) for sop_class in batch.sop_classes]
-        arrivals: queue.Queue = queue.Queue()
+        arrivals = Arrivals()
         problems: list[str] = []
         handler = self._store_handler(sink, series_uid, arrivals, token, problems)
         assoc = self._associate(ae, handlers=[(evt.EVT_C_STORE, handler)], roles=roles)
@@ -326,7 +358,7 @@ class DimseClient:
 
         destination = move_to or self.node.calling_aet
         ours = destination == self.node.calling_aet
-        arrivals: queue.Queue = queue.Queue()
+        arrivals = Arrivals()
         problems: list[str] = []
         server = None
         if ours:
@@ -356,7 +388,7 @@ class DimseClient:
             if server is not None:
                 server.shutdown()
 
-    def _follow(self, assoc, responses, arrivals: queue.Queue, problems: list, token, service: str) -> Generator:
+    def _follow(self, assoc, responses, arrivals: Arrivals, problems: list, token, service: str) -> Generator:
         """Follow a C-GET / C-MOVE's responses, handing over what arrived after each one; returns a FetchEnd."""
         from pynetdicom import status as statuses
 
@@ -365,8 +397,7 @@ class DimseClient:
         reason, failed = None, 0
         try:
             for status, _identifier in responses:
-                while not arrivals.empty():
-                    yield arrivals.get()
+                yield from arrivals.ready()
                 if token is not None and token.cancelled:
                     assoc.abort()
                     reason = "cancelled"
@@ -388,9 +419,9 @@ class DimseClient:
         finally:
             if assoc.is_established:
                 assoc.release()
-            assoc.join(self.node.timeout)  # the network thread may still be writing the last instance
-        while not arrivals.empty():
-            yield arrivals.get()
+            assoc.join(self.node.timeout)
+        arrivals.wait_idle(self.node.timeout)  # a network thread may still be writing the last instance
+        yield from arrivals.ready()
         if problems:
             reason = problems[0] if reason is None else f"{reason}; {problems[0]}"
         return FetchEnd(reason, failed)

@@ -56,7 +56,8 @@ class SeriesResult:
     def summary(self) -> str:
         state = "complete" if self.complete else "PARTIAL"
         why = "" if self.complete else f": {self.reason or 'instances missing'}"
-        return f"series {self.description or self.series_uid}: {self.received} of {self.expected} instances, {state}{why}"
+        name = self.description or self.series_uid
+        return f"series {name}: {self.received} of {self.expected} instances, {state}{why}"
 
 
 @dataclass

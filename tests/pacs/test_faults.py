@@ -1,0 +1,75 @@
+"""Faults against a real Orthanc of its own: the server stopped in the middle of a retrieve (after the Nth
+instance has arrived, not on a timer), and a retry after it is back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+
+from medview.pacs.cache import Cache
+from medview.pacs.dimse import DimseClient
+from medview.pacs.retrieve import retrieve_study
+from tests.pacs.conftest import dicom_files, drain, node_of
+from tests.pacs.orthanc_server import remove, start_orthanc
+
+N = 7
+
+
+class StopsTheServerAfter(Cache):
+    """The real cache; when its Nth instance is on disk, the PACS is killed before it hears that it arrived."""
+
+    def __init__(self, server, n: int) -> None:
+        super().__init__()
+        self.server, self.n, self.count = server, n, 0
+
+    def store(self, data, expected_series=None):
+        arrived = super().store(data, expected_series)
+        self.count += 1
+        if self.count == self.n:
+            self.server.kill()
+        return arrived
+
+
+@pytest.fixture
+def lonely_orthanc(shared_data):
+    server = start_orthanc()
+    try:
+        server.upload(dicom_files(shared_data / "samples" / "ct_chest"))
+        yield server
+    finally:
+        remove(server)
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_server_stopped_mid_retrieve_gives_a_partial_series_then_a_retry_completes(method, lonely_orthanc,
+                                                                                   shared_data):
+    server = lonely_orthanc
+    client = DimseClient(node_of(server, timeout=5.0))
+    study_uid = str(pydicom.dcmread(dicom_files(shared_data / "samples" / "ct_chest")[0]).StudyInstanceUID)
+    cache = StopsTheServerAfter(server, N)
+    _events, result = drain(retrieve_study(client, study_uid, cache, method=method))
+
+    series = result.series[0]
+    assert not result.complete and not series.complete
+    assert series.received == N and series.expected == 30  # exactly what arrived before the server died
+    assert "PARTIAL" in series.summary() and "connection" in series.reason
+    cached = Cache().find(study_uid)
+    assert not cached.complete and cached.series[0].present == N and cached.series[0].reason == series.reason
+    files = sorted(result.folder.rglob("*"))
+    assert not [p for p in files if p.suffix == ".part" or p.name.startswith(".")]  # nothing half-written
+    for path in (p for p in files if p.is_file()):
+        assert pydicom.dcmread(path).pixel_array.shape == (512, 512)
+
+    server.start()  # back, same storage
+    client = DimseClient(node_of(server, timeout=5.0))
+    events, retry = drain(retrieve_study(client, study_uid, Cache(), method=method))
+    assert retry.complete, [s.summary() for s in retry.series]
+    assert events[0].already == N and sum(1 for e in events if type(e).__name__ == "InstanceArrived") == 30 - N
+    originals = {str(pydicom.dcmread(p).SOPInstanceUID): p for p in dicom_files(shared_data / "samples/ct_chest")}
+    files = sorted(retry.folder.rglob("*.dcm"))
+    assert len(files) == 30
+    for path in files:
+        got = pydicom.dcmread(path)
+        assert np.array_equal(got.pixel_array, pydicom.dcmread(originals[str(got.SOPInstanceUID)]).pixel_array)
+    assert Cache().find(study_uid).complete
