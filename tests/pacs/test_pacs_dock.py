@@ -1,0 +1,142 @@
+"""The PACS dock and the report dialog's Send, in a real window against a real Orthanc: search, retrieve in a
+worker with progress per series (the first series on screen while the rest arrives), Cancel, the cache
+(open without the network, forget), and the report sent back with a result per instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from medview.gui.main_window import MainWindow
+from medview.gui.pacs_dock import read_nodes
+from medview.pacs.cache import Cache
+from tests.pacs.conftest import study_uid_of
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, orthanc):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    main = MainWindow(settings, with_inference=False)
+    qtbot.addWidget(main)
+    main.resize(1400, 900)
+    main.show()
+    qtbot.waitExposed(main)
+    main.pacs_dock.show()
+    main.pacs.add_node({"name": "orthanc", "kind": "dimse", "host": "127.0.0.1", "port": str(orthanc.dicom_port),
+                        "aet": "ORTHANC", "calling_aet": "MEDVIEW", "scp_port": str(orthanc.scp_port)})
+    yield main
+    main.cancel_loading()
+    for job in list(main.pacs.jobs.values()):
+        job.cancel()
+
+
+def search(qtbot, dock, **fields):
+    for name, value in fields.items():
+        getattr(dock, name).setText(value)
+    with qtbot.waitSignal(dock.searched, timeout=TIMEOUT) as found:
+        qtbot.mouseClick(dock.search_button, Qt.MouseButton.LeftButton)
+    return found.args[0]
+
+
+def test_nodes_live_in_the_settings_and_echo_answers(qtbot, window, orthanc):
+    dock = window.pacs
+    assert [n["name"] for n in read_nodes(window.settings)] == ["orthanc"]
+    assert "password" not in str(window.settings.allKeys())
+    with qtbot.waitSignal(dock.echoed, timeout=TIMEOUT) as echoed:
+        qtbot.mouseClick(dock.echo_button, Qt.MouseButton.LeftButton)
+    assert echoed.args[0].startswith(f"ORTHANC@127.0.0.1:{orthanc.dicom_port} answered in")
+    dock.add_node({"name": "wrong", "kind": "dimse", "host": "127.0.0.1", "port": str(orthanc.dicom_port),
+                   "aet": "NOBODY", "calling_aet": "MEDVIEW", "scp_port": "11113"})
+    with qtbot.waitSignal(dock.failed, timeout=TIMEOUT) as failed:
+        dock.echo()
+    assert "refused the association: Called AE title not recognised" in failed.args[0]
+    assert "Called AE title not recognised" in dock.status.text()
+
+
+def test_search_retrieve_first_series_shown_then_the_study_from_the_cache(qtbot, window, originals):
+    dock = window.pacs
+    assert search(qtbot, dock, patient_id="PGBM-001") == 1
+    study = study_uid_of(originals, "mr_brain")
+    assert dock.results.topLevelItem(0).text(1) == "PGBM-001" and dock.results.topLevelItem(0).childCount() == 1
+    progress = []
+    dock.series_arrived.connect(lambda *args: progress.append(args))
+    with qtbot.waitSignal(window.series_shown, timeout=TIMEOUT):
+        with qtbot.waitSignal(dock.retrieved, timeout=TIMEOUT) as retrieved:
+            qtbot.mouseClick(dock.retrieve_button, Qt.MouseButton.LeftButton)
+    assert retrieved.args[0].complete and progress[0][1:] == (24, 24, True)
+    assert dock.results.topLevelItem(0).child(0).text(5) == "complete"
+    qtbot.waitUntil(lambda: window.shown is not None and window.shown.n_slices == 24, timeout=TIMEOUT)
+    assert Path(window.folder).is_relative_to(Cache().root)
+    qtbot.waitUntil(lambda: dock.cached.topLevelItemCount() == 1, timeout=TIMEOUT)
+    assert dock.cached.topLevelItem(0).text(4) == "complete"
+    # again: from the cache, no network (the node now points nowhere)
+    dock.add_node({"name": "orthanc", "kind": "dimse", "host": "127.0.0.1", "port": "9", "aet": "GONE"})
+    window.close_study()
+    dock.results.setCurrentItem(dock.results.topLevelItem(0))
+    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
+        qtbot.mouseClick(dock.retrieve_button, Qt.MouseButton.LeftButton)
+    assert "opened from the cache (no network used)" in dock.status.text()
+    assert str(window.shown.info.study_instance_uid) == study
+    # forget this study
+    dock.cached.setCurrentItem(dock.cached.topLevelItem(0))
+    qtbot.mouseClick(dock.forget_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dock.cached.topLevelItemCount() == 0, timeout=TIMEOUT)
+    assert Cache().find(study) is None and window.catalog is None
+
+
+def test_cancel_stops_the_retrieve_and_says_the_series_is_partial(qtbot, window, originals):
+    dock = window.pacs
+    assert search(qtbot, dock, patient_id="Lung_Dx-A0002") == 1
+    dock.method.setCurrentText("C-MOVE")
+    arrived = []
+
+    def cancel_after_three(value):
+        arrived.append(value)
+        if value == 3:
+            qtbot.mouseClick(dock.cancel_button, Qt.MouseButton.LeftButton)
+
+    dock.progress.valueChanged.connect(cancel_after_three)
+    with qtbot.waitSignal(dock.retrieved, timeout=TIMEOUT) as retrieved:
+        qtbot.mouseClick(dock.retrieve_button, Qt.MouseButton.LeftButton)
+    result = retrieved.args[0]
+    assert not result.complete and "cancelled" in result.series[0].reason
+    assert 3 <= result.series[0].received < 30
+    assert "PARTIAL" in dock.status.text() and dock.retrieve_button.isEnabled()
+    assert dock.results.topLevelItem(0).child(0).text(5).startswith("partial")
+    assert not list(Cache().root.rglob("*.part"))
+
+
+def test_the_report_is_sent_back_with_a_result_per_instance(qtbot, window, orthanc, shared_data):
+    from medview.gui.report_dialog import ReportDialog
+
+    folder = shared_data / "samples" / "ct_chest"
+    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
+        window.open_path(str(folder), k=14)
+    from medview.core.annotations import Annotation
+
+    window.session.add(window.view.here(), Annotation("length", ((150.0, 300.0), (180.0, 310.0))))
+    dialog = ReportDialog(window)
+    qtbot.addWidget(dialog)
+    send = dialog.send_to_pacs
+    assert send.node_box.currentText() == "orthanc"
+    with qtbot.waitSignal(send.sent, timeout=TIMEOUT) as sent:
+        qtbot.mouseClick(send.send_button, Qt.MouseButton.LeftButton)
+    results = sent.args[0]
+    assert [r.outcome for r in results] == ["success"] * len(results) and len(results) == 2
+    assert send.table.rowCount() == 2 and send.table.item(0, 1).text() == "success"
+    sr = next(pydicom.dcmread(r.path) for r in results if r.path.endswith("SR.dcm"))
+    assert not any(str(folder) in r.path for r in results)  # never written where the images came from
+    series = {s.series_uid: s for s in _series_at(orthanc, sr.StudyInstanceUID)}
+    assert series[sr.SeriesInstanceUID].modality == "SR"
+
+
+def _series_at(orthanc, study_uid):
+    from medview.pacs.dimse import DimseClient
+    from tests.pacs.conftest import node_of
+
+    return DimseClient(node_of(orthanc)).series_of(study_uid)
