@@ -33,6 +33,7 @@ from medview.gui.workers import Job
 
 NODES_KEY = "pacs/nodes"
 MODALITIES = ("", "CT", "MR", "CR", "DX", "US", "PT", "NM", "XA", "MG", "SR", "OT")
+HERE = 3  # the results' column that says what is in the cache, and the progress of a series arriving
 METHODS = {"dimse": ("C-GET", "C-MOVE"), "web": ("WADO-RS",)}
 
 
@@ -218,8 +219,9 @@ class PacsDock(QWidget):
         self.date_to.setPlaceholderText("to YYYY-MM-DD")
         self.search_button = QPushButton("Search", self)
         self.results = QTreeWidget(self)
-        self.results.setHeaderLabels(["Patient / series", "ID", "Date", "Modality", "Images", "Here"])
-        self.results.setColumnWidth(0, 200)
+        self.results.setHeaderLabels(["Patient / series", "Modality", "Images", "Here", "Date", "ID"])
+        for column, width in enumerate((190, 60, 50, 80, 70)):
+            self.results.setColumnWidth(column, width)
         self.method = QComboBox(self)
         self.retrieve_button = QPushButton("Retrieve", self)
         self.cancel_button = QPushButton("Cancel", self)
@@ -388,15 +390,17 @@ class PacsDock(QWidget):
         self.studies = {s.study_uid: s for s in studies}
         for study in studies:
             here = cached.get(study.study_uid)
-            item = QTreeWidgetItem([study.patient_name or "(no name)", study.patient_id, study.date,
-                                    "/".join(study.modalities), str(sum(s.n_instances or 0 for s in study.series)),
-                                    "complete" if here and here.complete else ("partial" if here else "")])
+            item = QTreeWidgetItem([study.patient_name or "(no name)", "/".join(study.modalities),
+                                    str(sum(s.n_instances or 0 for s in study.series)),
+                                    "in cache" if here and here.complete else ("partial" if here else ""),
+                                    study.date, study.patient_id])
             item.setData(0, Qt.ItemDataRole.UserRole, (study.study_uid, None))
             item.setToolTip(0, f"{study.description}\naccession {study.accession or '-'}\n{study.study_uid}")
             for series in study.series:
                 child = QTreeWidgetItem([f"{series.number if series.number is not None else '-'} "
-                                         f"{series.description}", "", "", series.modality,
-                                         str(series.n_instances if series.n_instances is not None else "?"), ""])
+                                         f"{series.description}", series.modality,
+                                         str(series.n_instances if series.n_instances is not None else "?"), "",
+                                         "", ""])
                 child.setData(0, Qt.ItemDataRole.UserRole, (study.study_uid, series.series_uid))
                 item.addChild(child)
             self.results.addTopLevelItem(item)
@@ -479,7 +483,7 @@ class PacsDock(QWidget):
     def _mark(self, series_uid: str, text: str) -> None:
         item = self._series_item(series_uid)
         if item is not None:
-            item.setText(5, text)
+            item.setText(HERE, text)
 
     def _retrieved(self, result) -> None:
         lines = [s.summary() for s in result.series]

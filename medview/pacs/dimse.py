@@ -94,6 +94,8 @@ def _text(value) -> str:
 def _status_text(code: int, table: dict | None = None) -> str:
     from pynetdicom import status
 
+    if code == 0x0000:
+        return "0x0000 Success"
     entry = (table or status.GENERAL_STATUS).get(code) or status.GENERAL_STATUS.get(code)
     return f"0x{code:04X} {entry[1]}" if entry else f"0x{code:04X}"
 

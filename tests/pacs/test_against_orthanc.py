@@ -174,7 +174,8 @@ def test_cli_send_reports_every_instance(orthanc, report_files, tmp_path, capsys
     results = json.loads(capsys.readouterr().out)["results"]
     assert code == 1  # one file could not be sent
     assert [r["outcome"] for r in results] == ["success"] * len(report_files) + ["failure"]
-    assert results[0]["status"] == "0x0000" and "not a DICOM file" in results[-1]["message"]
+    assert results[0]["status"] == "0x0000" and results[0]["message"] == "0x0000 Success"
+    assert "not a DICOM file" in results[-1]["message"]
 
 
 def test_wrong_ae_title_or_port_is_a_clear_message_within_the_timeout(orthanc, capsys):

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from medview.gui.main_window import MainWindow
-from medview.gui.pacs_dock import read_nodes
+from medview.gui.pacs_dock import HERE, read_nodes
 from medview.pacs.cache import Cache
 from tests.pacs.conftest import study_uid_of
 
@@ -62,14 +62,14 @@ def test_search_retrieve_first_series_shown_then_the_study_from_the_cache(qtbot,
     dock = window.pacs
     assert search(qtbot, dock, patient_id="PGBM-001") == 1
     study = study_uid_of(originals, "mr_brain")
-    assert dock.results.topLevelItem(0).text(1) == "PGBM-001" and dock.results.topLevelItem(0).childCount() == 1
+    assert dock.results.topLevelItem(0).text(5) == "PGBM-001" and dock.results.topLevelItem(0).childCount() == 1
     progress = []
     dock.series_arrived.connect(lambda *args: progress.append(args))
     with qtbot.waitSignal(window.series_shown, timeout=TIMEOUT):
         with qtbot.waitSignal(dock.retrieved, timeout=TIMEOUT) as retrieved:
             qtbot.mouseClick(dock.retrieve_button, Qt.MouseButton.LeftButton)
     assert retrieved.args[0].complete and progress[0][1:] == (24, 24, True)
-    assert dock.results.topLevelItem(0).child(0).text(5) == "complete"
+    assert dock.results.topLevelItem(0).child(0).text(HERE) == "complete"
     qtbot.waitUntil(lambda: window.shown is not None and window.shown.n_slices == 24, timeout=TIMEOUT)
     assert Path(window.folder).is_relative_to(Cache().root)
     qtbot.waitUntil(lambda: dock.cached.topLevelItemCount() == 1, timeout=TIMEOUT)
@@ -107,7 +107,7 @@ def test_cancel_stops_the_retrieve_and_says_the_series_is_partial(qtbot, window,
     assert not result.complete and "cancelled" in result.series[0].reason
     assert 3 <= result.series[0].received < 30
     assert "PARTIAL" in dock.status.text() and dock.retrieve_button.isEnabled()
-    assert dock.results.topLevelItem(0).child(0).text(5).startswith("partial")
+    assert dock.results.topLevelItem(0).child(0).text(HERE).startswith("partial")
     assert not list(Cache().root.rglob("*.part"))
 
 
