@@ -128,12 +128,17 @@ class DimseClient:
                 rejections.append(f"{primitive.reason_str} (by the {primitive.source_str})")
 
         started = time.monotonic()
-        assoc = ae.associate(self.node.host, self.node.port, ae_title=self.node.aet, ext_neg=roles or None,
-                             evt_handlers=[(evt.EVT_ACSE_RECV, on_acse)] + list(handlers or []))
-        if assoc.is_established:
-            return assoc
-        if rejections:
-            raise PacsError(f"{self.node} refused the association: {rejections[0]}; check the PACS's AE title "
+        for _attempt in range(2):
+            assoc = ae.associate(self.node.host, self.node.port, ae_title=self.node.aet, ext_neg=roles or None,
+                                 evt_handlers=[(evt.EVT_ACSE_RECV, on_acse)] + list(handlers or []))
+            if assoc.is_established:
+                return assoc
+            if rejections or assoc.is_rejected or time.monotonic() - started >= self.node.timeout:
+                break
+            # a peer that rejects and closes at once can beat pynetdicom to its own rejection: ask once more
+        if rejections or assoc.is_rejected:
+            reason = rejections[0] if rejections else "rejected"
+            raise PacsError(f"{self.node} refused the association: {reason}; check the PACS's AE title "
                             f"(--aet {self.node.aet}) and that it knows medview's ({self.node.calling_aet})")
         raise PacsError(self._why_unreachable(time.monotonic() - started))
 
@@ -151,8 +156,12 @@ class DimseClient:
             return f"{node.host}:{node.port} did not answer within {timeout:g} s"
         except OSError as error:
             return f"{node.host}:{node.port} cannot be reached: {error.strerror or error}"
-        return (f"{node.host}:{node.port} accepts connections but did not answer as a DICOM node (no association "
-                f"after {waited:.1f} s, timeout {timeout:g} s): is it the PACS's DICOM port?")
+        if waited >= timeout:
+            return (f"{node.host}:{node.port} accepts connections but gave no DICOM association within {timeout:g} s: "
+                    "is it the PACS's DICOM port?")
+        return (f"{node.host}:{node.port} accepts connections but did not accept a DICOM association: check the "
+                f"PACS's AE title (--aet {node.aet}), that it knows medview's ({node.calling_aet}), and that "
+                f"{node.port} is its DICOM port")
 
     # -- C-ECHO -----------------------------------------------------------------------------------------------
     def echo(self) -> float:

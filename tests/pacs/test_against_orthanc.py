@@ -183,7 +183,7 @@ def test_wrong_ae_title_or_port_is_a_clear_message_within_the_timeout(orthanc, c
         "refused the association: Called AE title not recognised": ["--aet", "NOT_ORTHANC",
                                                                     "--port", str(orthanc.dicom_port)],
         "nothing listens on 127.0.0.1:": ["--aet", "ORTHANC", "--port", "9"],
-        "did not answer as a DICOM node": ["--aet", "ORTHANC", "--port", str(orthanc.http_port)],
+        "did not accept a DICOM association": ["--aet", "ORTHANC", "--port", str(orthanc.http_port)],
     }
     for expected, flags in cases.items():
         started = time.monotonic()

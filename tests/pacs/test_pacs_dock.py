@@ -38,9 +38,13 @@ def window(qtbot, tmp_path, orthanc):
 def search(qtbot, dock, **fields):
     for name, value in fields.items():
         getattr(dock, name).setText(value)
-    with qtbot.waitSignal(dock.searched, timeout=TIMEOUT) as found:
-        qtbot.mouseClick(dock.search_button, Qt.MouseButton.LeftButton)
-    return found.args[0]
+    found, problems = [], []
+    dock.searched.connect(found.append)
+    dock.failed.connect(problems.append)
+    qtbot.mouseClick(dock.search_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(found or problems), timeout=TIMEOUT)
+    assert not problems, problems
+    return found[0]
 
 
 def test_nodes_live_in_the_settings_and_echo_answers(qtbot, window, orthanc):
@@ -140,3 +144,62 @@ def _series_at(orthanc, study_uid):
     from tests.pacs.conftest import node_of
 
     return DimseClient(node_of(orthanc)).series_of(study_uid)
+
+
+@pytest.fixture
+def two_series_orthanc(shared_data, tmp_path):
+    """A study of two series: the CT sample, and ten of its slices again as series 4 (new series and instance
+    UIDs, the pixels unchanged)."""
+    from pydicom.uid import generate_uid
+
+    from tests.pacs.conftest import dicom_files
+    from tests.pacs.orthanc_server import remove, start_orthanc
+
+    files = dicom_files(shared_data / "samples" / "ct_chest")
+    copies = tmp_path / "series4"
+    copies.mkdir()
+    series_uid = generate_uid()
+    for path in files[:10]:
+        dataset = pydicom.dcmread(path)
+        dataset.SeriesInstanceUID, dataset.SeriesNumber = series_uid, 4
+        dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        dataset.save_as(copies / path.name)
+    server = start_orthanc()
+    try:
+        server.upload(files + dicom_files(copies))
+        yield server
+    finally:
+        remove(server)
+
+
+def test_the_first_series_opens_while_the_rest_arrives(qtbot, tmp_path, two_series_orthanc):
+    server = two_series_orthanc
+    main = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), with_inference=False)
+    qtbot.addWidget(main)
+    main.show()
+    main.pacs_dock.show()
+    dock = main.pacs
+    dock.add_node({"name": "two", "kind": "dimse", "host": "127.0.0.1", "port": str(server.dicom_port),
+                   "aet": "ORTHANC", "calling_aet": "MEDVIEW", "scp_port": str(server.scp_port)})
+    assert search(qtbot, dock, patient_id="Lung_Dx-A0002") == 1
+    assert dock.results.topLevelItem(0).childCount() == 2
+    folder_when_series_2_started = []
+
+    def watch(event):
+        from medview.pacs.retrieve import SeriesStarted
+
+        if isinstance(event, SeriesStarted) and event.index == 1:
+            folder_when_series_2_started.append(main.folder)
+
+    dock.retrieve_job = None
+    with qtbot.waitSignal(dock.retrieved, timeout=TIMEOUT) as retrieved:
+        dock.retrieve()
+        dock.jobs["retrieve"].worker.yielded.connect(watch)
+    result = retrieved.args[0]
+    assert result.complete and [s.expected for s in result.series] == [30, 10]
+    first = result.series[0]
+    assert folder_when_series_2_started == [str(Path(first.folder) / first.series_uid)]  # series 3 on screen
+    # once all has arrived the whole study is shown, still on series 3
+    qtbot.waitUntil(lambda: main.catalog is not None and len(main.catalog.volumes) == 2, timeout=TIMEOUT)
+    assert main.folder == str(first.folder) and main.shown.info.series_number == 3
+    main.cancel_loading()
