@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,6 @@ import pydicom
 from medview.errors import MedviewError
 from medview.io import atomic
 from medview.pacs.query import checked_uid
-
-_HEADER_TAGS = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"]
 
 
 @dataclass(frozen=True)
@@ -32,13 +31,42 @@ class Arrived:
     size: int
 
 
+def _check_whole(dataset, cut_short: bool) -> None:
+    """An image whose pixel data ended early (a connection cut in the middle of a WADO-RS part) is refused:
+    a truncated file never enters the cache."""
+    from medview.io.limits import image_bytes
+
+    uid = str(dataset.get("SOPInstanceUID", "?"))
+    pixels = next((dataset[k] for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData") if k in dataset),
+                  None)
+    if cut_short or ("Rows" in dataset and "Columns" in dataset and pixels is None):
+        raise MedviewError(f"the instance {uid} arrived truncated (it ends before its pixel data does) and was "
+                           "not kept")
+    syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+    if pixels is None or syntax is None or syntax.is_encapsulated:
+        return
+    try:
+        rows, columns, bits = int(dataset.Rows), int(dataset.Columns), int(dataset.BitsAllocated)
+        samples, frames = int(dataset.get("SamplesPerPixel", 1)), int(dataset.get("NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError):
+        return
+    needed = (-(-rows * columns * samples * frames // 8) if bits == 1 else
+              image_bytes(rows, columns, samples, bits, frames))
+    if len(pixels.value or b"") < needed:
+        raise MedviewError(f"the instance {uid} arrived truncated ({len(pixels.value or b'')} of {needed} pixel "
+                           "bytes) and was not kept")
+
+
 def read_uids(data: bytes, expected_series: str | None = None) -> tuple[str, str, str, str]:
     """(study, series, SOP instance, SOP class) UIDs of an encoded DICOM file, checked; an instance of
-    another series than the one asked for is refused."""
+    another series than the one asked for, or one that arrived truncated, is refused."""
     try:
-        header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=_HEADER_TAGS)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            header = pydicom.dcmread(io.BytesIO(data))
     except Exception as error:  # noqa: BLE001 - whatever the bytes are, they are not a DICOM file we keep
         raise MedviewError(f"an instance that arrived is not a readable DICOM file: {error}") from error
+    _check_whole(header, any("End of file reached" in str(w.message) for w in caught))
     uids = (checked_uid(header.get("StudyInstanceUID"), "StudyInstanceUID"),
             checked_uid(header.get("SeriesInstanceUID"), "SeriesInstanceUID"),
             checked_uid(header.get("SOPInstanceUID"), "SOPInstanceUID"),

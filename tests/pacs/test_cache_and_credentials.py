@@ -210,3 +210,16 @@ def test_wrong_dicomweb_password_is_one_clear_line(orthanc, monkeypatch, capsys)
     error = capsys.readouterr().err
     assert "refused a search (401): check the credentials (from MEDVIEW_DICOMWEB_USER/PASSWORD)" in error
     assert "wrong" not in error
+
+
+@pytest.mark.filterwarnings("ignore:End of file reached")
+def test_an_instance_cut_short_never_enters_the_cache(ct_files, shared_data):
+    """A connection cut in the middle of an instance (native pixels, or a JPEG 2000 codestream) leaves no file."""
+    cache = Cache()
+    jpeg2000 = shared_data / "dicom_cases" / "mr_transfer_syntaxes_mosaic" / "9.dcm"
+    for path in (ct_files[0], jpeg2000):
+        whole = _bytes(path)
+        with pytest.raises(MedviewError, match="arrived truncated"):
+            cache.store(whole[:len(whole) - 5000])
+    assert not list(cache.root.rglob("*.dcm")) and not list(cache.root.rglob("*.part"))
+    assert cache.store(_bytes(jpeg2000)).path.read_bytes() == _bytes(jpeg2000)

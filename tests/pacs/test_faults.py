@@ -41,31 +41,51 @@ def lonely_orthanc(shared_data):
         remove(server)
 
 
-@pytest.mark.parametrize("method", ["get", "move"])
+def client_for(method: str, server):
+    if method == "wado":
+        from medview.pacs.credentials import Credentials
+        from medview.pacs.dicomweb import WebClient
+        from medview.pacs.nodes import WebNode
+        from tests.pacs.orthanc_server import PASSWORD, USER
+
+        return WebClient(WebNode.checked(server.dicomweb, timeout=5.0), Credentials("test", user=USER,
+                                                                                     password=PASSWORD))
+    return DimseClient(node_of(server, timeout=5.0))
+
+
+@pytest.mark.parametrize("method", ["get", "move", "wado"])
 def test_server_stopped_mid_retrieve_gives_a_partial_series_then_a_retry_completes(method, lonely_orthanc,
                                                                                    shared_data):
+    """C-GET and C-MOVE: the PACS waits for each C-STORE answer, so exactly N arrive. WADO-RS: parts the
+    server had already written into the socket before it died may still be read after the Nth."""
     server = lonely_orthanc
-    client = DimseClient(node_of(server, timeout=5.0))
+    client = client_for(method, server)
     study_uid = str(pydicom.dcmread(dicom_files(shared_data / "samples" / "ct_chest")[0]).StudyInstanceUID)
     cache = StopsTheServerAfter(server, N)
     _events, result = drain(retrieve_study(client, study_uid, cache, method=method))
 
     series = result.series[0]
-    assert not result.complete and not series.complete
-    assert series.received == N and series.expected == 30  # exactly what arrived before the server died
-    assert "PARTIAL" in series.summary() and "connection" in series.reason
+    received = series.received
+    assert not result.complete and not series.complete and series.expected == 30
+    if method == "wado":
+        assert N <= received < 30, series.summary()
+    else:
+        assert received == N  # exactly what arrived before the server died
+        assert "connection" in series.reason
+    assert "PARTIAL" in series.summary()
     cached = Cache().find(study_uid)
-    assert not cached.complete and cached.series[0].present == N and cached.series[0].reason == series.reason
+    assert not cached.complete and cached.series[0].present == received
+    assert cached.series[0].reason == series.reason
     files = sorted(result.folder.rglob("*"))
     assert not [p for p in files if p.suffix == ".part" or p.name.startswith(".")]  # nothing half-written
     for path in (p for p in files if p.is_file()):
         assert pydicom.dcmread(path).pixel_array.shape == (512, 512)
 
     server.start()  # back, same storage
-    client = DimseClient(node_of(server, timeout=5.0))
-    events, retry = drain(retrieve_study(client, study_uid, Cache(), method=method))
+    events, retry = drain(retrieve_study(client_for(method, server), study_uid, Cache(), method=method))
     assert retry.complete, [s.summary() for s in retry.series]
-    assert events[0].already == N and sum(1 for e in events if type(e).__name__ == "InstanceArrived") == 30 - N
+    assert events[0].already == received
+    assert sum(1 for e in events if type(e).__name__ == "InstanceArrived") == 30 - received
     originals = {str(pydicom.dcmread(p).SOPInstanceUID): p for p in dicom_files(shared_data / "samples/ct_chest")}
     files = sorted(retry.folder.rglob("*.dcm"))
     assert len(files) == 30
