@@ -93,31 +93,29 @@ def medview_retrieve(client, study_uid: str, method: str) -> dict:
     import pydicom
 
     from medview.pacs.cache import Cache
-    from medview.pacs.retrieve import InstanceArrived, retrieve_study
+    from medview.pacs.retrieve import InstanceArrived, follow, retrieve_study
 
     cache = Cache()
     if cache.find(study_uid) is not None or cache.study_folder(study_uid).exists():
         cache.forget(study_uid)
     started = time.perf_counter()
     first = None
-    transfer = retrieve_study(client, study_uid, cache, method=method)
-    total = n = 0
-    while True:
-        try:
-            event = next(transfer)
-        except StopIteration as finished:
-            result = finished.value
-            break
+    counts = {"bytes": 0, "n": 0}
+
+    def arrived(event) -> None:
+        nonlocal first
         if isinstance(event, InstanceArrived):
-            total += event.arrived.size
-            n += 1
+            counts["bytes"] += event.arrived.size
+            counts["n"] += 1
             if first is None:
                 dataset = pydicom.dcmread(event.arrived.path)
                 _hounsfield = dataset.pixel_array * float(dataset.RescaleSlope) + float(dataset.RescaleIntercept)
                 first = time.perf_counter() - started
+
+    result = follow(retrieve_study(client, study_uid, cache, method=method), arrived)
     seconds = time.perf_counter() - started
     assert result.complete, [s.summary() for s in result.series]
-    return {"seconds": seconds, "bytes": total, "n": n, "first": first}
+    return {"seconds": seconds, "bytes": counts["bytes"], "n": counts["n"], "first": first}
 
 
 def first_slice_shown(server, study, method: str) -> float:

@@ -133,7 +133,7 @@ def run_get(args: argparse.Namespace) -> int:
     from medview.pacs.arrival import FolderSink
     from medview.pacs.cache import Cache
     from medview.pacs.query import checked_uid
-    from medview.pacs.retrieve import InstanceArrived, SeriesResult, SeriesStarted, retrieve_study
+    from medview.pacs.retrieve import InstanceArrived, SeriesResult, SeriesStarted, follow, retrieve_study
 
     study_uid = checked_uid(args.study, "--study")
     series_uids = [checked_uid(uid, "--series") for uid in args.series]
@@ -158,21 +158,20 @@ def run_get(args: argparse.Namespace) -> int:
         args.move_to = ae_title(args.move_to, "--move-to") if args.move_to else client.node.calling_aet
     transfer = retrieve_study(client, study_uid, sink, series_uids or None, method=method, move_to=args.move_to)
     interactive = sys.stderr.isatty()
-    while True:
-        try:
-            event = next(transfer)
-        except StopIteration as finished:
-            result = finished.value
-            break
+
+    def say(event) -> None:
         if isinstance(event, SeriesStarted):
-            print(f"series {event.index + 1}/{event.n_series} {event.series.description or event.series.series_uid}"
-                  f": {event.expected} instances ({event.already} already here)", file=sys.stderr)
+            name = event.series.description or event.series.series_uid
+            print(f"series {event.index + 1}/{event.n_series} {name}: {event.expected} instances "
+                  f"({event.already} already here)", file=sys.stderr)
         elif isinstance(event, InstanceArrived) and interactive:
             print(f"\r  {event.done}/{event.expected}", end="", file=sys.stderr)
         elif isinstance(event, SeriesResult):
             if interactive:
                 print(file=sys.stderr)
             print(event.summary())
+
+    result = follow(transfer, say)
     print(f"{'complete' if result.complete else 'PARTIAL'}: {result.folder}")
     return 0 if result.complete else 1
 

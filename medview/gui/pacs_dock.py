@@ -174,6 +174,13 @@ def cached_job(limit_bytes: int, token):
     return Cache(limit_bytes=limit_bytes).studies()
 
 
+def touch_job(study_uid: str, token):
+    from medview.pacs.cache import Cache
+
+    yield None
+    Cache().touch(study_uid)
+
+
 def forget_job(study_uid: str, token):
     from medview.pacs.cache import Cache
 
@@ -534,13 +541,8 @@ class PacsDock(QWidget):
             self.open_study(study.folder, study.study_uid)
 
     def open_study(self, folder, study_uid: str, series=None, k=None) -> None:
-        """Open a cached study in the viewer (no network)."""
-        from medview.pacs.cache import Cache
-
-        try:
-            Cache().touch(study_uid)
-        except MedviewError:
-            pass
+        """Open a cached study in the viewer (no network); it becomes the last the size limit would forget."""
+        self._run("touch", touch_job, study_uid)
         self.window.open_path(str(folder), series, k)
 
     def forget(self) -> None:

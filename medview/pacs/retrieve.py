@@ -71,6 +71,17 @@ class StudyResult:
         return bool(self.series) and all(s.complete for s in self.series)
 
 
+def follow(transfer: Generator, on_event=None):
+    """Run a retrieve (or any generator) to its end, handing each event to `on_event`; its returned value."""
+    while True:
+        try:
+            event = next(transfer)
+        except StopIteration as finished:
+            return finished.value
+        if on_event is not None:
+            on_event(event)
+
+
 def describe(series: SeriesMatch) -> str:
     number = f"{series.number} " if series.number is not None else ""
     return f"{number}{series.modality} {series.description!r}".strip()

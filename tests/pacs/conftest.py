@@ -69,12 +69,10 @@ def web_environment(orthanc, monkeypatch):
 
 def drain(generator):
     """Run a retrieve to its end: (the events it yielded, the result it returned)."""
-    events = []
-    while True:
-        try:
-            events.append(next(generator))
-        except StopIteration as finished:
-            return events, finished.value
+    from medview.pacs.retrieve import follow
+
+    events: list = []
+    return events, follow(generator, events.append)
 
 
 def study_uid_of(originals: dict, folder_name: str) -> str:
