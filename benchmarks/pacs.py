@@ -86,7 +86,7 @@ def reference_wado(server, study_uid: str, series_uid: str) -> dict:
             if first is None:
                 first = time.perf_counter() - started
             total += len(chunk)
-    return {"seconds": time.perf_counter() - started, "bytes": total, "n": 275, "first": first}
+    return {"seconds": time.perf_counter() - started, "bytes": total, "n": None, "first": first}
 
 
 def medview_retrieve(client, study_uid: str, method: str) -> dict:
@@ -161,8 +161,11 @@ def first_slice_shown(server, study, method: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--folder", default=str(CT), help="the study to retrieve (default: the 275-slice CT)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="check that the script runs (any folder, even while a model trains); no figures")
     args = parser.parse_args()
-    if LOCK.exists():
+    if LOCK.exists() and not args.smoke:
         print(f"{LOCK} exists: a model is training on this machine; benchmark later", file=sys.stderr)
         return 2
     os.environ["MEDVIEW_DATA"] = tempfile.mkdtemp(prefix="medview-bench-data-")
@@ -174,7 +177,7 @@ def main() -> int:
     from medview.pacs.query import StudyQuery
     from tests.pacs.orthanc_server import PASSWORD, USER, remove, start_orthanc
 
-    files = sorted(p for p in CT.rglob("*") if p.is_file() and p.suffix == ".dcm")
+    files = sorted(p for p in Path(args.folder).rglob("*") if p.is_file() and p.suffix == ".dcm")
     server = start_orthanc()
     try:
         server.upload(files)
@@ -182,7 +185,7 @@ def main() -> int:
         dimse = DimseClient(DimseNode("127.0.0.1", server.dicom_port, "ORTHANC", "MEDVIEW", server.scp_port, 30.0))
         web = WebClient(WebNode.checked(server.dicomweb, timeout=60), Credentials("benchmark", user=USER,
                                                                                   password=PASSWORD))
-        [study] = dimse.find(StudyQuery(patient_id="LIDC-IDRI-0314"))
+        [study] = dimse.find(StudyQuery())
         series_uid = study.series[0].series_uid
         rows = {
             "reference C-GET (plain pynetdicom SCU)": lambda: reference_get(server, study.study_uid, series_uid),
@@ -200,11 +203,13 @@ def main() -> int:
                  for method in ("C-GET", "WADO-RS")}
     finally:
         remove(server)
-    print(f"275-slice CT ({sum(p.stat().st_size for p in files) / 1e6:.1f} MB in {len(files)} files) over "
+    if args.smoke:
+        print("smoke run: the script works; these are not figures")
+    print(f"{args.folder} ({sum(p.stat().st_size for p in files) / 1e6:.1f} MB in {len(files)} files) over "
           f"loopback from Orthanc, median of {args.repeats}")
     print(f"{'row':42} {'instances':>9} {'seconds':>8} {'MB/s':>7} {'first image s':>14}")
     for name, row in table.items():
-        print(f"{name:42} {row['n']:>9} {row['seconds']:>8.2f} {row['bytes'] / 1e6 / row['seconds']:>7.1f} "
+        print(f"{name:42} {row['n'] or '-':>9} {row['seconds']:>8.2f} {row['bytes'] / 1e6 / row['seconds']:>7.1f} "
               f"{row['first']:>14.3f}")
     for method, seconds in shown.items():
         print(f"first slice shown in the window, {method:8}: {seconds:.2f} s (Retrieve clicked → series_shown)")

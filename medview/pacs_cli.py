@@ -91,8 +91,8 @@ def client_for(args: argparse.Namespace):
 
 
 def run_echo(args: argparse.Namespace) -> int:
-    client = client_for(args)
-    milliseconds = client.echo()
+    with client_for(args) as client:
+        milliseconds = client.echo()
     print(f"{client.node}: answered in {milliseconds:.0f} ms")
     return 0
 
@@ -103,7 +103,8 @@ def run_find(args: argparse.Namespace) -> int:
     query = StudyQuery(patient_id=args.patient_id, patient_name=args.patient_name, modality=args.modality,
                        date_from=dicom_date(args.date_from, "--date-from"),
                        date_to=dicom_date(args.date_to, "--date-to"), accession=args.accession)
-    studies = client_for(args).find(query)
+    with client_for(args) as client:
+        studies = client.find(query)
     if args.json:
         print(json.dumps(as_json(studies), indent=1))
         return 0
@@ -180,7 +181,8 @@ def run_send(args: argparse.Namespace) -> int:
     from medview import cli_values
 
     files = [str(cli_values.path(path, "FILES")) for path in args.files]
-    results = client_for(args).send(files)
+    with client_for(args) as client:
+        results = client.send(files)
     if args.json:
         print(json.dumps({"results": [r.as_json() for r in results]}, indent=1))
     else:

@@ -146,13 +146,14 @@ class NodeDialog(QDialog):
 # -- worker jobs (plain data in, plain data out) ---------------------------------------------------------------
 def echo_job(node: dict, token):
     yield None
-    client = client_of(node)
-    return str(client.node), client.echo()
+    with client_of(node) as client:
+        return str(client.node), client.echo()
 
 
 def find_job(node: dict, query, token):
     yield None
-    return client_of(node).find(query)
+    with client_of(node) as client:
+        return client.find(query)
 
 
 def retrieve_job(node: dict, study_uid: str, series_uids, method: str, limit_bytes: int, opened, token):

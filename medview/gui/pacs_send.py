@@ -40,7 +40,8 @@ def send_job(reading, sources, node: dict, folder: Path, source_folder, token):
     yield "exporting"
     files = export_report(reading, sources, Targets(dicom_folder=folder), source_folder=source_folder)
     yield "sending"
-    return client_of(node).send([str(path) for path in files])
+    with client_of(node) as client:
+        return client.send([str(path) for path in files])
 
 
 class SendToPacs(QWidget):

@@ -89,6 +89,10 @@ class FolderSink:
     def has(self, study_uid: str, series_uid: str, sop_uid: str) -> bool:
         return self.path_of(study_uid, series_uid, sop_uid).is_file()
 
+    def present(self, study_uid: str, series_uid: str) -> set[str]:
+        """A flat folder cannot tell a series' files apart: `has` answers instance by instance."""
+        return set()
+
     def store(self, data: bytes, expected_series: str | None = None) -> Arrived:
         study, series, sop, sop_class = read_uids(data, expected_series)
         path = self.path_of(study, series, sop)

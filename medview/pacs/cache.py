@@ -220,8 +220,9 @@ class Cache:
             data = self.read_manifest(study_uid) or {"study_uid": study_uid, "series": {}}
             entry = data["series"].get(series.series_uid, {})
             entry.update(modality=series.modality, number=series.number, description=series.description,
-                         expected=sorted(i.sop_uid for i in instances), complete=False,
-                         reason=entry.get("reason") or "retrieving")
+                         count=series.n_instances, complete=False, reason=entry.get("reason") or "retrieving")
+            if instances:  # listed one by one (else only counted: known once all have arrived)
+                entry["expected"] = sorted(i.sop_uid for i in instances)
             data["series"][series.series_uid] = entry
             self._write_manifest(data)
 
@@ -232,6 +233,9 @@ class Cache:
             entry = data["series"].setdefault(result.series_uid, {"expected": []})
             present = self._present(result.study_uid, result.series_uid)
             expected = set(entry.get("expected") or [])
+            if not expected and result.complete:  # counted, not listed: what arrived is the series
+                expected = present
+                entry["expected"] = sorted(present)
             entry["complete"] = bool(expected) and expected <= present and result.complete
             entry["reason"] = "" if entry["complete"] else (result.reason or "incomplete")
             self._write_manifest(data)
@@ -242,6 +246,10 @@ class Cache:
             data = self.read_manifest(study_uid)
             if data is not None:
                 self._write_manifest(data)
+
+    def present(self, study_uid: str, series_uid: str) -> set[str]:
+        """SOPInstanceUIDs of the series on disk."""
+        return self._present(study_uid, series_uid)
 
     def _present(self, study_uid: str, series_uid: str) -> set[str]:
         folder = self.series_folder(study_uid, series_uid)
@@ -264,8 +272,9 @@ class Cache:
             for series_uid, entry in sorted(data.get("series", {}).items()):
                 present = self._present(uid, series_uid)
                 expected = set(entry.get("expected") or [])
+                count = len(expected) or int(entry.get("count") or 0)
                 series.append(CachedSeries(series_uid, str(entry.get("modality") or ""), entry.get("number"),
-                                           str(entry.get("description") or ""), len(expected),
+                                           str(entry.get("description") or ""), count,
                                            len(present & expected) if expected else len(present),
                                            bool(entry.get("complete")) and expected <= present,
                                            str(entry.get("reason") or "")))

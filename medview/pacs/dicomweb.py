@@ -72,8 +72,18 @@ class WebClient:
         self.credentials = credentials if credentials is not None else find_credentials(node.url)
         session = _wildcards_unescaped_session()
         self.credentials.apply(session)
+        self.session = session
         self.client = DICOMwebClient(node.url, session=session, timeout=node.timeout)
         self.client.set_http_retry_params(retry=False)  # a stopped server is said at once, not after 5 tries
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> WebClient:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
     def _say(self, error: Exception, doing: str) -> PacsError:
         """One line for an HTTP failure (the URL and status, never a credential)."""
@@ -153,14 +163,14 @@ class WebClient:
         return sorted(instances.values(), key=lambda i: (i.number is None, i.number or 0, i.sop_uid))
 
     # -- WADO-RS ------------------------------------------------------------------------------------------
-    def get(self, study_uid: str, series_uid: str, instances: list[InstanceMatch], wanted: list[InstanceMatch],
-            sink, token=None) -> Generator:
+    def get(self, study_uid: str, series_uid: str, instances: list[InstanceMatch] | None,
+            wanted: list[InstanceMatch] | None, sink, token=None, sop_classes=None) -> Generator:
         """WADO-RS: the whole series as one multipart stream, or the wanted instances one by one; yields each
         `Arrived` as its part is read; returns a `FetchEnd`."""
         import requests
         import urllib3
 
-        if len(wanted) == len(instances):
+        if instances is None or len(wanted) == len(instances):
             stream = self.client.iter_series(study_uid, series_uid, media_types=AS_STORED)
         else:
             stream = (self.client.retrieve_instance(study_uid, series_uid, i.sop_uid, media_types=AS_STORED)

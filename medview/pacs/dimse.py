@@ -21,10 +21,18 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from medview.errors import MedviewError
-from medview.pacs.contexts import MAX_CONTEXTS, plan_get, storage_contexts
+from medview.pacs.contexts import MAX_CONTEXTS, GetBatch, plan_get, storage_contexts
 from medview.pacs.errors import CacheFull, PacsError
 from medview.pacs.nodes import DimseNode
-from medview.pacs.query import InstanceMatch, SeriesMatch, StudyMatch, StudyQuery, matches_modality, to_int
+from medview.pacs.query import (
+    UID_PATTERN,
+    InstanceMatch,
+    SeriesMatch,
+    StudyMatch,
+    StudyQuery,
+    matches_modality,
+    to_int,
+)
 
 LOG = logging.getLogger("medview.pacs")
 
@@ -103,6 +111,20 @@ def _status_text(code: int, table: dict | None = None) -> str:
 class DimseClient:
     def __init__(self, node: DimseNode) -> None:
         self.node = node
+        self._finder = None  # one association for the C-FINDs of a search or a retrieve, closed by close()
+        self._message_id = 0
+
+    def close(self) -> None:
+        """Release the association the searches kept open."""
+        finder, self._finder = self._finder, None
+        if finder is not None:
+            self._end(finder)
+
+    def __enter__(self) -> DimseClient:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
     # -- associations --------------------------------------------------------------------------------------
     def _ae(self):
@@ -189,16 +211,21 @@ class DimseClient:
             assoc.release()
 
     # -- C-FIND -----------------------------------------------------------------------------------------------
-    def _find(self, identifier: Dataset) -> list[Dataset]:
+    def _find(self, identifier: Dataset, again: bool = True) -> list[Dataset]:
+        """One C-FIND on the association the searches share (opened on first use, kept until `close`)."""
         from pynetdicom import status as statuses
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
 
-        ae = self._ae()
-        ae.add_requested_context(FIND)
-        assoc = self._associate(ae)
+        reused = self._finder is not None and self._finder.is_established
+        if not reused:
+            self.close()
+            ae = self._ae()
+            ae.add_requested_context(FIND)
+            self._finder = self._associate(ae)
+        self._message_id = self._message_id % 65535 + 1
         answers = []
         try:
-            for status, found in assoc.send_c_find(identifier, FIND):
+            for status, found in self._finder.send_c_find(identifier, FIND, msg_id=self._message_id):
                 code = status.get("Status") if status else None
                 if code is None:
                     raise PacsError(f"{self.node} stopped answering the search (no response within "
@@ -209,8 +236,11 @@ class DimseClient:
                 elif code != 0x0000:
                     raise PacsError(f"{self.node} refused the search: "
                                     f"{_status_text(code, statuses.QR_FIND_SERVICE_CLASS_STATUS)}")
-        finally:
-            self._end(assoc)
+        except PacsError:
+            self.close()
+            if reused and again:  # the PACS may have closed an idle association: once more, on a new one
+                return self._find(identifier, again=False)
+            raise
         return answers
 
     def find(self, query: StudyQuery) -> list[StudyMatch]:
@@ -225,6 +255,7 @@ class DimseClient:
         identifier.AccessionNumber = query.accession
         identifier.StudyDescription = ""
         identifier.NumberOfStudyRelatedSeries = ""
+        identifier.SOPClassesInStudy = ""
         studies = []
         for found in self._find(identifier):
             try:
@@ -236,9 +267,12 @@ class DimseClient:
                 continue
             modalities = found.get("ModalitiesInStudy") or []
             modalities = [modalities] if isinstance(modalities, str) else [_text(m) for m in modalities]
+            classes = found.get("SOPClassesInStudy") or []
+            classes = [classes] if isinstance(classes, str) else list(classes)
             studies.append(StudyMatch(uid, _text(found.get("PatientID")), _text(found.get("PatientName")),
                                       _text(found.get("StudyDate")), [m for m in modalities if m],
-                                      _text(found.get("AccessionNumber")), _text(found.get("StudyDescription"))))
+                                      _text(found.get("AccessionNumber")), _text(found.get("StudyDescription")),
+                                      sop_classes=[c for c in map(_text, classes) if UID_PATTERN.fullmatch(c)]))
         for study in studies:
             study.series = self.series_of(study.study_uid)
         return [s for s in studies if matches_modality(s, query.modality)]
@@ -322,14 +356,17 @@ class DimseClient:
             identifier.SOPInstanceUID = list(sop_uids)
         return identifier
 
-    def get(self, study_uid: str, series_uid: str, instances: list[InstanceMatch], wanted: list[InstanceMatch],
-            sink, token=None) -> Generator:
+    def get(self, study_uid: str, series_uid: str, instances: list[InstanceMatch] | None,
+            wanted: list[InstanceMatch] | None, sink, token=None, sop_classes: list[str] | None = None) -> Generator:
         """C-GET the `wanted` instances of a series (all of them: one SERIES-level request); yields each
         `Arrived`; returns a `FetchEnd`. Storage contexts (SCP role) come from the SOP classes of `wanted`,
         15 contexts per class so that each instance can come as stored, 8 classes per association (see
         `contexts`)."""
-        batches = plan_get(wanted)
-        whole = len(batches) == 1 and len(wanted) == len(instances)
+        if instances is None:  # the whole series, its SOP classes as C-FIND gave them for the study
+            batches, whole = [GetBatch(tuple(sop_classes or ()), ())], True
+        else:
+            batches = plan_get(wanted)
+            whole = len(batches) == 1 and len(wanted) == len(instances)
         failed, reason = 0, None
         for batch in batches:
             end = yield from self._get_batch(study_uid, series_uid, batch, None if whole else batch.sop_uids,
@@ -360,8 +397,9 @@ class DimseClient:
         responses = assoc.send_c_get(self._identifier(study_uid, series_uid, sop_uids), GET)
         return (yield from self._follow(assoc, responses, arrivals, problems, token, "C-GET"))
 
-    def move(self, study_uid: str, series_uid: str, instances: list[InstanceMatch], wanted: list[InstanceMatch],
-             sink, token=None, move_to: str | None = None) -> Generator:
+    def move(self, study_uid: str, series_uid: str, instances: list[InstanceMatch] | None,
+             wanted: list[InstanceMatch] | None, sink, token=None, move_to: str | None = None,
+             sop_classes: list[str] | None = None) -> Generator:
         """C-MOVE the `wanted` instances to `move_to` (default: medview's own storage SCP, which listens on
         `scp_port` as `calling_aet` while the move runs and writes what arrives through `sink`)."""
         from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
@@ -376,7 +414,7 @@ class DimseClient:
             scp = self._ae()
             scp.network_timeout = self.node.timeout
             classes = dict.fromkeys([c.abstract_syntax for c in AllStoragePresentationContexts] +
-                                    [i.sop_class_uid for i in wanted])
+                                    [i.sop_class_uid for i in wanted or []] + list(sop_classes or []))
             for sop_class in classes:
                 scp.add_supported_context(sop_class, ALL_TRANSFER_SYNTAXES)
             handler = self._store_handler(sink, series_uid, arrivals, token, problems)
@@ -390,7 +428,7 @@ class DimseClient:
             ae = self._ae()
             ae.add_requested_context(MOVE)
             assoc = self._associate(ae)
-            whole = len(wanted) == len(instances)
+            whole = instances is None or len(wanted) == len(instances)
             responses = assoc.send_c_move(self._identifier(study_uid, series_uid,
                                                            None if whole else [i.sop_uid for i in wanted]),
                                           destination, MOVE)

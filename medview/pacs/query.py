@@ -89,6 +89,7 @@ class StudyMatch:
     accession: str = ""
     description: str = ""
     series: list[SeriesMatch] = field(default_factory=list)
+    sop_classes: list[str] = field(default_factory=list)  # SOPClassesInStudy, when the PACS says
 
     def as_json(self) -> dict:
         return {"StudyInstanceUID": self.study_uid, "PatientID": self.patient_id,

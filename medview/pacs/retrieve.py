@@ -3,9 +3,9 @@ here yet, and say of every series whether it is complete, or partial and why.
 
 `retrieve_study` is a generator (the GUI runs it in a worker, the CLI in a loop): it yields `SeriesStarted`,
 each instance as it lands (`InstanceArrived`), and a `SeriesResult` per series; it returns a `StudyResult`.
-A series is complete only when every instance the PACS listed for it is on disk; anything else is reported as
-partial with the reason (connection lost, cancelled, cache full, instances the PACS failed to send). A retry
-asks only for what is missing.
+A series is complete only when every instance the PACS counted (or listed) for it is on disk and the PACS
+reported no failure; anything else is reported as partial with the reason (connection lost, cancelled, cache
+full, instances the PACS failed to send). A retry lists the instances and asks only for what is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from medview.errors import MedviewError
 from medview.pacs.arrival import Arrived
+from medview.pacs.contexts import CLASSES_PER_GET
 from medview.pacs.errors import PacsError
 from medview.pacs.query import SeriesMatch, StudyMatch, StudyQuery, checked_uid
 
@@ -100,6 +101,13 @@ def retrieve_study(client, study_uid: str, sink, series_uids: list[str] | None =
                    method: str = "get", move_to: str | None = None) -> Generator:
     """Bring a study (or the series named in `series_uids`) into `sink`. `method`: "get" (C-GET, or WADO-RS for
     a DICOMweb client), "move" (C-MOVE). Yields progress; returns a `StudyResult`."""
+    try:
+        return (yield from _retrieve_study(client, study_uid, sink, series_uids, token, method, move_to))
+    finally:
+        client.close()  # the searches' association
+
+
+def _retrieve_study(client, study_uid: str, sink, series_uids, token, method: str, move_to) -> Generator:
     study = find_study(client, study_uid)
     series = study.series
     if series_uids:
@@ -139,38 +147,55 @@ def retrieve_study(client, study_uid: str, sink, series_uids: list[str] | None =
 
 def _retrieve_series(client, study: StudyMatch, series: SeriesMatch, index: int, n_series: int, sink, token,
                      method: str, move_to: str | None) -> Generator:
-    instances = client.instances_of(study.study_uid, series.series_uid)
-    here = {i.sop_uid for i in instances if sink.has(study.study_uid, series.series_uid, i.sop_uid)}
-    wanted = [i for i in instances if i.sop_uid not in here]
-    sink.series_started(study.study_uid, series, instances)
-    yield SeriesStarted(study.study_uid, series, index, n_series, len(instances), len(here))
-    listed = {i.sop_uid for i in instances}
+    """One series. A first retrieve asks for the whole series at once, with the storage contexts of the SOP
+    classes C-FIND gave for the study and the instance count it gave for the series (no instance-level
+    C-FIND: on a PACS that reads its files to answer one, that costs as much as a quarter of the transfer).
+    A retry, or a PACS that did not say, lists the instances first and asks only for those missing."""
+    dimse = hasattr(client.node, "aet")
+    fresh = (bool(series.n_instances) and not sink.present(study.study_uid, series.series_uid) and
+             (not dimse or 0 < len(study.sop_classes) <= CLASSES_PER_GET))
+    if fresh:
+        instances, wanted, here, expected = None, None, set(), series.n_instances
+        sink.series_started(study.study_uid, series, [])
+    else:
+        instances = client.instances_of(study.study_uid, series.series_uid)
+        present = sink.present(study.study_uid, series.series_uid)
+        here = {i.sop_uid for i in instances if i.sop_uid in present or
+                sink.has(study.study_uid, series.series_uid, i.sop_uid)}
+        wanted = [i for i in instances if i.sop_uid not in here]
+        expected = len(instances)
+        sink.series_started(study.study_uid, series, instances)
+    yield SeriesStarted(study.study_uid, series, index, n_series, expected, len(here))
+    listed = None if instances is None else {i.sop_uid for i in instances}
     done, arrived_bytes = set(here), 0
     reason = None
-    if wanted:
+    if wanted is None or wanted:
         try:
             if method == "move":
-                transfer = client.move(study.study_uid, series.series_uid, instances, wanted, sink, token, move_to)
+                transfer = client.move(study.study_uid, series.series_uid, instances, wanted, sink, token, move_to,
+                                       sop_classes=study.sop_classes)
             else:
-                transfer = client.get(study.study_uid, series.series_uid, instances, wanted, sink, token)
+                transfer = client.get(study.study_uid, series.series_uid, instances, wanted, sink, token,
+                                      sop_classes=study.sop_classes)
             while True:
                 try:
                     arrived = next(transfer)
                 except StopIteration as finished:
                     reason = finished.value.reason
                     break
-                if arrived.sop_uid in listed:
+                if listed is None or arrived.sop_uid in listed:
                     done.add(arrived.sop_uid)
                 arrived_bytes += arrived.size
-                yield InstanceArrived(series.series_uid, arrived, len(done), len(instances))
+                yield InstanceArrived(series.series_uid, arrived, len(done), expected)
         except MedviewError as error:
             reason = str(error)
     if move_to and method == "move" and move_to != getattr(client.node, "calling_aet", move_to):
         reason = reason or f"sent to {move_to}, not into medview"
-    missing = len(listed - done)
-    if reason is None and missing:
+    missing = expected - len(done) if listed is None else len(listed - done)
+    if reason is None and missing > 0:
         reason = f"{missing} instance(s) the PACS listed did not arrive"
     if token is not None and token.cancelled:
         reason = "cancelled" if reason is None else reason
-    return SeriesResult(study.study_uid, series.series_uid, describe(series), len(instances), len(done & listed),
+    received = len(done) if listed is None else len(done & listed)
+    return SeriesResult(study.study_uid, series.series_uid, describe(series), expected, min(received, expected),
                         sink.study_folder(study.study_uid), reason, arrived_bytes)
