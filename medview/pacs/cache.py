@@ -103,13 +103,17 @@ class Cache:
         self.lock = threading.RLock()
         self.busy: set[str] = set()  # studies arriving now: never evicted
         self._size: int | None = None
+        self._made: set[Path] = set()  # folders already made (and made private) in this session
 
     # -- places -------------------------------------------------------------------------------------------
     def _ensure(self, folder: Path) -> Path:
+        if folder in self._made and folder.is_dir():
+            return folder
         atomic.ensure_folder(folder)
         for path in (self.root, self.root / "studies", self.root / "manifests"):
             if path.is_dir():
                 os.chmod(path, 0o700)
+        self._made.add(folder)
         return folder
 
     def study_folder(self, study_uid: str) -> Path:
@@ -153,7 +157,10 @@ class Cache:
         study, series, sop, sop_class = read_uids(data, expected_series)
         path = self.path_of(study, series, sop)
         with self.lock:
-            existed = path.stat().st_size if path.is_file() else 0
+            try:
+                existed = os.stat(path).st_size
+            except OSError:
+                existed = 0
             self._make_room(len(data) - existed, keep=study)
             self._ensure(path.parent)
             atomic.write_bytes(path, data, mode=0o600)
