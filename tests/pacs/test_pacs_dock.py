@@ -203,3 +203,29 @@ def test_the_first_series_opens_while_the_rest_arrives(qtbot, tmp_path, two_seri
     qtbot.waitUntil(lambda: main.catalog is not None and len(main.catalog.volumes) == 2, timeout=TIMEOUT)
     assert main.folder == str(first.folder) and main.shown.info.series_number == 3
     main.cancel_loading()
+
+
+def test_a_dicomweb_node_is_added_in_its_dialog_and_retrieves_by_wado_rs(qtbot, window, web_environment,
+                                                                         originals):
+    from medview.gui.pacs_dock import NodeDialog
+
+    dock = window.pacs
+    dialog = NodeDialog(dock)
+    qtbot.addWidget(dialog)
+    dialog.name.setText("web")
+    dialog.kind.setCurrentIndex(1)
+    dialog.url.setText("https://medview:secret@pacs/dicom-web")
+    dialog._accept()
+    assert "must not carry a user name or password" in dialog.problem.text()
+    dialog.url.setText(web_environment.dicomweb)
+    dialog._accept()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    dock.add_node(dialog.node())
+    assert [dock.method.itemText(i) for i in range(dock.method.count())] == ["WADO-RS"]
+    assert search(qtbot, dock, patient_name="PGBM*") == 1
+    with qtbot.waitSignal(dock.retrieved, timeout=TIMEOUT) as retrieved:
+        qtbot.mouseClick(dock.retrieve_button, Qt.MouseButton.LeftButton)
+    assert retrieved.args[0].complete
+    assert len(list(retrieved.args[0].folder.rglob("*.dcm"))) == 24
+    window.settings.sync()
+    assert "s3cret" not in Path(window.settings.fileName()).read_text()
