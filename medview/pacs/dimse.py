@@ -14,6 +14,7 @@ import queue
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,34 +37,67 @@ from medview.pacs.query import (
 
 LOG = logging.getLogger("medview.pacs")
 
-# C-STORE statuses medview answers with when it cannot keep an instance
+# the C-STORE status medview answers with once it takes no more (cancelled, cache full)
 _OUT_OF_RESOURCES = 0xA700
-_CANNOT_UNDERSTAND = 0xC000
 
 
 class Arrivals:
-    """Instances written on the network threads, waiting to be handed to the retrieve's caller; knows how many
-    are still being written, so that the end of a transfer waits for the last one instead of missing it."""
+    """Instances as they come off the network. The C-STORE handler hands the bytes over and answers at once;
+    one writer thread checks and writes them through the sink, so the PACS sends the next instance while the
+    last one is written (answering only after the write, the PACS waited about 4 ms per instance: a third of
+    a loopback transfer). At most `limit` bytes wait; beyond that the handler waits. A write that fails
+    (cache full, a truncated or foreign instance) is a problem of the transfer, which then ends partial; the
+    instances written wait in `ready()` for the retrieve's caller; `finish` waits for the last write."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink, series_uid: str, problems: list, limit: int = 64 * 1024 * 1024) -> None:
+        self.sink, self.series_uid, self.problems, self.limit = sink, series_uid, problems, limit
         self.queue: queue.Queue = queue.Queue()
-        self.busy = 0
-        self.idle = threading.Condition()
+        self.waiting: deque[bytes] = deque()
+        self.waiting_bytes = 0
+        self.closed = False
+        self.stopped = False  # the cache is full: refuse the rest
+        self.changed = threading.Condition()
+        self.writer: threading.Thread | None = None
 
-    def begin(self) -> None:
-        with self.idle:
-            self.busy += 1
+    def hand_over(self, data: bytes) -> None:
+        """Called on the network thread: queue one instance for writing (waiting while `limit` bytes wait)."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.waiting_bytes < self.limit or not self.waiting)
+            self.waiting.append(data)
+            self.waiting_bytes += len(data)
+            self.changed.notify_all()
+            if self.writer is None:
+                self.writer = threading.Thread(target=self._write, name="medview-pacs-writer", daemon=True)
+                self.writer.start()
 
-    def end(self, arrived=None) -> None:
-        if arrived is not None:
-            self.queue.put(arrived)
-        with self.idle:
-            self.busy -= 1
-            self.idle.notify_all()
+    def _write(self) -> None:
+        while True:
+            with self.changed:
+                self.changed.wait_for(lambda: self.waiting or self.closed)
+                if not self.waiting:
+                    return
+                data = self.waiting.popleft()
+            try:
+                self.queue.put(self.sink.store(data, expected_series=self.series_uid))
+            except CacheFull as error:
+                self.stopped = True
+                self.problems.append(str(error))
+            except MedviewError as error:
+                self.problems.append(str(error))
+            except OSError as error:  # the sink's own errors are MedviewErrors; this is the unforeseen
+                self.problems.append(f"an instance could not be written: {error}")
+            finally:
+                with self.changed:
+                    self.waiting_bytes -= len(data)
+                    self.changed.notify_all()
 
-    def wait_idle(self, timeout: float) -> None:
-        with self.idle:
-            self.idle.wait_for(lambda: self.busy == 0, timeout)
+    def finish(self, timeout: float) -> None:
+        """No more instances will come: let the writer write what waits, then stop."""
+        with self.changed:
+            self.closed = True
+            self.changed.notify_all()
+        if self.writer is not None:
+            self.writer.join(timeout)
 
     def ready(self):
         while not self.queue.empty():
@@ -322,24 +356,15 @@ class DimseClient:
         return sorted(instances.values(), key=lambda i: (i.number is None, i.number or 0, i.sop_uid))
 
     # -- retrieving ------------------------------------------------------------------------------------------
-    def _store_handler(self, sink, series_uid: str, arrivals: Arrivals, token, problems: list):
-        """The C-STORE handler: write what belongs to the series asked for, refuse anything else."""
+    @staticmethod
+    def _store_handler(arrivals: Arrivals, token):
+        """The C-STORE handler: hand the instance to the writer and answer at once (the writer checks that it
+        belongs to the series asked for and is whole)."""
 
         def on_store(event) -> int:
-            if token is not None and token.cancelled:
+            if (token is not None and token.cancelled) or arrivals.stopped:
                 return _OUT_OF_RESOURCES
-            arrivals.begin()
-            arrived = None
-            try:
-                arrived = sink.store(event.encoded_dataset(include_meta=True), expected_series=series_uid)
-            except CacheFull as error:
-                problems.append(str(error))
-                return _OUT_OF_RESOURCES
-            except MedviewError as error:
-                problems.append(str(error))
-                return _CANNOT_UNDERSTAND
-            finally:
-                arrivals.end(arrived)
+            arrivals.hand_over(event.encoded_dataset(include_meta=True))
             return 0x0000
 
         return on_store
@@ -390,9 +415,9 @@ class DimseClient:
             raise PacsError(f"{len(contexts)} presentation contexts do not fit one association ({MAX_CONTEXTS})")
         ae.requested_contexts = contexts
         roles = [build_role(sop_class, scp_role=True) for sop_class in batch.sop_classes]
-        arrivals = Arrivals()
         problems: list[str] = []
-        handler = self._store_handler(sink, series_uid, arrivals, token, problems)
+        arrivals = Arrivals(sink, series_uid, problems)
+        handler = self._store_handler(arrivals, token)
         assoc = self._associate(ae, handlers=[(evt.EVT_C_STORE, handler)], roles=roles)
         responses = assoc.send_c_get(self._identifier(study_uid, series_uid, sop_uids), GET)
         return (yield from self._follow(assoc, responses, arrivals, problems, token, "C-GET"))
@@ -407,8 +432,8 @@ class DimseClient:
 
         destination = move_to or self.node.calling_aet
         ours = destination == self.node.calling_aet
-        arrivals = Arrivals()
         problems: list[str] = []
+        arrivals = Arrivals(sink, series_uid, problems)
         server = None
         if ours:
             scp = self._ae()
@@ -417,7 +442,7 @@ class DimseClient:
                                     [i.sop_class_uid for i in wanted or []] + list(sop_classes or []))
             for sop_class in classes:
                 scp.add_supported_context(sop_class, ALL_TRANSFER_SYNTAXES)
-            handler = self._store_handler(sink, series_uid, arrivals, token, problems)
+            handler = self._store_handler(arrivals, token)
             try:
                 server = scp.start_server(("", self.node.scp_port), block=False, ae_title=self.node.calling_aet,
                                           evt_handlers=[(evt.EVT_C_STORE, handler)])
@@ -469,7 +494,7 @@ class DimseClient:
             if assoc.is_established:
                 assoc.release()
             assoc.join(self.node.timeout)
-        arrivals.wait_idle(self.node.timeout)  # a network thread may still be writing the last instance
+        arrivals.finish(self.node.timeout)  # the writer may still be writing the last instances
         yield from arrivals.ready()
         if problems:
             reason = problems[0] if reason is None else f"{reason}; {problems[0]}"

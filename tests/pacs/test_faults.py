@@ -56,8 +56,9 @@ def client_for(method: str, server):
 @pytest.mark.parametrize("method", ["get", "move", "wado"])
 def test_server_stopped_mid_retrieve_gives_a_partial_series_then_a_retry_completes(method, lonely_orthanc,
                                                                                    shared_data):
-    """C-GET and C-MOVE: the PACS waits for each C-STORE answer, so exactly N arrive. WADO-RS: parts the
-    server had already written into the socket before it died may still be read after the Nth."""
+    """The server is killed as the Nth instance is written. Instances already off the network by then (medview
+    answers a C-STORE before its writer is done; WADO-RS parts already in the socket) are still written whole;
+    the rest never arrives."""
     server = lonely_orthanc
     client = client_for(method, server)
     study_uid = str(pydicom.dcmread(dicom_files(shared_data / "samples" / "ct_chest")[0]).StudyInstanceUID)
@@ -67,10 +68,8 @@ def test_server_stopped_mid_retrieve_gives_a_partial_series_then_a_retry_complet
     series = result.series[0]
     received = series.received
     assert not result.complete and not series.complete and series.expected == 30
-    if method == "wado":
-        assert N <= received < 30, series.summary()
-    else:
-        assert received == N  # exactly what arrived before the server died
+    assert N <= received < 30, series.summary()
+    if method != "wado":
         assert "connection" in series.reason
     assert "PARTIAL" in series.summary()
     cached = Cache().find(study_uid)
