@@ -1,7 +1,9 @@
 """The PACS dock: the nodes (kept in the settings, never a credential), a C-ECHO / ping test, a study search, and
-the retrieve into the local cache, in a worker, with progress per series and Cancel. The first series opens
-as soon as it is complete while the rest arrives; a study already complete in the cache opens without the
-network, and "Forget" removes it from the cache.
+the retrieve into the local cache, in a worker, with progress per series and Cancel. The first image that
+arrives is shown at once, alone; its series replaces it as soon as it is complete while the rest arrives, and
+the whole study replaces that at the end (same series and slice). A retrieve never takes the screen from a
+folder the user opened meanwhile. A study already complete in the cache opens without the network, and
+"Forget" removes it from the cache.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from medview.gui.workers import Job
 
 NODES_KEY = "pacs/nodes"
 MODALITIES = ("", "CT", "MR", "CR", "DX", "US", "PT", "NM", "XA", "MG", "SR", "OT")
+NOT_IMAGES = ("SR", "KO", "PR", "SEG", "RTSTRUCT", "RTPLAN", "RTDOSE", "DOC", "REG", "FID")
 HERE = 3  # the results' column that says what is in the cache, and the progress of a series arriving
 METHODS = {"dimse": ("C-GET", "C-MOVE"), "web": ("WADO-RS",)}
 
@@ -451,6 +454,7 @@ class PacsDock(QWidget):
             return
         self.retrieving = study_uid
         self.opened_first.discard(study_uid)
+        self.folder_at_start, self.ours, self.series_modality = self.window.folder, None, ""
         self.progress.setRange(0, 0)
         self.retrieve_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -473,6 +477,7 @@ class PacsDock(QWidget):
         if isinstance(event, tuple):
             self.cache_root = event[1]
         elif isinstance(event, SeriesStarted):
+            self.series_modality = event.series.modality
             self.progress.setRange(0, max(1, event.expected))
             self.progress.setValue(event.already)
             self._mark(event.series.series_uid, f"{event.already}/{event.expected}")
@@ -480,13 +485,25 @@ class PacsDock(QWidget):
         elif isinstance(event, InstanceArrived):
             self.progress.setValue(event.done)
             self._mark(event.series_uid, f"{event.done}/{event.expected}")
+            if self.ours is None and self.series_modality not in NOT_IMAGES and self._ours_on_screen():
+                # the first image that arrives is shown at once, alone, while its series arrives
+                self._show(str(event.arrived.path))
         elif isinstance(event, SeriesResult):
             self._mark(event.series_uid, "complete" if event.complete else f"partial {event.received}/{event.expected}")
             self.series_arrived.emit(event.series_uid, event.received, event.expected, event.complete)
-            if event.complete and event.study_uid not in self.opened_first:
-                # the first series opens now, the rest goes on arriving
+            if event.complete and event.study_uid not in self.opened_first and self._ours_on_screen():
+                # the first series opens whole now, the rest goes on arriving
                 self.opened_first.add(event.study_uid)
-                self.window.open_path(str(Path(event.folder) / event.series_uid))
+                self._show(str(Path(event.folder) / event.series_uid))
+
+    def _ours_on_screen(self) -> bool:
+        """The viewer shows what it showed when the retrieve began, or what the retrieve opened: the user has
+        not opened something else meanwhile (which a retrieve never takes away)."""
+        return self.window.folder in (self.folder_at_start, self.ours)
+
+    def _show(self, path: str) -> None:
+        self.ours = path
+        self.window.open_path(path)
 
     def _mark(self, series_uid: str, text: str) -> None:
         item = self._series_item(series_uid)
@@ -497,14 +514,17 @@ class PacsDock(QWidget):
         lines = [s.summary() for s in result.series]
         state = "complete" if result.complete else "PARTIAL"
         self._say(f"{state}: " + "<br>".join(lines))
+        self._retrieve_ended()
         self.retrieved.emit(result)
-        first = next((s for s in result.series if s.complete), None)
-        if first is not None and self.window.folder == str(Path(first.folder) / first.series_uid):
+        if self.ours is not None and self.window.folder == self.ours and Path(self.ours).is_dir():
             # the viewer still shows the first series alone: show the whole study, at the same place
             shown = self.window.shown
             self.open_study(result.folder, result.study.study_uid,
                             series=shown.info.series_instance_uid if shown is not None else None,
                             k=self.window.view.k if shown is not None else None)
+        elif self.ours is not None and self.window.folder == self.ours:
+            # only the first image was shown (no series complete): show what arrived
+            self.open_study(result.folder, result.study.study_uid)
         self.refresh_cache()
 
     def _retrieve_ended(self) -> None:
