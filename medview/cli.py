@@ -8,6 +8,7 @@ import sys
 
 from medview import __version__
 from medview.errors import MedviewError
+from medview.memory import give_back_large_buffers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +61,7 @@ def _run_info(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """`medview SUBCOMMAND ...` runs a headless command; `medview [PATH] [viewer flags]` opens the viewer."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    give_back_large_buffers()
     parser = build_parser()
     if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in ("-h", "--help", "--version")):
         return _open_viewer(argv)

@@ -258,6 +258,9 @@ def worker() -> None:
 
     from medview.errors import MedviewError
     from medview.io import assemble_volume, load_volume, open_folder
+    from medview.memory import give_back_large_buffers
+
+    give_back_large_buffers()  # as medview's entry points do
 
     for name in WARM_UP:
         try:
@@ -316,6 +319,11 @@ class FuzzReport:
     #: the inputs that cost the most memory: (bytes above idle, largest volume loaded, name)
     heaviest: list[tuple[int, int, str]] = field(default_factory=list)
     peak_input: str = ""
+    #: the most an input cost beyond 1.3 × its own largest volume (its growth above the size it started at)
+    worst_excess_bytes: float = 0.0
+    worst_excess_input: str = ""
+    #: the most the worker held above its idle size before an input began (what earlier inputs left resident)
+    retained_bytes: int = 0
 
 
 class _Worker:
@@ -388,6 +396,10 @@ def run(count: int, seed: int, workdir: Path, timeout: float = TIMEOUT_S, nice: 
             report.heaviest = sorted([*report.heaviest, (outcome["growth"], outcome.get("largest", 0),
                                                          item.name)], reverse=True)[:5]
             report.largest_volume_bytes = max(report.largest_volume_bytes, outcome.get("largest", 0))
+            excess = outcome["growth"] - 1.3 * outcome.get("largest", 0)
+            if excess > report.worst_excess_bytes and not item.hostile:
+                report.worst_excess_bytes, report.worst_excess_input = excess, item.name
+            report.retained_bytes = max(report.retained_bytes, outcome["peak_above_idle"] - outcome["growth"])
             if item.hostile:
                 report.peak_hostile_bytes = max(report.peak_hostile_bytes, outcome["growth"])
             if progress:
