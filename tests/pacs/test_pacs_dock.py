@@ -123,10 +123,11 @@ def test_search_retrieve_first_series_shown_then_the_study_from_the_cache(qtbot,
     assert Cache().find(study) is None and window.catalog is None
 
 
-def test_cancel_stops_the_retrieve_and_says_the_series_is_partial(qtbot, window, originals):
+@pytest.mark.parametrize("method", ["C-GET", "C-MOVE"])
+def test_cancel_stops_the_retrieve_and_says_the_series_is_partial(method, qtbot, window, originals):
     dock = window.pacs
     assert search(qtbot, dock, patient_id="Lung_Dx-A0002") == 1
-    dock.method.setCurrentText("C-MOVE")
+    dock.method.setCurrentText(method)
     arrived = []
 
     def cancel_after_three(value):
