@@ -298,8 +298,9 @@ class PacsDock(QWidget):
         self.cached.itemDoubleClicked.connect(lambda *_: self.open_cached())
         self.forget_button.clicked.connect(self.forget)
         self.limit.valueChanged.connect(lambda value: self.settings.setValue("pacs/cache_gb", float(value)))
+        self.results.itemDoubleClicked.connect(lambda *_: self.retrieve())
         self.fill_nodes()
-        self.refresh_cache()
+        self.cache_list: list = []  # read when the dock is first shown (no worker for a window that never shows it)
 
     # -- nodes ------------------------------------------------------------------------------------------------
     def fill_nodes(self, chosen: str | None = None) -> None:
@@ -396,7 +397,7 @@ class PacsDock(QWidget):
         self._run("find", find_job, node, query, on_done=self._found)
 
     def _found(self, studies) -> None:
-        cached = {s.study_uid: s for s in getattr(self, "cache_list", [])}
+        cached = {s.study_uid: s for s in self.cache_list}
         self.results.clear()
         self.studies = {s.study_uid: s for s in studies}
         for study in studies:
@@ -447,7 +448,7 @@ class PacsDock(QWidget):
         if chosen is None or node is None or self.retrieving:
             return
         study_uid, series_uids = chosen
-        here = next((s for s in getattr(self, "cache_list", []) if s.study_uid == study_uid), None)
+        here = next((s for s in self.cache_list if s.study_uid == study_uid), None)
         if here is not None and here.complete and not series_uids:
             self.open_study(here.folder, study_uid)
             self._say("opened from the cache (no network used)")
@@ -585,6 +586,7 @@ def add_pacs_dock(window):
     dock.setWidget(window.pacs)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     dock.hide()
+    dock.visibilityChanged.connect(lambda visible: visible and window.pacs.refresh_cache())
     for action in window.menuBar().actions():
         if action.text().replace("&", "") == "View" and action.menu() is not None:
             toggle = dock.toggleViewAction()
