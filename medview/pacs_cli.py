@@ -134,7 +134,14 @@ def run_get(args: argparse.Namespace) -> int:
     from medview.pacs.arrival import FolderSink
     from medview.pacs.cache import Cache
     from medview.pacs.query import checked_uid
-    from medview.pacs.retrieve import InstanceArrived, SeriesResult, SeriesStarted, follow, retrieve_study
+    from medview.pacs.retrieve import (
+        InstanceArrived,
+        SeriesResult,
+        SeriesStarted,
+        follow,
+        moves_elsewhere,
+        retrieve_study,
+    )
 
     study_uid = checked_uid(args.study, "--study")
     series_uids = [checked_uid(uid, "--series") for uid in args.series]
@@ -173,7 +180,8 @@ def run_get(args: argparse.Namespace) -> int:
             print(event.summary())
 
     result = follow(transfer, say)
-    print(f"{'complete' if result.complete else 'PARTIAL'}: {result.folder}")
+    where = f"moved to {args.move_to}" if moves_elsewhere(client, method, args.move_to) else result.folder
+    print(f"{'complete' if result.complete else 'PARTIAL'}: {where}")
     return 0 if result.complete else 1
 
 

@@ -125,6 +125,7 @@ class FetchEnd:
 
     reason: str | None = None
     failed: int = 0
+    completed: int = 0  # sub-operations the PACS reported completed (for a C-MOVE to another AE: all we know)
 
 
 def _text(value) -> str:
@@ -468,7 +469,7 @@ class DimseClient:
 
         table = statuses.QR_GET_SERVICE_CLASS_STATUS if service == "C-GET" else \
             statuses.QR_MOVE_SERVICE_CLASS_STATUS
-        reason, failed = None, 0
+        reason, failed, completed = None, 0, 0
         try:
             for status, _identifier in responses:
                 yield from arrivals.ready()
@@ -482,6 +483,7 @@ class DimseClient:
                               f"{self.node.timeout:g} s")
                     break
                 failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
+                completed = int(status.get("NumberOfCompletedSuboperations", 0) or 0)
                 if code in (0xFF00, 0xFF01):
                     continue
                 if code == 0xFE00:
@@ -498,7 +500,7 @@ class DimseClient:
         yield from arrivals.ready()
         if problems:
             reason = problems[0] if reason is None else f"{reason}; {problems[0]}"
-        return FetchEnd(reason, failed)
+        return FetchEnd(reason, failed, completed)
 
     # -- C-STORE ------------------------------------------------------------------------------------------------
     def send(self, files: list[str | Path]) -> list[StoreResult]:

@@ -49,6 +49,7 @@ class SeriesResult:
     folder: Path
     reason: str | None = None
     bytes_arrived: int = 0
+    moved_to: str | None = None  # a C-MOVE to another AE: `received` counts what the PACS says it sent there
 
     @property
     def complete(self) -> bool:
@@ -58,7 +59,8 @@ class SeriesResult:
         state = "complete" if self.complete else "PARTIAL"
         why = "" if self.complete else f": {self.reason or 'instances missing'}"
         name = self.description or self.series_uid
-        return f"series {name}: {self.received} of {self.expected} instances, {state}{why}"
+        where = f" moved to {self.moved_to}" if self.moved_to else ""
+        return f"series {name}: {self.received} of {self.expected} instances{where}, {state}{why}"
 
 
 @dataclass
@@ -86,6 +88,11 @@ def follow(transfer: Generator, on_event=None):
 def describe(series: SeriesMatch) -> str:
     number = f"{series.number} " if series.number is not None else ""
     return f"{number}{series.modality} {series.description!r}".strip()
+
+
+def moves_elsewhere(client, method: str, move_to: str | None) -> bool:
+    """A C-MOVE to another AE than medview's own storage SCP: nothing arrives here."""
+    return method == "move" and bool(move_to) and move_to != getattr(client.node, "calling_aet", move_to)
 
 
 def find_study(client, study_uid: str) -> StudyMatch:
@@ -116,8 +123,9 @@ def _retrieve_study(client, study_uid: str, sink, series_uids, token, method: st
         if unknown:
             raise PacsError(f"the study {study.study_uid} at {client.node} has no series {unknown[0]}")
         series = [s for s in series if s.series_uid in wanted_uids]
+    elsewhere = moves_elsewhere(client, method, move_to)
     started = getattr(sink, "study_started", None)
-    if started:
+    if started and not elsewhere:
         started(study, str(client.node))
     busy = getattr(sink, "busy", set())
     busy.add(study.study_uid)
@@ -134,7 +142,8 @@ def _retrieve_study(client, study_uid: str, sink, series_uids, token, method: st
             outcome = yield from _retrieve_series(client, study, one, index, len(series), sink, token, method,
                                                   move_to)
             result.series.append(outcome)
-            sink.series_finished(outcome)
+            if not elsewhere:
+                sink.series_finished(outcome)
             yield outcome
             if outcome.reason and not outcome.received and outcome.expected:
                 stopped = outcome.reason  # nothing came: the next series would fare no better
@@ -152,11 +161,13 @@ def _retrieve_series(client, study: StudyMatch, series: SeriesMatch, index: int,
     C-FIND: on a PACS that reads its files to answer one, that costs as much as a quarter of the transfer).
     A retry, or a PACS that did not say, lists the instances first and asks only for those missing."""
     dimse = hasattr(client.node, "aet")
-    fresh = (bool(series.n_instances) and not sink.present(study.study_uid, series.series_uid) and
+    elsewhere = moves_elsewhere(client, method, move_to)
+    fresh = elsewhere or (bool(series.n_instances) and not sink.present(study.study_uid, series.series_uid) and
              (not dimse or 0 < len(study.sop_classes) <= CLASSES_PER_GET))
     if fresh:
-        instances, wanted, here, expected = None, None, set(), series.n_instances
-        sink.series_started(study.study_uid, series, [])
+        instances, wanted, here, expected = None, None, set(), series.n_instances or 0
+        if not elsewhere:
+            sink.series_started(study.study_uid, series, [])
     else:
         instances = client.instances_of(study.study_uid, series.series_uid)
         present = sink.present(study.study_uid, series.series_uid)
@@ -168,7 +179,7 @@ def _retrieve_series(client, study: StudyMatch, series: SeriesMatch, index: int,
     yield SeriesStarted(study.study_uid, series, index, n_series, expected, len(here))
     listed = None if instances is None else {i.sop_uid for i in instances}
     done, arrived_bytes = set(here), 0
-    reason = None
+    reason, completed = None, 0
     if wanted is None or wanted:
         try:
             if method == "move":
@@ -181,7 +192,7 @@ def _retrieve_series(client, study: StudyMatch, series: SeriesMatch, index: int,
                 try:
                     arrived = next(transfer)
                 except StopIteration as finished:
-                    reason = finished.value.reason
+                    reason, completed = finished.value.reason, getattr(finished.value, "completed", 0)
                     break
                 if listed is None or arrived.sop_uid in listed:
                     done.add(arrived.sop_uid)
@@ -189,8 +200,12 @@ def _retrieve_series(client, study: StudyMatch, series: SeriesMatch, index: int,
                 yield InstanceArrived(series.series_uid, arrived, len(done), expected)
         except MedviewError as error:
             reason = str(error)
-    if move_to and method == "move" and move_to != getattr(client.node, "calling_aet", move_to):
-        reason = reason or f"sent to {move_to}, not into medview"
+    if elsewhere:
+        # moved to another AE: nothing arrives here; the PACS's own count is what is known
+        if reason is None and completed < expected:
+            reason = f"the PACS moved {completed} of {expected} instances to {move_to}"
+        return SeriesResult(study.study_uid, series.series_uid, describe(series), expected, min(completed, expected),
+                            sink.study_folder(study.study_uid), reason, 0, moved_to=move_to)
     missing = expected - len(done) if listed is None else len(listed - done)
     if reason is None and missing > 0:
         reason = f"{missing} instance(s) the PACS listed did not arrive"

@@ -43,6 +43,7 @@ class OrthancServer:
     scp_port: int = field(default_factory=free_port)
     dicom_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
+    elsewhere_port: int = field(default_factory=free_port)  # another workstation, a C-MOVE destination
     process: subprocess.Popen | None = None
 
     @property
@@ -74,6 +75,7 @@ class OrthancServer:
                 "medview": {"AET": self.calling_aet, "Host": "127.0.0.1", "Port": self.scp_port,
                             "AllowEcho": True, "AllowFind": True, "AllowGet": True, "AllowMove": True,
                             "AllowStore": True},
+                "elsewhere": {"AET": "ELSEWHERE", "Host": "127.0.0.1", "Port": self.elsewhere_port},
             },
             "DicomScuTimeout": 10,
             "DicomScpTimeout": 30,

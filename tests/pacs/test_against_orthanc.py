@@ -192,3 +192,33 @@ def test_wrong_ae_title_or_port_is_a_clear_message_within_the_timeout(orthanc, c
         assert expected in message and message.count("\n") == 0, message
         if "NOT_ORTHANC" in flags:  # the reason when pynetdicom read the rejection before the close
             assert "Called AE title not recognised" in message or "did not accept a DICOM association" in message
+
+
+def test_c_move_to_another_workstation_is_counted_not_cached(orthanc, originals, capsys):
+    """`--move-to ELSEWHERE`: the PACS sends the series to another AE (a plain pynetdicom storage SCP here);
+    medview reports the PACS's count and keeps nothing; an AE the PACS does not know is one clear failure."""
+    from pynetdicom import AE, AllStoragePresentationContexts, evt
+
+    received = []
+
+    def on_store(event):
+        received.append(event.request.AffectedSOPInstanceUID)
+        return 0x0000
+
+    workstation = AE(ae_title="ELSEWHERE")
+    workstation.supported_contexts = AllStoragePresentationContexts
+    server = workstation.start_server(("127.0.0.1", orthanc.elsewhere_port), block=False,
+                                      evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    try:
+        study = study_uid_of(originals, "mr_brain")
+        assert cli.main(["pacs", "get", *node_flags(orthanc), "--study", study, "--move-to", "ELSEWHERE"]) == 0
+        printed = capsys.readouterr().out
+        assert "24 of 24 instances moved to ELSEWHERE, complete" in printed
+        assert printed.strip().endswith("complete: moved to ELSEWHERE")
+        assert len(set(received)) == 24 and Cache().find(study) is None
+        assert cli.main(["pacs", "get", *node_flags(orthanc), "--study", study, "--move-to", "NOWHERE"]) == 1
+        printed = capsys.readouterr().out
+        assert "0 of 24 instances moved to NOWHERE, PARTIAL" in printed and "answered the C-MOVE with 0x" in printed
+        assert printed.strip().endswith("PARTIAL: moved to NOWHERE")
+    finally:
+        server.shutdown()
