@@ -165,13 +165,17 @@ class WebClient:
     # -- WADO-RS ------------------------------------------------------------------------------------------
     def get(self, study_uid: str, series_uid: str, instances: list[InstanceMatch] | None,
             wanted: list[InstanceMatch] | None, sink, token=None, sop_classes=None) -> Generator:
-        """WADO-RS: the whole series as one multipart stream, or the wanted instances one by one; yields each
-        `Arrived` as its part is read; returns a `FetchEnd`."""
+        """WADO-RS: the whole series as one multipart stream (when half of it or more is wanted), or the wanted
+        instances one by one; yields each `Arrived` as its part is read; returns a `FetchEnd`."""
         import requests
         import urllib3
 
-        if instances is None or len(wanted) == len(instances):
+        skip: set[str] = set()
+        if instances is None or 2 * len(wanted) >= len(instances):
+            # the whole series as one stream (one request), the instances already here passed over unwritten
             stream = self.client.iter_series(study_uid, series_uid, media_types=AS_STORED)
+            if instances is not None:
+                skip = {i.sop_uid for i in instances} - {i.sop_uid for i in wanted}
         else:
             stream = (self.client.retrieve_instance(study_uid, series_uid, i.sop_uid, media_types=AS_STORED)
                       for i in wanted)
@@ -183,6 +187,8 @@ class WebClient:
                     dataset = next(stream)
                 except StopIteration:
                     return FetchEnd(None)
+                if str(dataset.get("SOPInstanceUID", "")) in skip:
+                    continue
                 buffer = io.BytesIO()
                 dataset.save_as(buffer, enforce_file_format=True)
                 try:
