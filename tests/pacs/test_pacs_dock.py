@@ -72,6 +72,9 @@ def search(qtbot, dock, **fields):
 
 def test_nodes_live_in_the_settings_and_echo_answers(qtbot, window, orthanc):
     dock = window.pacs
+    view = next(a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "View")
+    toggle = next(a for a in view.actions() if a.text() == "PACS")
+    assert toggle.shortcut().toString() == "Ctrl+Shift+P" and toggle.isChecked()
     assert [n["name"] for n in read_nodes(window.settings)] == ["orthanc"]
     assert "password" not in str(window.settings.allKeys())
     with qtbot.waitSignal(dock.echoed, timeout=TIMEOUT) as echoed:
