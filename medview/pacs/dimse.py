@@ -37,6 +37,18 @@ from medview.pacs.query import (
 
 LOG = logging.getLogger("medview.pacs")
 
+#: A-ASSOCIATE-RJ (source, reason) in words (PS3.8 9.3.4)
+_REJECTIONS = {
+    (1, 1): "no reason given (by the service user)",
+    (1, 2): "application context name not supported (by the service user)",
+    (1, 3): "Calling AE title not recognised (by the service user)",
+    (1, 7): "Called AE title not recognised (by the service user)",
+    (2, 1): "no reason given (by the service provider, ACSE)",
+    (2, 2): "protocol version not supported (by the service provider, ACSE)",
+    (3, 1): "temporary congestion (by the service provider, presentation)",
+    (3, 2): "local limit exceeded (by the service provider, presentation)",
+}
+
 # the C-STORE status medview answers with once it takes no more (cancelled, cache full)
 _OUT_OF_RESOURCES = 0xA700
 
@@ -184,10 +196,19 @@ class DimseClient:
             if getattr(primitive, "result", None) in (0x01, 0x02):
                 rejections.append(f"{primitive.reason_str} (by the {primitive.source_str})")
 
+        def on_data(event) -> None:
+            """The A-ASSOCIATE-RJ PDU as it came off the wire: its reason is kept even when the peer's close
+            reaches pynetdicom's state machine before the rejection does."""
+            data = event.data
+            if data[:1] == b"\x03" and len(data) >= 10 and not rejections:
+                rejections.append(_REJECTIONS.get((data[8], data[9]), f"rejected (source {data[8]}, reason "
+                                                                      f"{data[9]})"))
+
         started = time.monotonic()
         for _attempt in range(2):
             assoc = ae.associate(self.node.host, self.node.port, ae_title=self.node.aet, ext_neg=roles or None,
-                                 evt_handlers=[(evt.EVT_ACSE_RECV, on_acse)] + list(handlers or []))
+                                 evt_handlers=[(evt.EVT_ACSE_RECV, on_acse), (evt.EVT_DATA_RECV, on_data)] +
+                                 list(handlers or []))
             if assoc.is_established:
                 return assoc
             if rejections or assoc.is_rejected or time.monotonic() - started >= self.node.timeout:
