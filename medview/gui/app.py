@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from medview import cli_values
-from medview.memory import give_back_large_buffers
 from medview.io.scan import start_scan_workers
+from medview.memory import give_back_large_buffers
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
 

@@ -39,6 +39,8 @@ def frame_shape(header: ImageHeader) -> tuple[int, ...]:
 
 def decode_stored(header: ImageHeader) -> np.ndarray:
     """The stored values of one image (one frame), before the modality LUT."""
+    if header.pixel_problem:
+        raise DecodeError(f"{header.path}: {header.pixel_problem}")
     try:
         if header.is_colour:
             return decode_colour(header)

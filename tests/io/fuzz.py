@@ -250,6 +250,29 @@ WARM_UP = ("MR_small.dcm", "MR_small_RLE.dcm", "emri_small_RLE.dcm", "MR_small_j
            "SC_rgb_rle.dcm", "image_dfl.dcm", "OBXXXX1A.dcm")
 
 
+def _load(folder: str, open_folder, assemble_volume, medview_error) -> dict:
+    """Open and load one input; what it loaded is dropped before the next input is measured."""
+    outcome: dict = {"crash": None, "loaded": [], "named": {}}
+    try:
+        catalog = open_folder(folder)
+        outcome["named"] = {s.path: s.reason for s in catalog.skipped}
+        for spec in catalog.volumes:
+            files = sorted({h.path for point in spec.images for h in point})
+            try:
+                volume = assemble_volume(spec)
+                outcome["largest"] = max(outcome.get("largest", 0), volume.voxels.nbytes)
+                outcome["loaded"].extend(files)
+                del volume
+            except medview_error as error:
+                outcome["named"].update({f: str(error) or "no reason" for f in files})
+    except medview_error as error:
+        outcome["named"][folder] = str(error)
+    except BaseException as error:  # noqa: BLE001 - anything not medview's own is what we are hunting
+        outcome["crash"] = f"{type(error).__name__}: {str(error)[:200]}"
+    outcome["unaccounted"] = sorted(_listed(folder) - set(outcome["loaded"]) - set(outcome["named"]) - {folder})
+    return outcome
+
+
 def worker() -> None:
     import ctypes
     import resource
@@ -278,24 +301,7 @@ def worker() -> None:
         with open("/proc/self/clear_refs", "w") as refs:  # resets VmHWM: the peak of this input alone
             refs.write("5")
         before = _status("VmRSS")
-        outcome: dict = {"crash": None, "loaded": [], "named": {}}
-        try:
-            catalog = open_folder(folder)
-            outcome["named"] = {s.path: s.reason for s in catalog.skipped}
-            for spec in catalog.volumes:
-                files = sorted({h.path for point in spec.images for h in point})
-                try:
-                    volume = assemble_volume(spec)
-                    outcome["largest"] = max(outcome.get("largest", 0), volume.voxels.nbytes)
-                    outcome["loaded"].extend(files)
-                except MedviewError as error:
-                    outcome["named"].update({f: str(error) or "no reason" for f in files})
-        except MedviewError as error:
-            outcome["named"][folder] = str(error)
-        except BaseException as error:  # noqa: BLE001 - anything not medview's own is what we are hunting
-            outcome["crash"] = f"{type(error).__name__}: {str(error)[:200]}"
-        outcome["unaccounted"] = sorted(_listed(folder) - set(outcome["loaded"]) - set(outcome["named"])
-                                        - {folder})
+        outcome = _load(folder, open_folder, assemble_volume, MedviewError)  # its volumes are freed on return
         outcome["peak_above_idle"] = max(0, _status("VmHWM") - idle)
         outcome["growth"] = max(0, _status("VmHWM") - before)
         print(json.dumps(outcome), flush=True)

@@ -52,3 +52,29 @@ def test_a_rescaled_large_image_is_made_in_its_volumes_memory_with_the_right_val
     expected = dataset.pixel_array.astype(np.float64) * slope + intercept
     assert volume.voxels.dtype == dtype and np.array_equal(volume.voxels[0], expected.astype(dtype))
     assert peak <= 1.3 * volume_bytes
+
+
+def test_a_volume_that_fails_in_the_decoder_pool_is_freed_at_once(tmp_path):
+    """The worker's exception, held by its future, held the frames that failed it (and so the volume being
+    assembled): freed only when the garbage collector happened to run (4 MiB a time in the fuzzer)."""
+    import gc
+    import types
+
+    from medview.errors import DecodeError
+
+    data = open(get_testdata_file("MR2_J2KR.dcm"), "rb").read()
+    (tmp_path / "cut.dcm").write_bytes(data[: len(data) * 2 // 3])  # the codestream ends early
+    [spec] = open_folder(tmp_path).volumes
+    gc.collect()
+    gc.disable()
+    try:
+        with pytest.raises(DecodeError, match="could not be decoded"):
+            assemble_volume(spec)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        held = [o.f_code.co_name for o in gc.garbage if isinstance(o, types.FrameType)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert "decode" not in held and "iter_assemble" not in held
