@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     from medview.report_cli import register as register_report
 
     register_report(sub)
+    from medview.pacs_cli import register as register_pacs
+
+    register_pacs(sub)
     parser.subcommand_names = set(sub.choices)
     return parser
 

@@ -218,6 +218,9 @@ class MainWindow(QMainWindow):
             self.inference.click_mode.toggled.connect(lambda on: on and self.set_tool(None))
             self.inference.click_mode.toggled.connect(lambda on: setattr(self.layer, "selectable", not on))
             self.inference.kept_changed.connect(self.save_soon)
+        from medview.gui.pacs_dock import add_pacs_dock
+
+        self.pacs_dock = add_pacs_dock(self)
         self.setAcceptDrops(True)
         self.resize(1280, 860)
         self._restore_layout()

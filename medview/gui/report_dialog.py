@@ -164,6 +164,9 @@ class ReportDialog(QDialog):
         row.addWidget(self.export_button)
         layout.addLayout(row)
         layout.addWidget(self.status)
+        from medview.gui.pacs_send import add_send_row
+
+        add_send_row(self)
 
         browse.clicked.connect(self._browse)
         self.export_button.clicked.connect(self.export)
