@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medview import __version__
 from medview.errors import MedviewError
+
+#: Flags the command itself answers (everything else that is not a subcommand opens the viewer).
+OWN_FLAGS = ("-h", "--help", "--version", "--install-desktop-entry")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +17,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="medview",
         description="DICOM viewer for CT and MRI with a CNN at hand (research use only).",
     )
-    parser.add_argument("--version", action="version", version=f"medview {__version__}")
+    parser.add_argument("--version", action="store_true",
+                        help="print medview's version and its bundled models' versions")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="put medview in this user's desktop menu (Linux; $XDG_DATA_HOME/applications)")
     sub = parser.add_subparsers(dest="command")
 
     info = sub.add_parser("info", help="list the volumes of a DICOM folder, their geometry and warnings")
@@ -54,13 +59,26 @@ def _run_info(args: argparse.Namespace) -> int:
     return run_info(str(cli_values.path(args.path)), as_json=args.json)
 
 
+def _install_desktop_entry(_args: argparse.Namespace) -> int:
+    from medview.desktop_entry import main as install
+
+    return install()
+
+
 def main(argv: list[str] | None = None) -> int:
     """`medview SUBCOMMAND ...` runs a headless command; `medview [PATH] [viewer flags]` opens the viewer."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in ("-h", "--help", "--version")):
+    if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in OWN_FLAGS):
         return _open_viewer(argv)
     args = parser.parse_args(argv)
+    if args.version:
+        from medview.about import version_text
+
+        print(version_text())
+        return 0
+    if args.install_desktop_entry:
+        args.run = _install_desktop_entry
     if not getattr(args, "run", None):
         parser.print_help()
         return 0

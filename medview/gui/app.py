@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from medview import cli_values
 from medview.io.scan import start_scan_workers
+from medview.resources import resource
 
-SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
+SAMPLE = resource("sample", "mr_brain_t1post_tcia_btp")
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -43,6 +43,12 @@ def main(argv: list[str]) -> int:
     path = cli_values.path(args.path) if args.path is not None else SAMPLE
     size = cli_values.size(args.size)
     point = cli_values.point(args.classify_at, "--classify-at") if args.classify_at is not None else None
+    from medview.gui.display_check import QtStartGuard, display_problem
+
+    problem = display_problem()
+    if problem is not None:
+        print(f"medview: {problem}", file=sys.stderr)
+        return 2
     prepare_process()
 
     import pyqtgraph as pg
@@ -51,7 +57,9 @@ def main(argv: list[str]) -> int:
 
     from medview.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with QtStartGuard():
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+    _identify(app)
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     main_window = MainWindow()
     series = int(args.series) if args.series and args.series.isdigit() else args.series
@@ -65,6 +73,18 @@ def main(argv: list[str]) -> int:
     QTimer.singleShot(0, lambda: main_window.open_path(str(path), series, args.slice, window))
     app.exec()
     return outcome["code"]
+
+
+def _identify(app) -> None:
+    """The desktop's name and icon for the window: the ones the desktop entry (packaging/linux) installs."""
+    from PySide6.QtGui import QIcon
+
+    from medview.desktop_entry import source_folder
+
+    app.setDesktopFileName("medview")
+    icon = source_folder() / "icons" / "256x256" / "medview.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
 
 
 def _check_slice(main_window, catalog, series, k: int | None, outcome: dict, app) -> None:
