@@ -17,9 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="medview",
         description="DICOM viewer for CT and MRI with a CNN at hand (research use only).",
     )
-    parser.add_argument("--version", action="store_true",
+    parser.add_argument("--version", action="store_true", dest="print_version",  # `train --version` is the model's
                         help="print medview's version and its bundled models' versions")
-    parser.add_argument("--install-desktop-entry", action="store_true",
+    parser.add_argument("--install-desktop-entry", action="store_true", dest="desktop_entry",
                         help="put medview in this user's desktop menu (Linux; $XDG_DATA_HOME/applications)")
     sub = parser.add_subparsers(dest="command")
 
@@ -72,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in OWN_FLAGS):
         return _open_viewer(argv)
     args = parser.parse_args(argv)
-    if args.version:
+    if args.print_version:
         from medview.about import version_text
 
         print(version_text())
         return 0
-    if args.install_desktop_entry:
+    if args.desktop_entry:
         args.run = _install_desktop_entry
     if not getattr(args, "run", None):
         parser.print_help()
