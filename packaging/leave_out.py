@@ -13,6 +13,10 @@ import os
 # Python packages never imported by medview (SimpleITK is a test and benchmark reference only).
 EXCLUDED_MODULES = ["SimpleITK", "tkinter", "_tkinter", "IPython", "pytest", "torch.utils.tensorboard"]
 
+# Kept whatever the patterns below say: torch runs its shared-memory manager's path check on import.
+KEEP = ["torch/bin/torch_shm_manager", "PySide6/Qt/plugins/platforms/libqxcb.so",
+        "PySide6/Qt/plugins/platforms/libqoffscreen.so"]
+
 # (why, destination-path patterns) of files dropped from what PyInstaller's hooks collected.
 LEAVE_OUT = [
     ("torch C++ headers and CMake files (for compiling extensions; medview compiles none)",
@@ -20,13 +24,14 @@ LEAVE_OUT = [
     ("torch C++ test programs and test libraries",
      ["torch/test/*", "torch/bin/*", "torch/lib/libjitbackend_test.so", "torch/lib/libtorchbind_test.so",
       "torch/lib/libbackend_with_compiler.so", "torch/lib/libaoti_custom_ops.so"]),
-    ("Qt platform plug-ins other than xcb (a desktop) and offscreen (tests, screenshots) and what only they use",
+    ("Qt platform plug-ins but xcb (desktop) and offscreen (tests), what only they use, evdev/TUIO input",
      ["PySide6/Qt/plugins/platforms/libqeglfs.so", "PySide6/Qt/plugins/platforms/libqlinuxfb.so",
       "PySide6/Qt/plugins/platforms/libqminimal.so", "PySide6/Qt/plugins/platforms/libqminimalegl.so",
       "PySide6/Qt/plugins/platforms/libqvnc.so", "PySide6/Qt/plugins/platforms/libqvkkhrdisplay.so",
       "PySide6/Qt/plugins/platforms/libqwayland*.so", "PySide6/Qt/plugins/wayland-*",
       "PySide6/Qt/plugins/egldeviceintegrations/*", "PySide6/Qt/lib/libQt6Wayland*",
-      "PySide6/Qt/lib/libQt6EglFs*", "PySide6/Qt/lib/libQt6WlShellIntegration*", "libwayland-*"]),
+      "PySide6/Qt/lib/libQt6EglFS*", "PySide6/Qt/lib/libQt6WlShellIntegration*", "libwayland-*",
+      "PySide6/Qt/plugins/generic/*"]),
     ("Qt plug-ins for networking, SQL, QML tooling and the designer (medview uses none)",
      ["PySide6/Qt/plugins/tls/*", "PySide6/Qt/plugins/networkinformation/*", "PySide6/Qt/plugins/sqldrivers/*",
       "PySide6/Qt/plugins/qmltooling/*", "PySide6/Qt/plugins/qmllint/*", "PySide6/Qt/plugins/designer/*"]),
@@ -47,7 +52,7 @@ def leave_out(toc, removed: dict):
     for entry in toc:
         dest, source = entry[0].replace(os.sep, "/"), entry[1]
         rule = next((why for why, patterns in LEAVE_OUT if any(fnmatch.fnmatch(dest, p) for p in patterns)), None)
-        if rule is None:
+        if rule is None or dest in KEEP:
             kept.append(entry)
             continue
         count, size = removed.get(rule, (0, 0))
