@@ -97,5 +97,5 @@ def test_install_writes_every_file_or_none(tmp_path, monkeypatch):
 def test_a_subcommands_own_version_option_is_not_the_programs():
     from medview.cli import build_parser
 
-    args = build_parser().parse_args(["train", "data", "--out", "m", "--version", "3.0.0"])
+    args = build_parser().parse_args(["train", "data", "--task", "patch", "--out", "m", "--version", "3.0.0"])
     assert args.print_version is False and args.version == "3.0.0"
