@@ -162,6 +162,10 @@ class QtStartGuard:
         print(f"medview: Qt could not start its {platform!r} platform plug-in ({_first_sentence(said)}); "
               f"install what it needs (Debian: apt install {XCB_PACKAGES}) or {NO_SCREEN}", file=sys.stderr)
         sys.stderr.flush()
+        import multiprocessing
+
+        for child in multiprocessing.active_children():  # the header readers forked before Qt started
+            child.kill()
         os._exit(2)
 
 
