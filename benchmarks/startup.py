@@ -41,7 +41,7 @@ def time_to_shown(command: list[str], env: dict) -> float:
     """Exec to the first window mapped on the (otherwise empty) X screen: xev watches the root window's
     children and prints MapNotify when Qt maps the main window; one long-lived watcher, no polling."""
     watcher = subprocess.Popen(["xev", "-display", env["DISPLAY"], "-root", "-event", "substructure"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
     time.sleep(1.0)  # xev connects and selects its events (outside the timing)
     started = time.perf_counter()
     process = subprocess.Popen([*command, str(SAMPLE)], env=env, stdout=subprocess.DEVNULL,
@@ -50,7 +50,8 @@ def time_to_shown(command: list[str], env: dict) -> float:
         for line in watcher.stdout:
             if line.startswith("MapNotify"):
                 return time.perf_counter() - started
-        raise RuntimeError(f"{command[0]}: the X watcher ended before a window was shown")
+        raise RuntimeError(f"{command[0]}: the X watcher ended before a window was shown "
+                           f"(xev: {watcher.stderr.read().strip()[:300]}; viewer exit {process.poll()})")
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the viewer and the header readers it forked
         process.wait(timeout=30)
