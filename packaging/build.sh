@@ -56,6 +56,23 @@ rm -rf "$OUT/medview"
    --distpath "$OUT" --workpath "$BUILD/work" "$ROOT/packaging/medview.spec")
 cp "$BUILD/work/medview/left-out.txt" "$OUT/medview/LEFT-OUT.txt" 2>/dev/null || true
 
+# torch's two large libraries ship with their static symbol tables (.symtab), which only debuggers read:
+# dynamic linking and torch's own backtraces use .dynsym, which --strip-unneeded keeps. (PyInstaller's
+# strip=True would strip every library; this is the one measured and tested here.)
+if command -v strip >/dev/null; then
+  for lib in "$OUT"/medview/_internal/torch/lib/libtorch_cpu.so "$OUT"/medview/_internal/torch/lib/libtorch_python.so; do
+    [ -f "$lib" ] || continue
+    before=$(stat -c %s "$lib")
+    strip --strip-unneeded "$lib"
+    after=$(stat -c %s "$lib")
+    awk -v b="$before" -v a="$after" -v name="${lib##*/_internal/}" 'BEGIN {
+      printf "%8.1f MiB      1 file   symbol tables of %s (strip --strip-unneeded, after the sum above)\n",
+        (b - a) / 1048576, name }' >> "$OUT/medview/LEFT-OUT.txt"
+  done
+else
+  echo "build.sh: no strip (Debian: binutils): torch's symbol tables stay in the bundle (about 90 MiB)" >&2
+fi
+
 test -x "$OUT/medview/medview"
 "$OUT/medview/medview" --version
 size=$(du -sm "$OUT/medview" | cut -f1)
