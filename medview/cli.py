@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from medview.errors import MedviewError
+from medview.memory import give_back_large_buffers
 
 #: Flags the command itself answers (everything else that is not a subcommand opens the viewer).
 OWN_FLAGS = ("-h", "--help", "--version", "--install-desktop-entry")
@@ -68,6 +69,7 @@ def _install_desktop_entry(_args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """`medview SUBCOMMAND ...` runs a headless command; `medview [PATH] [viewer flags]` opens the viewer."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    give_back_large_buffers()
     parser = build_parser()
     if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in OWN_FLAGS):
         return _open_viewer(argv)

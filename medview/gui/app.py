@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from medview import cli_values
+from medview.memory import give_back_large_buffers
 from medview.io.scan import start_scan_workers
 from medview.resources import resource
 
@@ -33,6 +34,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 def prepare_process() -> None:
     """Before Qt starts: fork the header readers while this process runs one thread, and hand the GIL to
     the GUI thread every millisecond (not every 5 ms) while workers parse headers in Python."""
+    give_back_large_buffers()
     start_scan_workers()
     sys.setswitchinterval(0.001)
 

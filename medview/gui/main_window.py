@@ -187,6 +187,12 @@ class MainWindow(QMainWindow):
         self.cine_rate = 10.0  # slices per second
         self.cine.setInterval(100)
         self.cine.timeout.connect(self._cine_step)
+        # the slice slider follows the view at display rate, not on every wheel step: repainting it (and the
+        # panel behind it) cost as much as a third of a scroll step, and nobody reads it faster than 60 Hz
+        self.slider_timer = QTimer(self)
+        self.slider_timer.setSingleShot(True)
+        self.slider_timer.setInterval(16)
+        self.slider_timer.timeout.connect(self._sync_slider)
         self.tag_timer = QTimer(self)
         self.tag_timer.setSingleShot(True)
         self.tag_timer.setInterval(150)
@@ -608,12 +614,17 @@ class MainWindow(QMainWindow):
 
     # -- slices, time, cine, tags --------------------------------------------------------------------------
     def _slice_changed(self, k: int) -> None:
-        if self.slider.value() != k:
-            self.slider.blockSignals(True)
-            self.slider.setValue(k)
-            self.slider.blockSignals(False)
+        if self.slider.value() != k and not self.slider_timer.isActive():
+            self.slider_timer.start()
         if self.tags_dock.isVisible():
             self.tag_timer.start()
+
+    def _sync_slider(self) -> None:
+        """Put the slider at the slice shown now (read when the timer fires: the latest step wins)."""
+        if self.slider.value() != self.view.k:
+            self.slider.blockSignals(True)
+            self.slider.setValue(self.view.k)
+            self.slider.blockSignals(False)
 
     def _time_changed(self, t: int) -> None:
         self.view.set_time(t)

@@ -21,6 +21,7 @@ from medview.core.volume import Photometric, Volume
 from medview.core.window_level import Window
 from medview.errors import DecodeError, GeometryError
 from medview.io import limits
+from medview.io.decode import read_native_into, reads_natively, stored_dtype
 from medview.io.decode_pool import decode_isolated
 from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
@@ -112,20 +113,61 @@ def _put(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float,
     if h.is_colour:  # R, G, B: no modality LUT
         target[...] = stored
         return
+    _rescale_rows(target, stored, slope, intercept, h)
+
+
+def _rescale_rows(target: np.ndarray, stored: np.ndarray, slope: float, intercept: float, h: ImageHeader) -> None:
+    """Stored values through the modality LUT into `target`, a block of rows at a time: no temporary larger
+    than a block (a 1955 × 1841 radiograph with slope −1 made an int32 copy of itself), and `stored` may lie
+    in the tail of `target`'s own memory (see `_put_in_place`)."""
     low, high = _stored_range(h)
-    if stored.size and (int(stored.min()) < low or int(stored.max()) > high):
-        # bits above BitsStored are not part of the value (PS3.5 8.1.1): masked off under any rescale
-        stored = np.bitwise_and(stored, (1 << h.bits_stored) - 1).astype(stored.dtype)
-    if target.dtype.kind in "iu":
-        if slope == 1:
-            np.add(stored, np.int32(intercept), out=target, casting="unsafe")
-        else:  # stored × slope in the narrowest exact type: int32 unless the products need more
-            wide = np.int32 if max(abs(low), abs(high)) * abs(int(slope)) + abs(int(intercept)) < 2**31 else np.int64
-            np.add(np.multiply(stored, wide(slope), dtype=wide), wide(intercept), out=target, casting="unsafe")
-    else:
-        np.multiply(stored, slope, out=target, casting="unsafe")
-        if intercept:
-            target += np.float32(intercept)
+    # bits above BitsStored are not part of the value (PS3.5 8.1.1): masked off under any rescale, decided on
+    # the whole frame before any of it is written
+    mask = bool(stored.size) and (int(stored.min()) < low or int(stored.max()) > high)
+    wide = None
+    if target.dtype.kind in "iu" and slope != 1:  # stored × slope in the narrowest exact type
+        wide = np.int32 if max(abs(low), abs(high)) * abs(int(slope)) + abs(int(intercept)) < 2**31 else np.int64
+    rows = max(1, IN_PLACE_BLOCK_BYTES // max(1, target[0].nbytes))
+    for start in range(0, target.shape[0], rows):
+        block, values = target[start:start + rows], stored[start:start + rows]
+        if mask:
+            values = np.bitwise_and(values, (1 << h.bits_stored) - 1).astype(values.dtype)
+        if target.dtype.kind in "iu":
+            if wide is None:
+                np.add(values, np.int32(intercept), out=block, casting="unsafe")
+            else:
+                np.add(np.multiply(values, wide(slope), dtype=wide), wide(intercept), out=block, casting="unsafe")
+        else:
+            np.multiply(values, slope, out=block, casting="unsafe")
+            if intercept:
+                block += np.float32(intercept)
+
+
+#: Bytes of a frame rescaled at a time (the temporaries of the modality LUT are a block, not a frame).
+IN_PLACE_BLOCK_BYTES = 256 * 1024
+
+
+def _reads_in_place(h: ImageHeader, target: np.ndarray | None) -> bool:
+    """A native grey frame is read straight into the volume's own slice, at the tail of its memory, and
+    rescaled there front to back: a single large image then costs its volume, not twice or three times it."""
+    if target is None or not reads_natively(h) or not target.flags.c_contiguous:
+        return False
+    stored, out = stored_dtype(h).itemsize, target.dtype.itemsize
+    return out >= stored and out % stored == 0
+
+
+def _put_in_place(target: np.ndarray, h: ImageHeader, slope: float, intercept: float) -> None:
+    """`_put` for a frame read into the tail of the target slice's memory.
+
+    Row block [a, b) of the output is written over bytes below a × row bytes of output, while the stored rows
+    from a on lie from (output bytes − stored bytes) + a × stored row bytes: never below, for any a ≤ rows,
+    when an output value is a whole multiple of a stored one. Each block is read before it is written.
+    """
+    dtype = stored_dtype(h)
+    raw = target.reshape(-1).view(np.uint8)
+    tail = raw[raw.size - target.size * dtype.itemsize:]
+    stored = read_native_into(h, tail.view(dtype).reshape(target.shape))
+    _rescale_rows(target, stored, slope, intercept, h)
 
 
 def _blank(target: np.ndarray, intercept: float) -> None:
@@ -170,6 +212,12 @@ def iter_assemble(
         h = spec.images[t][k]
         slope, intercept = _rescale(h, philips_values)
         try:
+            condemned_for = condemned.get(h.path)
+            if condemned_for is not None:
+                raise DecodeError(condemned_for)
+            if _reads_in_place(h, planes[t, k] if not spec.mosaic_tiles else None):
+                _put_in_place(planes[t, k], h, slope, intercept)
+                return t, k
             stored = decode_isolated(h)
             if spec.mosaic_tiles:
                 for tile, image in enumerate(_tiles(stored, spec)):
@@ -182,10 +230,22 @@ def iter_assemble(
             # one broken file costs one slice, shown blank (stored value 0) and named in the warnings
             failures[(t, k)] = str(error) if isinstance(error, DecodeError) else (
                 f"{h.path}: its values do not fit the series ({type(error).__name__}: {error})")
+            if isinstance(error, DecodeError) and h.n_frames > 1:
+                _condemn_if_alike(h.path, str(error))
             _blank(planes[t] if spec.mosaic_tiles else planes[t, k], intercept)
         return t, k
 
     failures: dict[tuple[int, int], str] = {}
+    # a multi-frame file whose encapsulation is broken fails every frame alike, each one in a worker process
+    # (32 frames: 4.7 s): two frames failing with the same reason condemn the file's other frames untried
+    first_failure: dict[str, str] = {}
+    condemned: dict[str, str] = {}
+
+    def _condemn_if_alike(path: str, reason: str) -> None:
+        earlier = first_failure.setdefault(path, reason)
+        if earlier is not reason and earlier == reason:
+            condemned[path] = reason
+
     def landed(t: int, k: int):
         if spec.mosaic_tiles:
             for tile in range(spec.mosaic_tiles):

@@ -39,6 +39,8 @@ def frame_shape(header: ImageHeader) -> tuple[int, ...]:
 
 def decode_stored(header: ImageHeader) -> np.ndarray:
     """The stored values of one image (one frame), before the modality LUT."""
+    if header.pixel_problem:
+        raise DecodeError(f"{header.path}: {header.pixel_problem}")
     try:
         if header.is_colour:
             return decode_colour(header)
@@ -72,18 +74,32 @@ def _fix_bits(values: np.ndarray, header: ImageHeader) -> np.ndarray:
 
 
 def _read_native(header: ImageHeader) -> np.ndarray:
+    return read_native_into(header, np.empty((header.rows, header.columns), dtype=stored_dtype(header)))
+
+
+def reads_natively(header: ImageHeader) -> bool:
+    """Whether this frame's stored values are plain little-endian grey samples at a known offset."""
+    codec = codec_for(header.transfer_syntax)
+    return (codec is not None and codec.decoder == Decoder.NATIVE and header.is_native_little_endian
+            and header.samples_per_pixel == 1 and not header.is_colour)
+
+
+def read_native_into(header: ImageHeader, out: np.ndarray) -> np.ndarray:
+    """Read one native frame's stored values into `out` (rows × columns, C order, stored dtype): the
+    assembler passes the volume's own slice, so a frame costs no buffer of its own."""
     dtype = stored_dtype(header)
     count = header.rows * header.columns
+    if out.dtype != dtype or out.size != count or not out.flags.c_contiguous:
+        raise ValueError("the buffer does not fit the frame")
     offset = header.pixel_offset + header.frame * count * dtype.itemsize
     if header.pixel_length is not None and (header.frame + 1) * count * dtype.itemsize > header.pixel_length:
         raise DecodeError(f"{header.path}: pixel data is shorter than {header.rows}×{header.columns} pixels")
-    values = np.empty(count, dtype=dtype)
     with open(header.path, "rb", buffering=0) as file:
         file.seek(offset)
-        got = file.readinto(memoryview(values).cast("B"))
-    if got != values.nbytes:
+        got = file.readinto(memoryview(out.reshape(-1)).cast("B"))
+    if got != out.nbytes:
         raise DecodeError(f"{header.path}: file ends inside the pixel data (truncated)")
-    return _fix_bits(values.reshape(header.rows, header.columns), header)
+    return _fix_bits(out.reshape(header.rows, header.columns), header)
 
 
 def _encapsulated_frame(header: ImageHeader) -> bytes:

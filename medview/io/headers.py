@@ -137,6 +137,8 @@ class ImageHeader:
     pixel_offset: int | None = None
     pixel_length: int | None = None
     fragments: tuple[tuple[int, int], ...] | None = None
+    #: why the pixels cannot be decoded, known at the scan: decoding names it at once, without reading them
+    pixel_problem: str = ""
     mosaic_tiles: int | None = None
     #: Siemens CSA SliceNormalVector of a mosaic: the direction its tiles are stacked in
     mosaic_normal: tuple[float, float, float] | None = None
@@ -357,6 +359,8 @@ class PixelLayout:
     head: bytes = b""
     #: a deflated data set: its size inflated (the pixels must fit in it)
     inflated_size: int | None = None
+    #: why the pixels cannot be decoded, known from the header alone ("" when nothing is known against them)
+    problem: str = ""
 
     def frame_fragments(self, index: int, n_frames: int) -> tuple[tuple[int, int], ...] | None:
         """The fragments of one frame: by the basic offset table, one per frame, or all for one frame."""
@@ -422,7 +426,16 @@ def _pixel_layout(fp, offset: int, dataset: Dataset) -> PixelLayout:
             _walk_items(fp, start, layout)
         return layout
     if syntax not in NATIVE_LITTLE_ENDIAN:
-        return layout
+        # PS3.5 A.4: compressed pixel data is a sequence of fragments of undefined length. A defined length
+        # over items is a damaged length (pydicom still reads the items); one over anything else means the
+        # transfer syntax is not the one the pixels were written in: the image keeps its place in its series
+        # (shown blank, named) and no decoder is given its bytes.
+        fp.seek(start)
+        if fp.read(4) == b"\xfe\xff\x00\xe0":
+            _walk_items(fp, start, layout)
+            return layout
+        layout.problem = (f"the pixel data has a defined length, which {UID(syntax).name} does not allow: "
+                          "the header names a transfer syntax the pixels are not written in")
     if layout.file_size < start + length:
         raise ImageRefused(f"truncated: the file ends {start + length - layout.file_size} bytes into the pixel data")
     layout.offset, layout.length = start, length
@@ -535,6 +548,7 @@ def headers_of(dataset: Dataset, path: str, layout: PixelLayout | None = None) -
         acquisition_time=f.text("AcquisitionTime"),
         pixel_offset=pixel_offset,
         pixel_length=pixel_length,
+        pixel_problem=layout.problem,
         mosaic_tiles=_mosaic_tiles(dataset, image_type),
         mosaic_normal=_mosaic_normal(dataset, image_type),
     )

@@ -138,7 +138,7 @@ def check_deflated(fp, head: bytes) -> int | None:
             chunk = inflater.unconsumed_tail or fp.read(1 << 20)
             if not chunk:
                 break
-            total += len(inflater.decompress(chunk, 1 << 24))
+            total += len(inflater.decompress(chunk, 1 << 20))  # 1 MiB at a time: counting costs 1 MiB
             if total > limit:
                 raise ImageRefused(f"the deflated data set inflates beyond {limit / 2**20:.0f} MiB: refused")
     except zlib.error:

@@ -202,11 +202,17 @@ class DicomdirReferences:
     warnings: list[SkippedFile] = field(default_factory=list)
 
 
-def dicomdir_references(path: str) -> DicomdirReferences:
+#: Records of a DICOMDIR walked between two progress reports (and Cancel checks).
+RECORDS_PER_STEP = 200
+
+
+def dicomdir_references(path: str, progress: Progress | None = None,
+                        cancel: CancelToken | None = None) -> DicomdirReferences:
     """The files a DICOMDIR references, each checked by pydicom's File-set rules; raises on a broken DICOMDIR.
 
     An id that leads outside the DICOMDIR's folder (`..`, an absolute path, a link) is refused with a
-    reason; an id that breaks PS3.10's naming rules but stays inside is read, with a warning.
+    reason; an id that breaks PS3.10's naming rules but stays inside is read, with a warning. A CD of
+    thousands of records takes seconds before its first file is read: progress is (records, all records).
     """
     from pydicom.fileset import RecordNode, is_conformant_file_id
 
@@ -216,7 +222,13 @@ def dicomdir_references(path: str) -> DicomdirReferences:
     base = Path(path).resolve().parent
     listing = _CaseInsensitiveFolders()
     found = DicomdirReferences()
-    for record in dicomdir.get("DirectoryRecordSequence", []):
+    records = dicomdir.get("DirectoryRecordSequence", [])
+    for number, record in enumerate(records):
+        if number % RECORDS_PER_STEP == 0:
+            if cancel:
+                cancel.raise_if_cancelled()
+            if progress:
+                progress(number, len(records))
         if not record.get("ReferencedFileID"):
             continue
         try:
@@ -232,6 +244,8 @@ def dicomdir_references(path: str) -> DicomdirReferences:
             found.warnings.append(SkippedFile(
                 str(resolved), f"read with a warning: {file_id} is not a PS3.10 file id (A-Z, 0-9, _)"))
         found.files.append(str(resolved))
+    if progress:
+        progress(len(records), len(records))
     return found
 
 
@@ -380,7 +394,9 @@ def scan_folder(
     for file in files:
         if _is_dicomdir(file):
             try:
-                references = dicomdir_references(file)
+                references = dicomdir_references(file, progress, cancel)
+            except Cancelled:
+                raise
             except Exception as error:  # noqa: BLE001
                 result.skipped.append(SkippedFile(file, f"broken DICOMDIR: {_one_line(error)}"))
                 continue

@@ -147,6 +147,16 @@ def test_scrolling_by_keys_wheel_and_slider(qtbot, window):
     assert view.zoom() == pytest.approx(2 * zoom, rel=0.05)
 
 
+def test_slider_catches_up_with_a_fast_wheel(qtbot, window):
+    open_and_wait(qtbot, window, SAMPLE, k=3)
+    for _ in range(7):  # faster than the display: the slider is moved once, to where the view ended
+        window.view.step(1)
+    assert window.view.k == 10
+    qtbot.waitUntil(lambda: window.slider.value() == 10, timeout=2000)
+    window.slider.setValue(4)  # and the slider still drives the view
+    assert window.view.k == 4
+
+
 def test_first_slice_is_drawn_before_the_series_has_loaded(qtbot, window, shared_data):
     seen = {}
     window.series_shown.connect(lambda index: seen.setdefault("loaded_when_shown", window.shown.loaded))

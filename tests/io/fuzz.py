@@ -250,6 +250,29 @@ WARM_UP = ("MR_small.dcm", "MR_small_RLE.dcm", "emri_small_RLE.dcm", "MR_small_j
            "SC_rgb_rle.dcm", "image_dfl.dcm", "OBXXXX1A.dcm")
 
 
+def _load(folder: str, open_folder, assemble_volume, medview_error) -> dict:
+    """Open and load one input; what it loaded is dropped before the next input is measured."""
+    outcome: dict = {"crash": None, "loaded": [], "named": {}}
+    try:
+        catalog = open_folder(folder)
+        outcome["named"] = {s.path: s.reason for s in catalog.skipped}
+        for spec in catalog.volumes:
+            files = sorted({h.path for point in spec.images for h in point})
+            try:
+                volume = assemble_volume(spec)
+                outcome["largest"] = max(outcome.get("largest", 0), volume.voxels.nbytes)
+                outcome["loaded"].extend(files)
+                del volume
+            except medview_error as error:
+                outcome["named"].update({f: str(error) or "no reason" for f in files})
+    except medview_error as error:
+        outcome["named"][folder] = str(error)
+    except BaseException as error:  # noqa: BLE001 - anything not medview's own is what we are hunting
+        outcome["crash"] = f"{type(error).__name__}: {str(error)[:200]}"
+    outcome["unaccounted"] = sorted(_listed(folder) - set(outcome["loaded"]) - set(outcome["named"]) - {folder})
+    return outcome
+
+
 def worker() -> None:
     import ctypes
     import resource
@@ -258,6 +281,9 @@ def worker() -> None:
 
     from medview.errors import MedviewError
     from medview.io import assemble_volume, load_volume, open_folder
+    from medview.memory import give_back_large_buffers
+
+    give_back_large_buffers()  # as medview's entry points do
 
     for name in WARM_UP:
         try:
@@ -275,24 +301,7 @@ def worker() -> None:
         with open("/proc/self/clear_refs", "w") as refs:  # resets VmHWM: the peak of this input alone
             refs.write("5")
         before = _status("VmRSS")
-        outcome: dict = {"crash": None, "loaded": [], "named": {}}
-        try:
-            catalog = open_folder(folder)
-            outcome["named"] = {s.path: s.reason for s in catalog.skipped}
-            for spec in catalog.volumes:
-                files = sorted({h.path for point in spec.images for h in point})
-                try:
-                    volume = assemble_volume(spec)
-                    outcome["largest"] = max(outcome.get("largest", 0), volume.voxels.nbytes)
-                    outcome["loaded"].extend(files)
-                except MedviewError as error:
-                    outcome["named"].update({f: str(error) or "no reason" for f in files})
-        except MedviewError as error:
-            outcome["named"][folder] = str(error)
-        except BaseException as error:  # noqa: BLE001 - anything not medview's own is what we are hunting
-            outcome["crash"] = f"{type(error).__name__}: {str(error)[:200]}"
-        outcome["unaccounted"] = sorted(_listed(folder) - set(outcome["loaded"]) - set(outcome["named"])
-                                        - {folder})
+        outcome = _load(folder, open_folder, assemble_volume, MedviewError)  # its volumes are freed on return
         outcome["peak_above_idle"] = max(0, _status("VmHWM") - idle)
         outcome["growth"] = max(0, _status("VmHWM") - before)
         print(json.dumps(outcome), flush=True)
@@ -316,6 +325,11 @@ class FuzzReport:
     #: the inputs that cost the most memory: (bytes above idle, largest volume loaded, name)
     heaviest: list[tuple[int, int, str]] = field(default_factory=list)
     peak_input: str = ""
+    #: the most an input cost beyond 1.3 × its own largest volume (its growth above the size it started at)
+    worst_excess_bytes: float = 0.0
+    worst_excess_input: str = ""
+    #: the most the worker held above its idle size before an input began (what earlier inputs left resident)
+    retained_bytes: int = 0
 
 
 class _Worker:
@@ -388,6 +402,10 @@ def run(count: int, seed: int, workdir: Path, timeout: float = TIMEOUT_S, nice: 
             report.heaviest = sorted([*report.heaviest, (outcome["growth"], outcome.get("largest", 0),
                                                          item.name)], reverse=True)[:5]
             report.largest_volume_bytes = max(report.largest_volume_bytes, outcome.get("largest", 0))
+            excess = outcome["growth"] - 1.3 * outcome.get("largest", 0)
+            if excess > report.worst_excess_bytes and not item.hostile:
+                report.worst_excess_bytes, report.worst_excess_input = excess, item.name
+            report.retained_bytes = max(report.retained_bytes, outcome["peak_above_idle"] - outcome["growth"])
             if item.hostile:
                 report.peak_hostile_bytes = max(report.peak_hostile_bytes, outcome["growth"])
             if progress:

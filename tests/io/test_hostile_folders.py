@@ -18,7 +18,8 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from medview.io import open_folder
+from medview.errors import DecodeError
+from medview.io import assemble_volume, open_folder
 from tests.io import corrupt
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -179,6 +180,25 @@ def test_dicomdir_ids_that_escape_its_folder_are_refused_with_a_reason(shared_da
     assert warning.path == str(cd / odd.parent / "im.dcm") and "not a PS3.10 file id" in warning.reason
 
 
+def test_a_dicomdirs_records_are_walked_with_progress_and_cancel(shared_data, tmp_path):
+    """An 8,000-record CD took 11 s to resolve under load, before the first file was read, with neither."""
+    from medview.errors import Cancelled
+    from medview.io.scan import CancelToken, dicomdir_references
+
+    cd, dicomdir = _dicomdir_copy(shared_data, tmp_path)
+    records = len(dicomdir.DirectoryRecordSequence)
+    steps: list[tuple[int, int]] = []
+    found = dicomdir_references(str(cd / "DICOMDIR"), progress=lambda done, total: steps.append((done, total)))
+    assert found.files and steps[-1] == (records, records) and steps[0][0] < records
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        dicomdir_references(str(cd / "DICOMDIR"), cancel=token)
+    steps.clear()  # and the folder's own progress starts with them
+    open_folder(cd / "DICOMDIR", progress=lambda done, total: steps.append((done, total)))
+    assert (records, records) in steps
+
+
 def _can_drop_capabilities() -> bool:
     try:
         return subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all", "true"],
@@ -237,3 +257,50 @@ def test_non_image_objects_are_named_by_what_they_are(tmp_path, name, reason):
     [skipped] = catalog.skipped
     assert reason in skipped.reason
 
+
+
+def test_a_multiframe_file_whose_encapsulation_is_broken_is_not_decoded_frame_after_frame(tmp_path, shared_data,
+                                                                                          monkeypatch):
+    """The fuzzer's 'hangs': a 32-frame enhanced file relabelled RLE failed each frame again in a worker
+    process (4.7 s, past the time limit under load). Two frames failing alike condemn the file."""
+    from medview.io import assemble
+    from tests.io.fuzz import EXPLICIT_LE
+
+    source = shared_data / "dicom_cases" / "mr_philips_enhanced_fieldmap" / "IM_0027_fMAP.dcm"
+    (tmp_path / "relabelled.dcm").write_bytes(corrupt.wrong_transfer_syntax(source.read_bytes(), b"1.2.840.10008.1.2.5\x00"))
+    assert EXPLICIT_LE in source.read_bytes()
+    attempts = []
+    real = assemble.decode_isolated
+    monkeypatch.setattr(assemble, "decode_isolated", lambda header: attempts.append(header.path) or real(header))
+    catalog = open_folder(tmp_path)
+    frames = sum(spec.n_slices * spec.time_points for spec in catalog.volumes)
+    for spec in catalog.volumes:
+        with pytest.raises(assemble.DecodeError, match="RLE Lossless"):
+            assemble.assemble_volume(spec)
+    assert frames >= 32 and len(attempts) <= 4 * len(catalog.volumes)
+
+
+def test_pixel_data_of_defined_length_under_a_compressed_syntax_is_named_without_decoding(tmp_path, monkeypatch):
+    """A 7 MB radiograph relabelled RLE was read whole and handed to pydicom, which failed (13.5 MiB spent)."""
+    from medview.io import decode
+
+    source = Path(get_testdata_file("RG1_UNCI.dcm")).read_bytes()
+    (tmp_path / "relabelled.dcm").write_bytes(corrupt.wrong_transfer_syntax(source, b"1.2.840.10008.1.2.5\x00"))
+    monkeypatch.setattr(decode, "_decode_with_pydicom", lambda header: pytest.fail("its bytes went to pydicom"))
+    monkeypatch.setattr(decode, "_decode_with_imagecodecs", lambda header: pytest.fail("its bytes went to a codec"))
+    [spec] = open_folder(tmp_path).volumes
+    with pytest.raises(DecodeError, match="defined length, which RLE Lossless does not allow"):
+        assemble_volume(spec)
+
+
+def test_compressed_pixel_data_with_a_damaged_defined_length_over_its_items_still_loads(tmp_path):
+    from medview.io import load_volume
+
+    data = Path(get_testdata_file("MR_small_RLE.dcm")).read_bytes()
+    marker = b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff"
+    at = data.index(marker)
+    length = len(data) - (at + len(marker))
+    (tmp_path / "damaged_length.dcm").write_bytes(data[:at] + marker[:8] + length.to_bytes(4, "little")
+                                                  + data[at + len(marker):])
+    volume = load_volume(tmp_path)
+    assert np.array_equal(volume.slice(0), load_volume(get_testdata_file("MR_small_RLE.dcm")).slice(0))
