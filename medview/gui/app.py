@@ -10,8 +10,8 @@ import argparse
 import sys
 
 from medview import cli_values
-from medview.memory import give_back_large_buffers
 from medview.io.scan import start_scan_workers
+from medview.memory import give_back_large_buffers
 from medview.resources import resource
 
 SAMPLE = resource("sample", "mr_brain_t1post_tcia_btp")
