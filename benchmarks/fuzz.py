@@ -52,7 +52,8 @@ def main() -> int:
           f"highest peak reached on: {report.peak_input}")
     print(f"per input: the most a mutated input cost beyond 1.3 × its own largest volume: "
           f"{report.worst_excess_bytes / mib:.1f} MiB ({report.worst_excess_input or 'none'}); the most the worker "
-          f"held above idle before an input began (left resident by earlier inputs): {report.retained_bytes / mib:.1f} MiB")
+          f"held above idle before an input began (left resident by earlier inputs): "
+          f"{report.retained_bytes / mib:.1f} MiB")
     print("inputs that cost the most (MiB above the RSS they started from, largest volume MiB, input):")
     for growth, largest, name in report.heaviest:
         print(f"    {growth / mib:7.1f}  {largest / mib:7.1f}  {name}")

@@ -4,8 +4,9 @@
 
 Prints one table from one run:
 - scroll step: `SliceView.set_slice` with every overlay on (corner texts, markers) and a synchronous repaint
-  of the viewport (which also paints every other widget the step dirtied), against a bare pyqtgraph ImageItem.setImage of the same slices with the same levels and a
-  repaint of a view of the same size (the reference, timed in the same run);
+  of the viewport (which also paints every other widget the step dirtied), against a bare pyqtgraph
+  ImageItem.setImage of the same slices with the same levels and a repaint of a view of the same size (the
+  reference, timed in the same run);
 - sustained scroll: steps as fast as the event loop takes them, everything the steps post (the slice slider,
   which follows at display rate) paid inside the total;
 - start-up: from process start to the main window shown, in a fresh process (imports included);

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,24 @@ COARSE_MM = 12.0
 #: refinement: around the best `REFINE_TOP` places, a 3 × 3 step of each size in turn (mm)
 REFINE_STEPS_MM = (4.0, 2.0)
 REFINE_TOP = 3
+
+
+@dataclass(frozen=True)
+class PatchGeometry:
+    """The square a patch model looks at: `size` × `size` pixels of `mm_per_pixel` mm (a card states it)."""
+
+    size: int
+    mm_per_pixel: float
+
+
+class PatchScorer(Protocol):
+    """What a search needs of a model: its patch geometry (`card`: a model card, or a `PatchGeometry` for a
+    network in training) and calibrated probabilities of a stack of patches."""
+
+    @property
+    def card(self) -> PatchGeometry: ...
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -84,8 +103,8 @@ def search_slice(probabilities_at: Callable[[list[tuple[float, float]]], np.ndar
     return Search(float(1.0 - seen[best][negative]), best, np.asarray(seen[best]), len(points))
 
 
-def slice_scorer(classifier, image: np.ndarray, pixel_spacing: tuple[float, float], already_unit: bool = False
-                 ) -> Callable[[list[tuple[float, float]]], np.ndarray]:
+def slice_scorer(classifier: PatchScorer, image: np.ndarray, pixel_spacing: tuple[float, float],
+                 already_unit: bool = False) -> Callable[[list[tuple[float, float]]], np.ndarray]:
     """probabilities_at(points) for one slice: the slice is scaled and padded once for all its patches."""
     card = classifier.card
     image01 = image if already_unit else unit_range(image)

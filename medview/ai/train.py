@@ -163,15 +163,15 @@ def _stack(xs, ms, ys, setup: TaskSetup):
 
 
 class NetworkScorer:
-    """A network in training, with the interface `medview.ai.detect` searches with (card size and scale,
-    calibrated probabilities of a stack of inputs)."""
+    """A network in training as a `medview.ai.detect.PatchScorer` (its patch geometry and calibrated
+    probabilities of a stack of inputs): training searches slices as the app does."""
 
     def __init__(self, network, setup: TaskSetup, temperature: float = 1.0) -> None:
-        from types import SimpleNamespace
+        from medview.ai.detect import PatchGeometry
 
         self.network = network
         self.temperature = temperature
-        self.card = SimpleNamespace(size=setup.size, mm_per_pixel=setup.mm_per_pixel)
+        self.card = PatchGeometry(size=setup.size, mm_per_pixel=setup.mm_per_pixel)
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         return metrics.softmax(logits_of(self.network, np.ascontiguousarray(inputs[:, None], dtype=np.float32)),

@@ -7,25 +7,17 @@ import itertools
 import math
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
 
 from medview.core.window_level import Window
+from tests.gui.helpers import draw, open_and_wait
 
 TIMEOUT = 120_000
 
 
-def _draw(qtbot, window, tool: str, *points) -> None:
-    window.set_tool(tool)
-    for row, column in points:
-        point = window.view.widget_point_of(row, column, centre=False)
-        qtbot.mouseClick(window.view.graphics.viewport(), Qt.MouseButton.LeftButton,
-                         pos=QPoint(round(point.x()), round(point.y())))
-
-
 def test_measurement_labels_never_cover_each_other_or_an_roi(qtbot, window):
-    _draw(qtbot, window, "ellipse", (150, 150), (180, 180))
-    _draw(qtbot, window, "rectangle", (150, 185), (175, 215))  # just right of the ellipse, where its label goes
-    _draw(qtbot, window, "length", (140, 150), (140, 215))
+    draw(qtbot, window, "ellipse", (150, 150), (180, 180))
+    draw(qtbot, window, "rectangle", (150, 185), (175, 215))  # just right of the ellipse, where its label goes
+    draw(qtbot, window, "length", (140, 150), (140, 215))
     window.view.zoom_by(1.6)
     window.view.rotate(1)
     items = window.layer.items
@@ -67,8 +59,7 @@ def test_a_narrow_window_keeps_its_scale_when_dragged(qtbot, window):
 
 
 def test_the_series_browser_shows_the_slice_count_at_its_default_width(qtbot, window, shared_data):
-    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
-        window.open_path(str(shared_data / "dicom_cases" / "ct_head_ge_gantry_tilt"))
+    open_and_wait(qtbot, window, str(shared_data / "dicom_cases" / "ct_head_ge_gantry_tilt"))
     browser = window.browser
     item = browser.items[0]
     right = browser.columnViewportPosition(1) + browser.columnWidth(1)
@@ -105,8 +96,7 @@ def test_the_report_preview_follows_the_impression_as_it_is_typed(qtbot, window)
 
 
 def test_volumes_of_one_series_are_told_apart_by_their_split_key(qtbot, window, shared_data):
-    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
-        window.open_path(str(shared_data / "dicom_cases" / "mr_philips_enhanced_fieldmap"))
+    open_and_wait(qtbot, window, str(shared_data / "dicom_cases" / "mr_philips_enhanced_fieldmap"))
     lines = [window.browser.items[i].text(0).splitlines() for i in (0, 1)]
     assert [line[-1] for line in lines] == ["field map", "magnitude"]
     assert window.browser.columnWidth(0) >= max(window.browser.fontMetrics().horizontalAdvance(line[-1])

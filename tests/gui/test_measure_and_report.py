@@ -11,23 +11,14 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from medview.core import measure
+from tests.gui.helpers import draw
 
 TIMEOUT = 120_000
 
 
-def _draw(qtbot, window, tool: str, *points: tuple[float, float]) -> None:
-    """Choose a tool and click its points, given as (row, column) of the image."""
-    window.set_tool(tool)
-    view = window.view
-    for row, column in points:
-        point = view.widget_point_of(row, column, centre=False)
-        qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
-                         pos=QPoint(round(point.x()), round(point.y())))
-
-
 def test_a_length_drawn_with_two_clicks_measures_what_the_pixel_spacing_implies(qtbot, window):
     layer = window.layer
-    _draw(qtbot, window, "length", (100, 60), (100, 200))
+    draw(qtbot, window, "length", (100, 60), (100, 200))
     [length] = layer.on_slice()
     (c0, r0), (c1, r1) = length.points
     # the clicks land within half an image pixel of the intended points (the view shows > 2 screen px per pixel)
@@ -42,9 +33,9 @@ def test_a_length_drawn_with_two_clicks_measures_what_the_pixel_spacing_implies(
 def test_angle_arrow_and_text_are_placed_by_their_clicks(qtbot, window):
     layer = window.layer
     layer.ask_text = lambda: "enhancing rim"  # what the user types in the text dialog
-    _draw(qtbot, window, "angle", (100, 200), (100, 100), (10, 100))  # arm along the row, vertex, arm up
-    _draw(qtbot, window, "arrow", (50, 50), (80, 80))
-    _draw(qtbot, window, "text", (120, 40))
+    draw(qtbot, window, "angle", (100, 200), (100, 100), (10, 100))  # arm along the row, vertex, arm up
+    draw(qtbot, window, "arrow", (50, 50), (80, 80))
+    draw(qtbot, window, "text", (120, 40))
     angle, arrow, text = layer.on_slice()
     row_mm, col_mm = window.shown.pixel_spacing
     assert (angle.kind, arrow.kind, text.kind, text.text) == ("angle", "arrow", "text", "enhancing rim")
@@ -54,7 +45,7 @@ def test_angle_arrow_and_text_are_placed_by_their_clicks(qtbot, window):
 
 def test_roi_select_move_delete_and_undo(qtbot, window):
     view, layer = window.view, window.layer
-    _draw(qtbot, window, "ellipse", (195, 160), (225, 190))
+    draw(qtbot, window, "ellipse", (195, 160), (225, 190))
     [ellipse] = layer.on_slice()
     values = {v.name: v.value for v in layer.values(ellipse)}
     pixels = window.shown.slice(view.k)
@@ -86,8 +77,8 @@ def pg_point(x: float, y: float):
 
 def test_draw_classify_mark_and_export_the_report(qtbot, window, tmp_path):
     view, layer, panel = window.view, window.layer, window.inference
-    _draw(qtbot, window, "length", (200, 150), (220, 200))
-    _draw(qtbot, window, "rectangle", (195, 160), (225, 190))
+    draw(qtbot, window, "length", (200, 150), (220, 200))
+    draw(qtbot, window, "rectangle", (195, 160), (225, 190))
     assert len(layer.on_slice()) == 2
     panel.click_mode.setChecked(True)  # switches the measuring tool off
     assert layer.tool is None

@@ -7,7 +7,7 @@ import shutil
 
 from PySide6.QtCore import QPoint, Qt
 
-TIMEOUT = 120_000
+from tests.gui.helpers import open_and_wait
 
 
 def test_the_overlay_and_status_bar_read_slice_k_plus_1_with_the_instance_number(qtbot, window):
@@ -50,8 +50,7 @@ def test_an_image_without_patient_geometry_shows_no_lps(qtbot, window, tmp_path)
     folder = tmp_path / "no-geometry"
     folder.mkdir()
     shutil.copy(get_testdata_file("emri_small.dcm"), folder / "emri_small.dcm")
-    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
-        window.open_path(str(folder))
+    open_and_wait(qtbot, window, folder)
     assert not window.shown.has_geometry
     status = window.view.describe_pixel(3, 4)
     assert "no patient geometry" in status and "LPS" not in status

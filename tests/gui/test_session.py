@@ -9,30 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from medview.gui.app import SAMPLE
-
-TIMEOUT = 120_000
-
-
-def _open(qtbot, window, path, **kwargs) -> None:
-    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
-        window.open_path(str(path), **kwargs)
-
-
-def _choose(qtbot, window, index: int) -> None:
-    with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):
-        window.browser.select(index)
-
-
-def _click(qtbot, view, row: float, column: float, centre: bool = True) -> None:
-    point = view.widget_point_of(row, column, centre=centre)
-    qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
-                     pos=QPoint(round(point.x()), round(point.y())))
-
-
-def _draw(qtbot, window, tool: str, *points: tuple[float, float]) -> None:
-    window.set_tool(tool)
-    for row, column in points:
-        _click(qtbot, window.view, row, column, centre=False)
+from tests.gui.helpers import TIMEOUT, choose_and_wait, click_pixel, draw, drawn, open_and_wait, rgb_of
 
 
 def _run_anyway(panel) -> None:
@@ -46,15 +23,15 @@ def _plotted(panel) -> list:
 
 
 def test_a_series_run_stays_with_its_series_when_the_user_switches(qtbot, window, shared_data):
-    _open(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
+    open_and_wait(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
     panel = window.inference
     _run_anyway(panel)
     panel.classify_series()
     qtbot.waitUntil(lambda: len(_plotted(panel)) >= 2, timeout=TIMEOUT)
-    _choose(qtbot, window, 1)  # the second echo, while the run on the first goes on or is cancelled
+    choose_and_wait(qtbot, window, 1)  # the second echo, while the run on the first goes on or is cancelled
     qtbot.wait(1500)
     assert _plotted(panel) == [] and panel.flagged.count() == 0  # nothing of echo 1 drawn on echo 2
-    _choose(qtbot, window, 0)
+    choose_and_wait(qtbot, window, 0)
     shown = _plotted(panel)
     assert shown and len(shown) == len(set(shown)) and max(shown) <= 36  # slices 1..36, once each
 
@@ -78,7 +55,7 @@ def test_a_new_folder_clears_the_series_plot_and_list(qtbot, window, shared_data
     with qtbot.waitSignal(panel.series_finished, timeout=TIMEOUT):
         panel.classify_series()
     assert _plotted(panel)
-    _open(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
+    open_and_wait(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
     assert _plotted(panel) == [] and panel.flagged.count() == 0
 
 
@@ -99,9 +76,9 @@ def test_an_answer_is_not_shown_on_a_slice_it_was_not_made_for(qtbot, window):
 def test_a_4d_report_at_t_2_holds_what_the_screen_shows(qtbot, window, shared_data):
     from medview.gui.report_dialog import gather_reading
 
-    _open(qtbot, window, shared_data / "dicom_cases" / "mr_philips_4d_oblique_scaling")
+    open_and_wait(qtbot, window, shared_data / "dicom_cases" / "mr_philips_4d_oblique_scaling")
     window.time_slider.setValue(2)
-    _draw(qtbot, window, "ellipse", (20, 20), (40, 44))
+    draw(qtbot, window, "ellipse", (20, 20), (40, 44))
     [ellipse] = window.layer.on_slice()
     on_screen = {v.name: v.value for v in window.layer.values(ellipse)}
     qtbot.keyClick(window, Qt.Key.Key_K)
@@ -115,24 +92,24 @@ def test_a_4d_report_at_t_2_holds_what_the_screen_shows(qtbot, window, shared_da
 def test_the_clicks_of_one_length_never_come_from_two_slices(qtbot, window):
     layer, view = window.layer, window.view
     window.set_tool("length")
-    _click(qtbot, view, 100, 60, centre=False)  # first end on k 17
+    click_pixel(qtbot, view, 100, 60, centre=False)  # first end on k 17
     view.set_slice(5)
-    _click(qtbot, view, 100, 200, centre=False)  # on k 5: a new length begins, it does not end here
+    click_pixel(qtbot, view, 100, 200, centre=False)  # on k 5: a new length begins, it does not end here
     assert layer.on_slice() == []
     view.set_slice(17)
     assert layer.on_slice() == []
     view.set_slice(5)
-    _click(qtbot, view, 120, 200, centre=False)
+    click_pixel(qtbot, view, 120, 200, centre=False)
     [length] = layer.on_slice()
     assert [round(c) for c, _r in length.points] == [200, 200]
 
 
 def test_click_to_classify_on_an_annotation_does_not_select_it(qtbot, window):
     layer, panel = window.layer, window.inference
-    _draw(qtbot, window, "rectangle", (195, 160), (225, 190))
+    draw(qtbot, window, "rectangle", (195, 160), (225, 190))
     panel.click_mode.setChecked(True)
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT):
-        _click(qtbot, window.view, 210, 175)
+        click_pixel(qtbot, window.view, 210, 175)
     assert layer.selected is None
 
 
@@ -148,9 +125,9 @@ def test_a_cancelled_series_loads_the_rest_when_chosen_again(qtbot, window, shar
 
 
 def test_reopening_the_folder_keeps_the_annotations(qtbot, window):
-    _draw(qtbot, window, "length", (100, 60), (100, 200))
+    draw(qtbot, window, "length", (100, 60), (100, 200))
     [length] = window.layer.on_slice()
-    _open(qtbot, window, SAMPLE, k=17)
+    open_and_wait(qtbot, window, SAMPLE, k=17)
     assert window.layer.on_slice() == [length]
 
 
@@ -159,20 +136,20 @@ def test_the_tag_dock_never_shows_another_folders_header(qtbot, window, shared_d
     qtbot.waitUntil(lambda: window.tags.tree.topLevelItemCount() > 20, timeout=10_000)
     old_source = window.tags.source
     window.tags_dock.hide()
-    _open(qtbot, window, shared_data / "samples" / "ct_chest", k=17)
+    open_and_wait(qtbot, window, shared_data / "samples" / "ct_chest", k=17)
     window._tags_read((old_source, [("(0010,0010)", "Patient's Name", "PN", "the other folder's patient")]))
     assert "the other folder's patient" not in [window.tags.tree.topLevelItem(i).text(3)
                                                 for i in range(window.tags.tree.topLevelItemCount())]
 
 
 def test_switching_series_keeps_the_chosen_model(qtbot, window, shared_data):
-    _open(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
+    open_and_wait(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_multi_echo")
     panel = window.inference
     chosen = panel.model_box.count() - 1
     assert chosen >= 1
     panel.model_box.setCurrentIndex(chosen)
     name = panel.card().name
-    _choose(qtbot, window, 1)
+    choose_and_wait(qtbot, window, 1)
     assert panel.card().name == name
 
 
@@ -184,10 +161,10 @@ def test_only_the_answers_the_reader_kept_reach_the_pdf_html_and_sr(qtbot, windo
     panel, view = window.inference, window.view
     panel.click_mode.setChecked(True)
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as tumour:
-        _click(qtbot, view, 210, 175)  # on the tumour: kept
+        click_pixel(qtbot, view, 210, 175)  # on the tumour: kept
     panel.answers.item(0).setCheckState(Qt.CheckState.Checked)
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT):
-        _click(qtbot, view, 3, 3)  # in the air: not kept
+        click_pixel(qtbot, view, 3, 3)  # in the air: not kept
     panel.click_mode.setChecked(False)
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as whole_slice:
         qtbot.mouseClick(panel.slice_button, Qt.MouseButton.LeftButton)
@@ -220,13 +197,6 @@ def test_only_the_answers_the_reader_kept_reach_the_pdf_html_and_sr(qtbot, windo
     assert [g.finding_type.meaning for g in groups] == [tumour.args[0].label]
 
 
-def _viewport(window) -> np.ndarray:
-    image = window.view.graphics.viewport().grab().toImage()
-    image = image.convertToFormat(image.Format.Format_RGB32)
-    buffer = np.frombuffer(image.constBits(), dtype=np.uint8)
-    return buffer.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 4].copy()
-
-
 def test_a_saved_session_comes_back_on_the_same_pixels_after_the_app_is_closed(qtbot, window, tmp_path,
                                                                                 user_data_folder):
     from PySide6.QtCore import QSettings
@@ -234,18 +204,18 @@ def test_a_saved_session_comes_back_on_the_same_pixels_after_the_app_is_closed(q
     from medview.gui.main_window import MainWindow
 
     panel, view = window.inference, window.view
-    _draw(qtbot, window, "length", (100, 60), (100, 200))
-    _draw(qtbot, window, "ellipse", (195, 160), (225, 190))
+    draw(qtbot, window, "length", (100, 60), (100, 200))
+    draw(qtbot, window, "ellipse", (195, 160), (225, 190))
     window.set_tool(None)
     panel.click_mode.setChecked(True)
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT):
-        _click(qtbot, view, 210, 175)
+        click_pixel(qtbot, view, 210, 175)
     panel.answers.item(0).setCheckState(Qt.CheckState.Checked)
     panel.click_mode.setChecked(False)
     qtbot.keyClick(window, Qt.Key.Key_K)
     qtbot.mouseMove(view.graphics.viewport(), QPoint(2, 2))  # no ROI under the mouse (hover colours)
     qtbot.wait(50)
-    before = _viewport(window)
+    before = rgb_of(drawn(window.view))
     annotations, keys = window.layer.on_slice(), set(window.session.key_images)
     [kept] = window.session.kept_answers(window.shown.key)
     window.close()  # the app closes: the session is saved
@@ -264,27 +234,27 @@ def test_a_saved_session_comes_back_on_the_same_pixels_after_the_app_is_closed(q
     [restored] = again.session.kept_answers(again.shown.key)
     assert restored.finding == kept.finding and np.array_equal(restored.saliency, kept.saliency)
     assert kept.finding.label in again.inference.answer.text()
-    after = _viewport(again)
+    after = rgb_of(drawn(again.view))
     assert after.shape == before.shape and np.array_equal(after, before)  # drawn on the same pixels
     again.close()
 
 
 def test_close_study_empties_the_window_and_clear_can_be_undone(qtbot, window):
-    _draw(qtbot, window, "length", (100, 60), (100, 200))
+    draw(qtbot, window, "length", (100, 60), (100, 200))
     window.clear_series()
     assert window.layer.on_slice() == []
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert len(window.layer.on_slice()) == 1
     window.close_study()
     assert window.shown is None and window.browser.topLevelItemCount() == 0 and window.session.annotations == {}
-    _open(qtbot, window, SAMPLE, k=17)
+    open_and_wait(qtbot, window, SAMPLE, k=17)
     qtbot.waitUntil(lambda: len(window.layer.on_slice()) == 1, timeout=10_000)  # restored from disk
 
 
 def test_the_tag_dock_shows_the_frame_of_an_enhanced_file_not_its_first_frames(qtbot, window, shared_data):
     import pydicom
 
-    _open(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_enhanced_4d", k=4)
+    open_and_wait(qtbot, window, shared_data / "dicom_cases" / "mr_siemens_enhanced_4d", k=4)
     window.time_slider.setValue(1)
     window.tags_dock.show()
     header = window.shown.header_of(4, 1)

@@ -13,8 +13,7 @@ from medview.core.window_level import Window, grey
 from medview.gui.app import SAMPLE
 from medview.gui.main_window import MainWindow
 from medview.io import load_volume
-
-TIMEOUT = 60_000
+from tests.gui.helpers import TIMEOUT, drawn, grey_of, open_and_wait
 
 
 @pytest.fixture()
@@ -29,17 +28,8 @@ def window(qtbot, tmp_path):
     main.cancel_loading()
 
 
-def open_and_wait(qtbot, main, path, **kwargs):
-    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
-        main.open_path(str(path), **kwargs)
-    qtbot.wait(50)
-
-
 def viewport_pixels(main) -> np.ndarray:
-    image = main.view.graphics.viewport().grab().toImage().convertToFormat(
-        main.view.graphics.viewport().grab().toImage().Format.Format_Grayscale8)
-    buffer = np.frombuffer(image.constBits(), dtype=np.uint8)
-    return buffer.reshape(image.height(), image.bytesPerLine())[:, : image.width()].copy()
+    return grey_of(drawn(main.view))
 
 
 def test_bundled_sample_opens_and_is_not_blank(qtbot, window):

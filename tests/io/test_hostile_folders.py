@@ -267,7 +267,8 @@ def test_a_multiframe_file_whose_encapsulation_is_broken_is_not_decoded_frame_af
     from tests.io.fuzz import EXPLICIT_LE
 
     source = shared_data / "dicom_cases" / "mr_philips_enhanced_fieldmap" / "IM_0027_fMAP.dcm"
-    (tmp_path / "relabelled.dcm").write_bytes(corrupt.wrong_transfer_syntax(source.read_bytes(), b"1.2.840.10008.1.2.5\x00"))
+    relabelled = corrupt.wrong_transfer_syntax(source.read_bytes(), b"1.2.840.10008.1.2.5\x00")
+    (tmp_path / "relabelled.dcm").write_bytes(relabelled)
     assert EXPLICIT_LE in source.read_bytes()
     attempts = []
     real = assemble.decode_isolated
