@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medview import __version__
 from medview.errors import MedviewError
 from medview.memory import give_back_large_buffers
+
+#: Flags the command itself answers (everything else that is not a subcommand opens the viewer).
+OWN_FLAGS = ("-h", "--help", "--version", "--install-desktop-entry")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="The viewer: medview [PATH] [flags]\n\n" + viewer.format_help().split("\n", 1)[1].strip()
         .split("\n\n", 1)[-1],
     )
-    parser.add_argument("--version", action="version", version=f"medview {__version__}")
+    parser.add_argument("--version", action="store_true", dest="print_version",  # `train --version` is the model's
+                        help="print medview's version and its bundled models' versions")
+    parser.add_argument("--install-desktop-entry", action="store_true", dest="desktop_entry",
+                        help="put medview in this user's desktop menu (Linux; $XDG_DATA_HOME/applications)")
     sub = parser.add_subparsers(dest="command")
 
     info = sub.add_parser("info", help="list the volumes of a DICOM folder, their geometry and warnings")
@@ -64,6 +69,12 @@ def _run_info(args: argparse.Namespace) -> int:
     return run_info(str(cli_values.path(args.path)), as_json=args.json)
 
 
+def _install_desktop_entry(_args: argparse.Namespace) -> int:
+    from medview.desktop_entry import main as install
+
+    return install()
+
+
 def main(argv: list[str] | None = None) -> int:
     """`medview SUBCOMMAND ...` runs a headless command; `medview [PATH] [viewer flags]` opens the viewer."""
     from medview.cli_values import join_values
@@ -71,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = join_values(sys.argv[1:] if argv is None else list(argv))  # the one pre-pass (--window, --crosshair)
     give_back_large_buffers()
     parser = build_parser()
-    if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in ("-h", "--help", "--version")):
+    if not argv or (argv[0] not in parser.subcommand_names and argv[0] not in OWN_FLAGS):
         return _open_viewer(argv)
     args = parser.parse_args(argv)
+    if args.print_version:
+        from medview.about import version_text
+
+        print(version_text())
+        return 0
+    if args.desktop_entry:
+        args.run = _install_desktop_entry
     if not getattr(args, "run", None):
         parser.print_help()
         return 0

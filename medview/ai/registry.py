@@ -12,8 +12,9 @@ from pathlib import Path
 
 from medview.ai.manifest import MANIFEST, ModelCard, read_card
 from medview.errors import ModelError
+from medview.resources import resource
 
-BUNDLED = Path(__file__).resolve().parents[2] / "resources" / "models"
+BUNDLED = resource("models")
 
 
 def user_folder() -> Path:

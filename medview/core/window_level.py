@@ -70,11 +70,15 @@ def percentile_window(values: np.ndarray, low: float, high: float, name: str = "
     return Window(float(b - a), float((a + b) / 2), name)
 
 
-def presets_for(modality: str, values: np.ndarray, scanner: tuple[Window, ...] = ()) -> list[Window]:
-    """The presets in key order (1, 2, ...): the scanner's own windows first, then the modality's."""
+def presets_for(modality: str, values: np.ndarray, scanner: tuple[Window, ...] = (),
+                reader: tuple[Window, ...] | None = None) -> list[Window]:
+    """The presets in key order (1, 2, ...): the scanner's own windows first, then the modality's. `reader`:
+    the reader's own fixed presets for this modality (a preference), in place of the built-in CT list; on
+    other modalities they come before the percentile windows, which follow each volume's values."""
     if modality.upper() == "CT":
-        return [*scanner, *CT_PRESETS]
-    return [*scanner, *(percentile_window(values, low, high, name) for name, low, high in MR_PERCENTILES)]
+        return [*scanner, *(CT_PRESETS if reader is None else reader)]
+    return [*scanner, *(reader or ()),
+            *(percentile_window(values, low, high, name) for name, low, high in MR_PERCENTILES)]
 
 
 def default_window(modality: str, values: np.ndarray, scanner: tuple[Window, ...] = ()) -> Window:

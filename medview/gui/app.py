@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from medview import cli_values
 from medview.errors import MedviewError
 from medview.io.scan import start_scan_workers
 from medview.memory import give_back_large_buffers
+from medview.resources import resource
 
-SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "mr_brain_t1post_tcia_btp"
+SAMPLE = resource("sample", "mr_brain_t1post_tcia_btp")
 
 
 def build_viewer_parser() -> argparse.ArgumentParser:
@@ -63,6 +63,12 @@ def main(argv: list[str]) -> int:
                            "that sets every plane; use one of them")
     if crosshair is not None:
         layout = "mpr"
+    from medview.gui.display_check import QtStartGuard, display_problem
+
+    problem = display_problem()
+    if problem is not None:
+        print(f"medview: {problem}", file=sys.stderr)
+        return 2
     prepare_process()
 
     import pyqtgraph as pg
@@ -71,7 +77,9 @@ def main(argv: list[str]) -> int:
 
     from medview.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with QtStartGuard():
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+    _identify(app)
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     main_window = MainWindow()
     series = int(args.series) if args.series and args.series.isdigit() else args.series
@@ -90,6 +98,18 @@ def main(argv: list[str]) -> int:
     QTimer.singleShot(0, lambda: main_window.open_path(str(path), series, args.slice, window))
     app.exec()
     return outcome["code"]
+
+
+def _identify(app) -> None:
+    """The desktop's name and icon for the window: the ones the desktop entry (packaging/linux) installs."""
+    from PySide6.QtGui import QIcon
+
+    from medview.desktop_entry import source_folder
+
+    app.setDesktopFileName("medview")
+    icon = source_folder() / "icons" / "256x256" / "medview.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
 
 
 def _check_slice(main_window, catalog, series, k: int | None, outcome: dict, app) -> None:

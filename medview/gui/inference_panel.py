@@ -285,7 +285,7 @@ class InferencePanel(QWidget):
         from medview.ai.registry import scan_models
 
         chosen = self.card()
-        cards, problems = scan_models()
+        cards, problems = scan_models(getattr(self.window, "model_roots", None))  # the models-folder preference
         series = self.window.shown
         modality = series.info.modality if series else ""
         body_part = series.info.body_part if series else ""

@@ -34,6 +34,7 @@ from medview.gui.annotation_layer import AnnotationLayer
 from medview.gui.docks import SeriesWarnings, SkippedFiles, TagDock, read_tags
 from medview.gui.inference_panel import InferencePanel
 from medview.gui.mpr_layout import MprLayout
+from medview.gui.preferences import attach as attach_preferences
 from medview.gui.series_browser import SeriesBrowser, thumbnail_pixels
 from medview.gui.shown_series import ShownSeries
 from medview.gui.slice_view import SliceView
@@ -224,6 +225,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1280, 860)
         self._restore_layout()
+        attach_preferences(self)  # File → Preferences…, Help → About; the kept preferences put to work
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

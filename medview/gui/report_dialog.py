@@ -183,7 +183,8 @@ class ReportDialog(QDialog):
         name = f"medview-report-{_dt.datetime.now():%Y%m%d-%H%M%S}"
         if series is not None and series.info.series_number is not None:
             name += f"-series{series.info.series_number}"
-        return Path.home() / "medview-reports" / name
+        folder = str(self.window.settings.value("report/folder", "") or "")  # a preference
+        return (Path(folder).expanduser() if folder else Path.home() / "medview-reports") / name
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save report", self.pdf_path.text(), "PDF (*.pdf)")

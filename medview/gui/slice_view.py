@@ -86,7 +86,8 @@ class _SliceBox(pg.ViewBox):
             self.owner.zoom_changed()
             return
         delta = event.delta() if hasattr(event, "delta") else event.angleDelta().y()
-        self.owner.step(-1 if delta > 0 else 1)
+        step = -1 if delta > 0 else 1
+        self.owner.step(-step if self.owner.wheel_reversed else step)
         event.accept()
 
     def mouseDragEvent(self, event, axis=None):  # noqa: N802 - Qt name
@@ -168,6 +169,8 @@ class SliceView(QWidget):
         self._shown_text: dict[str, str] = {}
         self.tool_active = False  # a measuring tool takes the clicks (see gui.annotation_layer)
         self.reversed_order = False  # display order: along the normal (False) or reversed (head first)
+        self.wheel_reversed = False  # scroll direction (a preference): the wheel goes the other way
+        self.reader_presets: dict = {}  # modality → the reader's own W/L presets (a preference)
 
     def _label(self, style: tuple[str, int, bool]) -> OverlayText:
         text = OverlayText(style)
@@ -209,7 +212,8 @@ class SliceView(QWidget):
             return
         whole = self.series.loaded and self._provisional is not None and self.window == self._provisional
         if not self.presets or whole:
-            self.presets = presets_for(self.series.modality, values, self.series.windows)
+            self.presets = presets_for(self.series.modality, values, self.series.windows,
+                                       self.reader_presets.get(self.series.modality.upper()))
         if self.window is None or whole:
             self.window = default_window(self.series.modality, values, self.series.windows)
             partial = not self.series.loaded and not self.series.windows and self.series.modality != "CT"

@@ -14,6 +14,14 @@ from medview.gui.main_window import MainWindow
 TIMEOUT = 120_000
 
 
+@pytest.fixture(autouse=True)
+def settings_kept_away(tmp_path):
+    """QSettings made without a file (QSettings("medview", "medview")) write under the test's folder, never
+    into the user's real preferences."""
+    for kind in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(kind, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+
+
 @pytest.fixture()
 def models(tmp_path, tiny_models, monkeypatch):
     folder = tmp_path / "models"
