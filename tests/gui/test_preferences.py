@@ -14,8 +14,7 @@ from medview.core.window_level import CT_PRESETS
 from medview.gui.app import SAMPLE
 from medview.gui.main_window import MainWindow
 from medview.gui.preferences import Preferences, open_about, open_preferences
-
-TIMEOUT = 120_000
+from tests.gui.helpers import TIMEOUT, open_and_wait
 
 
 def start_window(qtbot, settings_file, inference: bool = True) -> MainWindow:
@@ -25,11 +24,6 @@ def start_window(qtbot, settings_file, inference: bool = True) -> MainWindow:
     main.show()
     qtbot.waitExposed(main)
     return main
-
-
-def open_and_wait(qtbot, main, path, **kwargs) -> None:
-    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
-        main.open_path(str(path), **kwargs)
 
 
 def wheel_up(view) -> None:
