@@ -28,7 +28,8 @@ def run_medview(*args: str, **env: str) -> subprocess.CompletedProcess:
 def test_version_prints_medview_and_the_bundled_models_versions_without_torch_or_qt():
     done = run_medview("--version")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [f"medview {__version__}", "model brain-tumour-patch 2.0.0"]
+    assert done.stdout.splitlines() == [f"medview {__version__}", "model brain-tumour-patch 2.0.0",
+                                        "model lung-nodule-malignancy 1.0.0"]
     probe = ("import io, contextlib, sys\nfrom medview.cli import main\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n    main(['--version'])\n"
              "print(' '.join(sorted(sys.modules)))")
