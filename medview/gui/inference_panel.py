@@ -170,6 +170,7 @@ class InferencePanel(QWidget):
         self.view = window.view
         self.session = window.session
         self.cards: list[ModelCard] = []
+        self.model_problems: list = []  # model folders refused at the last read, with why
         self.jobs: dict[str, Job] = {}
         self.series_job: Job | None = None
         self.series_run_key = None  # the series the running series job belongs to
@@ -280,16 +281,24 @@ class InferencePanel(QWidget):
 
     # -- models --------------------------------------------------------------------------------------------
     def reload_models(self) -> None:
-        """List the registry's models, those that fit the shown series first; broken folders as errors.
-        The model the user chose stays chosen while it fits the series shown."""
+        """Read the models folders (cards checked, weights hashed: disk work, done at start and when the
+        models-folder preference changes, never per series), then list them for the series shown."""
         from medview.ai.registry import scan_models
 
         chosen = self.card()
-        cards, problems = scan_models(getattr(self.window, "model_roots", None))  # the models-folder preference
+        cards, self.model_problems = scan_models(getattr(self.window, "model_roots", None))
+        self.cards = list(cards)
+        self.order_models(chosen)
+
+    def order_models(self, chosen: ModelCard | None = None) -> None:
+        """List the models read, those that fit the shown series first; broken folders as errors. The model
+        the user chose stays chosen while it fits the series shown. No disk: called for every series shown."""
+        chosen = chosen if chosen is not None else self.card()
+        problems = self.model_problems
         series = self.window.shown
         modality = series.info.modality if series else ""
         body_part = series.info.body_part if series else ""
-        self.cards = sorted(cards, key=lambda c: (not c.fits(modality, body_part), not c.is_detector, c.name))
+        self.cards = sorted(self.cards, key=lambda c: (not c.fits(modality, body_part), not c.is_detector, c.name))
         self.model_box.blockSignals(True)
         self.model_box.clear()
         for card in self.cards:

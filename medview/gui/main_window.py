@@ -654,7 +654,7 @@ class MainWindow(QMainWindow):
         self._show_warnings(series.spec.warnings)
         self.layer.redraw(force=True)
         if self.inference is not None:
-            self.inference.reload_models()
+            self.inference.order_models()  # the models read at start, ordered for this series: no disk here
             self.inference.forget()  # jobs of the series left are cancelled; this series' results drawn
         self._start("load", load_job, series, self.view.k, on_yield=self._slice_landed,
                     on_done=self._volume_loaded, total=series.n_slices * series.time_points)
