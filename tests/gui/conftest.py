@@ -9,9 +9,8 @@ from PySide6.QtCore import QSettings
 
 import medview.ai.registry as registry
 from medview.gui.app import SAMPLE
-from medview.gui.main_window import MainWindow
+from tests.gui.helpers import open_and_wait, shown_window
 
-TIMEOUT = 120_000
 
 
 @pytest.fixture(autouse=True)
@@ -33,13 +32,8 @@ def models(tmp_path, tiny_models, monkeypatch):
 
 @pytest.fixture()
 def window(qtbot, tmp_path, models):
-    main = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(main)
-    main.resize(1300, 850)
-    main.show()
-    qtbot.waitExposed(main)
-    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
-        main.open_path(str(SAMPLE), k=17)
+    main = shown_window(qtbot, tmp_path)
+    open_and_wait(qtbot, main, SAMPLE, k=17)
     yield main
     main.inference.cancel_series()
     main.cancel_loading()

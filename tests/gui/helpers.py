@@ -10,6 +10,20 @@ from PySide6.QtCore import QPoint, Qt
 TIMEOUT = 120_000
 
 
+def shown_window(qtbot, folder, width: int = 1300, height: int = 850):
+    """A real main window with its own settings file in `folder`, shown and exposed, nothing open."""
+    from PySide6.QtCore import QSettings
+
+    from medview.gui.main_window import MainWindow
+
+    window = MainWindow(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(width, height)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 def open_and_wait(qtbot, window, path, **kwargs) -> None:
     """Open a folder or file (open_path's keywords: k, series ...) and wait until its series has loaded."""
     with qtbot.waitSignal(window.series_loaded, timeout=TIMEOUT):

@@ -9,23 +9,17 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from PySide6.QtCore import QSettings
 
 from medview.core.window_level import percentile_window
 from medview.gui.app import SAMPLE
-from medview.gui.main_window import MainWindow
-from tests.gui.helpers import drawn, open_and_wait, rgb_of
+from tests.gui.helpers import drawn, open_and_wait, rgb_of, shown_window
 
 TIMEOUT = 60_000
 
 
 @pytest.fixture()
 def window(qtbot, tmp_path):
-    main = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(main)
-    main.resize(900, 700)
-    main.show()
-    qtbot.waitExposed(main)
+    main = shown_window(qtbot, tmp_path, 900, 700)
     yield main
     main.cancel_loading()
 

@@ -7,13 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 
 import medview.ai.registry as registry
 from medview.ai.infer import classifier_for
 from medview.ai.manifest import read_card
-from medview.gui.main_window import MainWindow
 from medview.io import load_volume
+from tests.gui.helpers import open_and_wait, shown_window
 
 TIMEOUT = 120_000
 
@@ -27,13 +27,8 @@ def chest_window(qtbot, tmp_path, tiny_models, tiny_nodule_model, monkeypatch, s
     shutil.copytree(tiny_nodule_model, folder / "nodule")
     monkeypatch.setattr(registry, "BUNDLED", tmp_path / "no-bundled-models")
     monkeypatch.setenv("MEDVIEW_MODELS", str(folder))
-    main = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(main)
-    main.resize(1300, 850)
-    main.show()
-    qtbot.waitExposed(main)
-    with qtbot.waitSignal(main.series_loaded, timeout=TIMEOUT):
-        main.open_path(str(shared_data / "samples" / "ct_chest_lidc_0314"), k=159)
+    main = shown_window(qtbot, tmp_path)
+    open_and_wait(qtbot, main, shared_data / "samples" / "ct_chest_lidc_0314", k=159)
     yield main
     main.cancel_loading()
 

@@ -7,23 +7,17 @@ import shutil
 import numpy as np
 import pydicom
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 
 from medview.core.window_level import Window, grey
 from medview.gui.app import SAMPLE
-from medview.gui.main_window import MainWindow
 from medview.io import load_volume
-from tests.gui.helpers import TIMEOUT, drawn, grey_of, open_and_wait
+from tests.gui.helpers import TIMEOUT, drawn, grey_of, open_and_wait, shown_window
 
 
 @pytest.fixture()
 def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    main = MainWindow(settings)
-    qtbot.addWidget(main)
-    main.resize(1100, 800)
-    main.show()
-    qtbot.waitExposed(main)
+    main = shown_window(qtbot, tmp_path, 1100, 800)
     yield main
     main.cancel_loading()
 

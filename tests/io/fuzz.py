@@ -250,8 +250,11 @@ WARM_UP = ("MR_small.dcm", "MR_small_RLE.dcm", "emri_small_RLE.dcm", "MR_small_j
            "SC_rgb_rle.dcm", "image_dfl.dcm", "OBXXXX1A.dcm")
 
 
-def _load(folder: str, open_folder, assemble_volume, medview_error) -> dict:
+def _load(folder: str) -> dict:
     """Open and load one input; what it loaded is dropped before the next input is measured."""
+    from medview.errors import MedviewError
+    from medview.io import assemble_volume, open_folder
+
     outcome: dict = {"crash": None, "loaded": [], "named": {}}
     try:
         catalog = open_folder(folder)
@@ -263,9 +266,9 @@ def _load(folder: str, open_folder, assemble_volume, medview_error) -> dict:
                 outcome["largest"] = max(outcome.get("largest", 0), volume.voxels.nbytes)
                 outcome["loaded"].extend(files)
                 del volume
-            except medview_error as error:
+            except MedviewError as error:
                 outcome["named"].update({f: str(error) or "no reason" for f in files})
-    except medview_error as error:
+    except MedviewError as error:
         outcome["named"][folder] = str(error)
     except BaseException as error:  # noqa: BLE001 - anything not medview's own is what we are hunting
         outcome["crash"] = f"{type(error).__name__}: {str(error)[:200]}"
@@ -280,7 +283,7 @@ def worker() -> None:
     from pydicom.data import get_testdata_file
 
     from medview.errors import MedviewError
-    from medview.io import assemble_volume, load_volume, open_folder
+    from medview.io import load_volume
     from medview.memory import give_back_large_buffers
 
     give_back_large_buffers()  # as medview's entry points do
@@ -301,7 +304,7 @@ def worker() -> None:
         with open("/proc/self/clear_refs", "w") as refs:  # resets VmHWM: the peak of this input alone
             refs.write("5")
         before = _status("VmRSS")
-        outcome = _load(folder, open_folder, assemble_volume, MedviewError)  # its volumes are freed on return
+        outcome = _load(folder)  # its volumes are freed on return
         outcome["peak_above_idle"] = max(0, _status("VmHWM") - idle)
         outcome["growth"] = max(0, _status("VmHWM") - before)
         print(json.dumps(outcome), flush=True)
