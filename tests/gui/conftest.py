@@ -12,7 +12,6 @@ from medview.gui.app import SAMPLE
 from tests.gui.helpers import open_and_wait, shown_window
 
 
-
 @pytest.fixture(autouse=True)
 def settings_kept_away(tmp_path):
     """QSettings made without a file (QSettings("medview", "medview")) write under the test's folder, never
