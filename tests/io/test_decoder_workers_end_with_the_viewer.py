@@ -3,16 +3,14 @@ the desktop session or crashed leaves no idle decoder processes behind (orphaned
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.io.test_scan_workers_end_with_the_viewer import alive
+from tests.io.test_scan_workers_end_with_the_viewer import alive, left_after_killing
 
 PROJECT = Path(__file__).resolve().parents[2]
 VIEWER_LIKE = ("import time, multiprocessing.forkserver as fs\n"
@@ -31,12 +29,5 @@ def test_decoder_workers_end_when_the_viewer_is_killed(how):
     viewer = subprocess.Popen([sys.executable, "-c", VIEWER_LIKE], stdout=subprocess.PIPE, text=True, cwd=PROJECT)
     processes = [int(pid) for pid in viewer.stdout.readline().split()]
     assert len(processes) >= 2 and all(alive(pid) for pid in processes)
-    os.kill(viewer.pid, how)
-    viewer.wait(timeout=30)
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in processes) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = [pid for pid in processes if alive(pid)]
-    for pid in left:  # do not leave them to the machine when the test fails
-        os.kill(pid, signal.SIGKILL)
+    left = left_after_killing(viewer, processes, how)
     assert not left, f"decoder processes outlived the viewer: {left}"
