@@ -31,7 +31,7 @@ from pathlib import Path
 
 from medview.errors import MedviewError
 from medview.io import atomic
-from medview.io.session_store import data_folder
+from medview.io.session_store import data_folder, read_study_record
 from medview.pacs.arrival import Arrived, read_uids
 from medview.pacs.errors import CacheFull, PacsError
 from medview.pacs.query import checked_uid
@@ -240,16 +240,7 @@ class Cache:
 
     # -- the manifest ---------------------------------------------------------------------------------------
     def read_manifest(self, study_uid: str) -> dict | None:
-        path = self.manifest_path(study_uid)
-        if not path.is_file():
-            return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise MedviewError(f"the cache manifest {path} could not be read: {error}") from error
-        if not isinstance(data, dict) or data.get("study_uid") != study_uid:
-            raise MedviewError(f"the cache manifest {path} is not this study's")
-        return data
+        return read_study_record(self.manifest_path(study_uid), "study_uid", study_uid, "cache manifest")
 
     def _write_manifest(self, data: dict) -> None:
         data["last_used"] = _now()
