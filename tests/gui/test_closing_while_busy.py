@@ -4,10 +4,9 @@ closed window (a late worker once reached a deleted progress bar: "Internal C++ 
 from __future__ import annotations
 
 import gc
-import threading
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QThreadPool
 from PySide6.QtWidgets import QApplication
 
 CT = "samples/ct_chest_lidc_0314"
@@ -28,7 +27,5 @@ def test_closing_the_window_while_a_series_loads_leaves_no_worker_calling_into_i
     window.deleteLater()
     QApplication.sendPostedEvents(None, 0)  # the deferred delete happens now, with workers still running
     gc.collect()
-    busy = [t for t in threading.enumerate() if t is not threading.main_thread()]
-    qtbot.waitUntil(lambda: QApplication.instance() is not None and all(
-        not t.is_alive() or t.daemon for t in busy), timeout=60_000)
-    qtbot.wait(500)  # let every queued signal of the ended workers be delivered
+    assert QThreadPool.globalInstance().waitForDone(60_000)  # every worker has ended ...
+    qtbot.wait(300)  # ... and every signal it queued for the GUI thread has been delivered
