@@ -370,6 +370,8 @@ class MainWindow(QMainWindow):
                 self.mpr.set_window(self.view.window, self.view.inverted)  # changed in the single view meanwhile
             return
         point, self.wanted_crosshair = self.wanted_crosshair, None
+        self.view.ensure_window()
+        self.mpr.set_presets(self.view.presets)  # keys 1-9: the same presets in every plane
         try:
             self.mpr.set_volume(series.volume, series.key, self.view.window, point, self.view.inverted)
             self.mpr.set_time(self.view.t)

@@ -120,8 +120,8 @@ class MprLayout(QWidget):
         reset.setToolTip("Crosshair to the centre, planes straight again")
         reset.clicked.connect(lambda: self.reset_planes(centre=True))
         controls.addWidget(reset)
-        hint = QLabel("click/drag: crosshair · Shift+drag: turn the other planes · wheel: step · right-drag: window",
-                      self)
+        hint = QLabel("click/drag: crosshair · drag a line's handle: turn its plane · Shift+drag: turn both "
+                      "other planes · wheel: step · right-drag or 1-9: window", self)
         hint.setStyleSheet("color: gray")
         hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # cut, never widening the window
         hint.setToolTip(hint.text())
@@ -136,8 +136,9 @@ class MprLayout(QWidget):
         for name, view in self.views.items():
             view.picked.connect(self._picked)
             view.turned.connect(self._turned)
+            view.line_turned.connect(self._line_turned)
             view.scrolled.connect(self._scrolled)
-            view.window_dragged.connect(self._window_dragged)
+            view.window_chosen.connect(self._window_chosen)
             view.hovered.connect(self._hover_text)
             view.installEventFilter(self)
             view.graphics.viewport().installEventFilter(self)
@@ -259,6 +260,15 @@ class MprLayout(QWidget):
                 self.planes[other] = planes.rotated(self.planes[other], self.volume, axis, degrees, self.point)
         self.request(first=name)
 
+    def _line_turned(self, name: str, other: str, degrees: float) -> None:
+        """A reference line's handle dragged in one view turns that line's plane (only) about the view's normal,
+        through the crosshair: an oblique plane; turned in a second view, a double-oblique one."""
+        if name == "acquired" or other not in planes.ANATOMICAL or self.volume is None:
+            return
+        axis = self.planes[name].normal
+        self.planes[other] = planes.rotated(self.planes[other], self.volume, axis, degrees, self.point)
+        self.request(first=other)
+
     def _scrolled(self, name: str, steps: int) -> None:
         """The wheel moves one plane along its normal (the crosshair with it); the acquired view and a plane
         parallel to the slices go from acquired slice to acquired slice, even when unevenly spaced."""
@@ -296,12 +306,19 @@ class MprLayout(QWidget):
         for name, view in self.views.items():
             view.set_window(self.windows.get(name, window), self.inverted)
 
+    def set_presets(self, presets) -> None:
+        """The modality's W/L presets (the single view's: built in, the scanner's and the reader's own), on keys
+        1-9 in every plane."""
+        for view in self.views.values():
+            view.presets = list(presets)
+
     def _window_dragged(self, name: str, dx: float, dy: float) -> None:
-        current = self.windows.get(name, self.window)
-        if current is None:
-            return
-        scale = current.width / 200.0
-        window = Window(current.width * max(0.5, 1 + dx / 100.0), current.level + dy * scale, "custom")
+        """A right-drag in one view (as the mouse does it)."""
+        self.views[name].drag_window(dx, dy)
+
+    def _window_chosen(self, name: str, window: Window) -> None:
+        """A window chosen in one view (a right-drag or a preset key): every view's while the window is shared,
+        that view's alone when unlocked."""
         if self.link_window.isChecked():
             self.set_window(window)
         else:

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 
 from medview import cli_values
 from medview.core.annotations import Annotation
 from medview.core.session import ACQUIRED
 from medview.errors import MedviewError
 from medview.gui.main_window import MainWindow
+from tests.gui.helpers import click_pixel
 
 TIMEOUT = 60_000
 PROJECT = Path(__file__).resolve().parents[2]
@@ -432,3 +433,117 @@ def test_clear_takes_the_measurements_off_the_mpr_views_too(qtbot, tilted):
     assert len(mpr.layers["coronal"].items) == 1
     tilted.clear_series()
     assert mpr.layers["coronal"].items == []
+
+
+# -- one view class, rotation handles, presets -------------------------------------------------------------------
+def test_the_single_view_is_a_plane_view_of_the_acquired_slice_with_its_own_letters_and_ref(qtbot, tilted):
+    from medview.core import planes
+    from medview.gui.plane_view import PlaneView
+
+    view, volume = tilted.view, tilted.shown.volume
+    view.set_slice(17)
+    assert isinstance(view, PlaneView) and all(isinstance(v, PlaneView) for v in tilted.mpr.views.values())
+    plane, truth = view.plane, planes.acquired_plane(volume, 17)
+    assert np.allclose(plane.origin, truth.origin) and plane.same_orientation(truth)
+    assert plane.spacing == truth.spacing and plane.shape == truth.shape
+    # a pixel of the single view is the plane's LPS point: the same mapping as the volume's voxels
+    assert plane.pixel_to_lps(100, 300) == pytest.approx(volume.voxel_to_lps(17, 100, 300), abs=1e-6)
+    assert {edge: label.text() for edge, label in view.markers.items()} == plane.markers()
+    assert view.here() == tilted.shown.ref(17)
+    view.flip(True)
+    assert view.markers["left"].text() == plane.markers(flip_horizontal=True)["left"] == "L"
+
+
+def _drag(qtbot, view, points) -> None:
+    """A real left-button drag through `points` (viewport pixels): press, moves with the button held, release."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = view.graphics.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind, point, button, buttons) -> None:
+        local = QPointF(point)
+        event = QMouseEvent(kind, local, QPointF(viewport.mapToGlobal(local.toPoint())), button, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(viewport, event)
+
+    send(QEvent.Type.MouseButtonPress, points[0], left, left)
+    for point in points[1:]:
+        send(QEvent.Type.MouseMove, point, none, left)
+        qtbot.wait(5)
+    send(QEvent.Type.MouseButtonRelease, points[-1], left, none)
+
+
+def test_dragging_a_reference_lines_handle_turns_that_plane_by_the_angle_dragged(qtbot, tilted):
+    from PySide6.QtCore import QPointF
+
+    volume = tilted.shown.volume
+    mpr = _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(12, 256, 256))
+    axial = mpr.views["axial"]
+    coronal_before, sagittal_before = mpr.planes["coronal"].normal, mpr.planes["sagittal"].normal
+    row, column = axial.crosshair_pixel()
+    centre = axial.image.mapToScene(QPointF(column + 0.5, row + 0.5))  # a pyqtgraph scene is its viewport's pixels
+    handle = axial.handle_widget_points("coronal")[0]
+    radius = np.hypot(handle.x() - centre.x(), handle.y() - centre.y())
+    assert radius > 50  # the handle is out on its line, not on the crosshair
+    start = np.arctan2(handle.y() - centre.y(), handle.x() - centre.x())
+    path = [QPointF(round(centre.x() + radius * np.cos(start + a)), round(centre.y() + radius * np.sin(start + a)))
+            for a in np.radians(np.arange(0, 31, 5))]  # 30° clockwise on screen, in 5° steps
+    dragged = np.degrees(np.arctan2(path[-1].y() - centre.y(), path[-1].x() - centre.x())
+                         - np.arctan2(path[0].y() - centre.y(), path[0].x() - centre.x())) % 360
+    _drag(qtbot, axial, path)
+    qtbot.waitUntil(lambda: mpr.views["coronal"].plane.same_orientation(mpr.planes["coronal"]), timeout=TIMEOUT)
+    after = mpr.planes["coronal"].normal
+    turned = np.degrees(np.arccos(np.clip(after @ coronal_before, -1, 1)))
+    assert turned == pytest.approx(dragged, abs=0.01)  # the plane turned by exactly the angle dragged
+    axis = np.cross(coronal_before, after) / np.linalg.norm(np.cross(coronal_before, after))
+    assert abs(axis @ mpr.planes["axial"].normal) == pytest.approx(1.0, abs=1e-9)  # about the axial normal
+    assert np.allclose(mpr.planes["sagittal"].normal, sagittal_before)  # only the line dragged turns
+    assert mpr.views["coronal"].plane.name.startswith("oblique")
+    # the line now runs under the mouse: the point released on lies in the turned coronal plane
+    end = axial.plane.pixel_to_lps(*axial._scene_to_pixel(axial.graphics.mapToScene(path[-1].toPoint())))
+    assert abs(mpr.planes["coronal"].lps_to_pixel(end)[2]) < max(axial.plane.spacing) * 2
+    # a point picked on the oblique plane is the same LPS point in every plane (within half a voxel)
+    qtbot.waitUntil(lambda: mpr.pending is None and (mpr.job is None or not mpr.job.running), timeout=TIMEOUT)
+    oblique = mpr.views["coronal"]
+    target = (oblique.plane.shape[0] * 0.4, oblique.plane.shape[1] * 0.55)
+    where = oblique.widget_point_of(*target)  # where the click lands (a whole screen pixel), as click_pixel does
+    clicked = oblique.graphics.mapToScene(QPoint(round(where.x()), round(where.y())))
+    picked = oblique.plane.pixel_to_lps(*oblique._scene_to_pixel(clicked))
+    with qtbot.waitSignal(mpr.drawn, timeout=TIMEOUT):
+        click_pixel(qtbot, oblique, *target)
+    half_voxel = 0.5 * min(*volume.pixel_spacing, float(np.median(np.abs(volume.slice_steps))))
+    assert np.linalg.norm(mpr.point - picked) < half_voxel
+    for name in ("axial", "coronal", "sagittal"):
+        view = mpr.views[name]
+        row, column, distance = view.plane.lps_to_pixel(mpr.point)
+        assert abs(distance) < 1e-6, name
+        assert np.linalg.norm(view.plane.pixel_to_lps(row, column) - mpr.point) < half_voxel, name
+
+
+def test_handles_in_two_views_make_a_double_oblique_plane(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    sagittal = mpr.planes["sagittal"].normal
+    mpr._line_turned("axial", "sagittal", 20.0)
+    mpr._line_turned("coronal", "sagittal", 12.0)
+    qtbot.waitUntil(lambda: mpr.views["sagittal"].plane.same_orientation(mpr.planes["sagittal"]), timeout=TIMEOUT)
+    volume = tilted.shown.volume
+    axes = np.array([volume.row_cosine, volume.column_cosine, volume.normal])
+    assert np.all(np.abs(axes @ mpr.planes["sagittal"].normal) > 0.05)  # off every axis of the volume
+    assert np.degrees(np.arccos(mpr.planes["sagittal"].normal @ sagittal)) > 20.0
+    assert abs(mpr.planes["sagittal"].lps_to_pixel(mpr.point)[2]) < 1e-6
+    assert np.isfinite(mpr.views["sagittal"].values).mean() > 0.1
+
+
+def test_keys_1_to_9_choose_the_modality_presets_in_every_plane_shared_or_per_plane(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    presets = tilted.view.presets
+    assert len(presets) >= 3 and all(view.presets == presets for view in mpr.views.values())
+    qtbot.keyClick(mpr.views["coronal"], Qt.Key.Key_2)
+    assert all(mpr.views[name].window == presets[1] for name in mpr.shown_views())  # shared: every plane
+    mpr.link_window.setChecked(False)
+    qtbot.keyClick(mpr.views["axial"], Qt.Key.Key_3)
+    assert mpr.views["axial"].window == presets[2]
+    assert mpr.views["coronal"].window == mpr.views["sagittal"].window == presets[1]  # unlocked: that plane only
