@@ -547,3 +547,17 @@ def test_keys_1_to_9_choose_the_modality_presets_in_every_plane_shared_or_per_pl
     qtbot.keyClick(mpr.views["axial"], Qt.Key.Key_3)
     assert mpr.views["axial"].window == presets[2]
     assert mpr.views["coronal"].window == mpr.views["sagittal"].window == presets[1]  # unlocked: that plane only
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_a_reformat_is_greyed_as_the_single_view_greys_and_black_outside_the_volume(inverted):
+    from medview.core.window_level import Window, grey
+    from medview.gui.plane_view import display_grey
+
+    values = np.random.default_rng(0).uniform(-3000, 3000, (60, 80)).astype(np.float32)
+    values[::7, ::5] = np.nan
+    inside = np.isfinite(values)
+    for window in (Window(1500, -600), Window(40, 10), Window(0.0125, 0.5)):
+        shown = display_grey(values, window, inverted)
+        assert np.array_equal(shown[inside], grey(values[inside], window, inverted))
+        assert np.all(shown[~inside] == 0)
