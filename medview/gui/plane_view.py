@@ -24,26 +24,15 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QTransform
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsLineItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QPainter, QTransform
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from medview.core import orientation, window_level
 from medview.core.planes import ImagePlane
 from medview.core.session import ImageRef
 from medview.core.window_level import Window
 from medview.gui.overlay_text import MARKER_STYLE, OVERLAY_STYLE, OverlayText
-
-#: each plane's colour: its frame, its name and its reference line in the other views
-PLANE_COLOURS = {"axial": "#ff5a5a", "coronal": "#5adc5a", "sagittal": "#5a9cff", "acquired": "#e0e0e0"}
-#: a rotation handle: its radius and how near (screen pixels) a press must be to take it
-HANDLE_RADIUS = 5
-HANDLE_REACH = 9
-#: the handles sit this far along their line from the crosshair, as a share of the view's smaller side
-HANDLE_DISTANCE = 0.36
-
-
-def plane_colour(name: str) -> str:
-    return next((c for key, c in PLANE_COLOURS.items() if key in name), "#e0e0e0")
+from medview.gui.reference_lines import ReferenceLines, plane_colour
 
 
 def display_grey(values: np.ndarray, window: Window | None, inverted: bool) -> np.ndarray:
@@ -146,7 +135,7 @@ class PlaneView(QWidget):
         self.flip_horizontal = False
         self.flip_vertical = False
         self.smooth = False
-        self.tool_active = False  # a measuring tool takes the clicks (see gui.annotation_layer)
+        self._tool_active = False  # a measuring tool takes the clicks (see gui.annotation_layer)
         self.texts = {corner: self._label(OVERLAY_STYLE) for corner in self.CORNERS}
         self.markers = {edge: self._label(MARKER_STYLE) for edge in ("left", "right", "top", "bottom")}
         self.marker_top = 16  # screen pixels between the top letters and the top texts
@@ -164,8 +153,7 @@ class PlaneView(QWidget):
         # the crosshair (MPR): the point, the other views' planes, their lines and handles
         self.point: np.ndarray | None = None
         self.others: dict[str, ImagePlane] = {}
-        self.lines: dict[str, QGraphicsLineItem] = {}
-        self.handles: dict[str, tuple[QGraphicsEllipseItem, QGraphicsEllipseItem]] = {}
+        self.reference_lines = ReferenceLines(self.image, self.box)
         self._grabbed: str | None = None  # the line whose handle a left-drag holds
         if framed:  # MPR: each view framed and titled in its plane's colour
             self.setStyleSheet(f"PlaneView {{ border: 2px solid {plane_colour(name)}; }}")
@@ -198,6 +186,17 @@ class PlaneView(QWidget):
     @plane.setter
     def plane(self, plane: ImagePlane | None) -> None:
         self._plane = plane
+
+    @property
+    def tool_active(self) -> bool:
+        """A measuring tool takes the clicks: the rotation handles step aside (a click measures, never turns)."""
+        return self._tool_active
+
+    @tool_active.setter
+    def tool_active(self, active: bool) -> None:
+        self._tool_active = bool(active)
+        if self.others:
+            self._draw_crosshair()
 
     def here(self) -> ImageRef | None:
         """The ImageRef of the image on screen: what is drawn on it is filed under it."""
@@ -376,77 +375,16 @@ class PlaneView(QWidget):
         row, column, _ = self.plane.lps_to_pixel(self.point)
         return row, column
 
-    def _line_items(self, name: str) -> tuple[QGraphicsLineItem, tuple]:
-        if name not in self.lines:
-            colour = QColor(plane_colour(name))
-            line = self.lines[name] = QGraphicsLineItem(self.image)
-            pen = QPen(colour, 1.5)
-            pen.setCosmetic(True)
-            line.setPen(pen)
-            line.setZValue(40)
-            ends = []
-            for _ in range(2):
-                handle = QGraphicsEllipseItem(-HANDLE_RADIUS, -HANDLE_RADIUS, 2 * HANDLE_RADIUS, 2 * HANDLE_RADIUS,
-                                              self.image)
-                handle.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)  # screen pixels
-                handle.setPen(QPen(colour, 1.5))
-                handle.setBrush(QColor(0, 0, 0, 120))
-                handle.setZValue(41)
-                ends.append(handle)
-            self.handles[name] = tuple(ends)
-        return self.lines[name], self.handles[name]
-
     def _draw_crosshair(self) -> None:
-        where = self.crosshair_pixel()
-        for name, other in self.others.items():
-            line, handles = self._line_items(name)
-            direction = None if where is None else self.plane.line_with(other)
-            if direction is None:
-                line.hide()
-                for handle in handles:
-                    handle.hide()
-                continue
-            row, column = where
-            d_row, d_column = direction
-            reach = 4 * (self.plane.shape[0] + self.plane.shape[1]) / max(math.hypot(d_row, d_column), 1e-9)
-            centre = QPointF(column + 0.5, row + 0.5)  # pixel (r, c) covers [c, c + 1): its centre at + 0.5
-            line.setLine(centre.x() - reach * d_column, centre.y() - reach * d_row,
-                         centre.x() + reach * d_column, centre.y() + reach * d_row)
-            line.show()
-            for handle, point in zip(handles, self._handle_points(centre, d_row, d_column), strict=True):
-                handle.setPos(point)
-                handle.setVisible(not self.tool_active)
-        for name in set(self.lines) - set(self.others):
-            self.lines[name].hide()
-            for handle in self.handles[name]:
-                handle.hide()
-
-    def _handle_points(self, centre: QPointF, d_row: float, d_column: float) -> list[QPointF]:
-        """Image positions of a line's two handles: on the line, a fixed share of the view from the crosshair
-        on screen (worked out from the view's range: the item's scene transform may not be updated yet)."""
-        view_width = self.box.viewRect().width()
-        if view_width <= 0 or self.box.width() <= 0:
-            return [centre, centre]
-        pixels_per_mm = self.box.width() / view_width  # the view's coordinates are mm
-        distance_mm = HANDLE_DISTANCE * min(self.box.width(), self.box.height()) / pixels_per_mm
-        row_mm, col_mm = self.plane.spacing
-        step_mm = math.hypot(d_row * row_mm, d_column * col_mm) or 1.0  # rotations and flips keep lengths
-        along = QPointF(d_column, d_row) * (distance_mm / step_mm)
-        return [centre + along, centre - along]
+        self.reference_lines.draw(self.plane, self.crosshair_pixel(), self.others, handles=not self.tool_active)
 
     def handle_at(self, scene_pos) -> str | None:
-        """The plane whose line's handle is under a scene position (within a few screen pixels), if any."""
-        for name, ends in self.handles.items():
-            for handle in ends:
-                if handle.isVisible():
-                    place = handle.scenePos()
-                    if math.hypot(place.x() - scene_pos.x(), place.y() - scene_pos.y()) <= HANDLE_REACH:
-                        return name
-        return None
+        """The plane whose reference line's handle is under a scene position, if any."""
+        return self.reference_lines.handle_at(scene_pos)
 
     def handle_widget_points(self, name: str) -> list[QPointF]:
         """Where the two handles of `name`'s line are, in the viewport's pixels (for tests, tools)."""
-        return [QPointF(self.graphics.mapFromScene(handle.scenePos())) for handle in self.handles[name]]
+        return [QPointF(self.graphics.mapFromScene(p)) for p in self.reference_lines.handle_scene_points(name)]
 
     def sweep(self, last_scene, scene) -> float:
         """Degrees swept about the crosshair from one scene position to the next (clockwise on screen > 0)."""
@@ -569,11 +507,7 @@ class PlaneView(QWidget):
     def clear(self) -> None:
         self.plane, self.values, self.point = None, None, None
         self.image.clear()
-        for line in self.lines.values():
-            line.hide()
-        for ends in self.handles.values():
-            for handle in ends:
-                handle.hide()
+        self.reference_lines.hide()
         for key, label in (*self.texts.items(), *self.markers.items()):
             self._set_text(key, label, "")
 

@@ -535,6 +535,12 @@ def test_handles_in_two_views_make_a_double_oblique_plane(qtbot, tilted):
     assert np.degrees(np.arccos(mpr.planes["sagittal"].normal @ sagittal)) > 20.0
     assert abs(mpr.planes["sagittal"].lps_to_pixel(mpr.point)[2]) < 1e-6
     assert np.isfinite(mpr.views["sagittal"].values).mean() > 0.1
+    # while a measuring tool is on, a click measures: the handles step aside
+    handles = mpr.views["axial"].reference_lines.handles["sagittal"]
+    tilted.set_tool("length")
+    assert not any(handle.isVisible() for handle in handles)
+    tilted.set_tool(None)
+    assert all(handle.isVisible() for handle in handles)
 
 
 def test_keys_1_to_9_choose_the_modality_presets_in_every_plane_shared_or_per_plane(qtbot, tilted):
