@@ -34,7 +34,7 @@ from medview.core.reformat import Slab, SlabMode, gaps_crossed, reformat, sample
 from medview.core.session import ImageRef
 from medview.core.window_level import Window
 from medview.gui.annotation_layer import AnnotationLayer
-from medview.gui.plane_view import PlaneView, display_grey
+from medview.gui.plane_view import PlaneView, screen_rgba
 from medview.gui.workers import Job
 
 GRIDS = {"1x3": ((0, 0), (0, 1), (0, 2), None), "2x2": ((0, 0), (0, 1), (1, 0), (1, 1))}
@@ -42,13 +42,13 @@ VIEWS = (*planes.ANATOMICAL, "acquired")
 
 
 def _made(volume, t: int, slab: Slab, job) -> tuple:
-    """(name, plane, values, 8-bit display, its (window, inverted), gap notes) of one (name, plane, slab or not,
+    """(name, plane, values, its screen RGBA, its (window, inverted), gap notes) of one (name, plane, slab or not,
     (window, inverted)) job."""
     name, plane, use_slab, shade = job
     chosen = slab if use_slab else None
     values = reformat(volume, plane, t, chosen)
     notes = [str(gap) for gap in gaps_crossed(volume, plane, chosen)]
-    return name, plane, values, display_grey(values, *shade), shade, notes
+    return name, plane, values, screen_rgba(values, *shade), shade, notes
 
 
 def reformat_job(volume, jobs: list, t: int, slab: Slab, point, token):

@@ -558,7 +558,7 @@ def test_keys_1_to_9_choose_the_modality_presets_in_every_plane_shared_or_per_pl
 @pytest.mark.parametrize("inverted", [False, True])
 def test_a_reformat_is_greyed_as_the_single_view_greys_and_black_outside_the_volume(inverted):
     from medview.core.window_level import Window, grey
-    from medview.gui.plane_view import display_grey
+    from medview.gui.plane_view import display_grey, screen_rgba
 
     values = np.random.default_rng(0).uniform(-3000, 3000, (60, 80)).astype(np.float32)
     values[::7, ::5] = np.nan
@@ -567,3 +567,6 @@ def test_a_reformat_is_greyed_as_the_single_view_greys_and_black_outside_the_vol
         shown = display_grey(values, window, inverted)
         assert np.array_equal(shown[inside], grey(values[inside], window, inverted))
         assert np.all(shown[~inside] == 0)
+        rgba = screen_rgba(values, window, inverted)  # what the screen is handed: that grey, opaque
+        assert rgba.shape == (*values.shape, 4) and np.all(rgba[..., 3] == 255)
+        assert all(np.array_equal(rgba[..., channel], shown) for channel in range(3))
