@@ -167,6 +167,7 @@ class PlaneView(QWidget):
         self.others: dict[str, ImagePlane] = {}
         self.reference_lines = ReferenceLines(self.image, self.box)
         self._grabbed: str | None = None  # the line whose handle a left-drag holds
+        self._over_handle = False
         if framed:  # MPR: each view framed and titled in its plane's colour
             self.setStyleSheet(f"PlaneView {{ border: 2px solid {plane_colour(name)}; }}")
             self.texts["top_left"].setBrush(QColor(plane_colour(name)))
@@ -464,6 +465,13 @@ class PlaneView(QWidget):
             self.pick(event.scenePos())
 
     def _moved(self, scene_pos) -> None:
+        over = self.handle_at(scene_pos) is not None  # an open hand over a handle: it can be taken and turned
+        if over != self._over_handle:
+            self._over_handle = over
+            if over:
+                self.graphics.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            else:
+                self.graphics.viewport().unsetCursor()
         self.hovered.emit(self.describe_at(scene_pos))
 
     def describe_at(self, scene_pos) -> str:

@@ -488,6 +488,9 @@ def test_dragging_a_reference_lines_handle_turns_that_plane_by_the_angle_dragged
     handle = axial.handle_widget_points("coronal")[0]
     radius = np.hypot(handle.x() - centre.x(), handle.y() - centre.y())
     assert radius > 50  # the handle is out on its line, not on the crosshair
+    qtbot.mouseMove(axial.graphics.viewport(), QPoint(round(handle.x()), round(handle.y())))
+    qtbot.waitUntil(lambda: axial.graphics.viewport().cursor().shape() == Qt.CursorShape.OpenHandCursor,
+                    timeout=5000)  # over a handle: an open hand
     start = np.arctan2(handle.y() - centre.y(), handle.x() - centre.x())
     path = [QPointF(round(centre.x() + radius * np.cos(start + a)), round(centre.y() + radius * np.sin(start + a)))
             for a in np.radians(np.arange(0, 31, 5))]  # 30° clockwise on screen, in 5° steps
