@@ -23,18 +23,14 @@ from medview.core.numbering import slice_text
 from medview.core.volume import display_date
 from medview.core.window_level import Window, default_window, presets_for
 from medview.gui import colour
-from medview.gui.overlay_text import AI_STYLE, MARKER_STYLE, OVERLAY_STYLE, OverlayText  # noqa: F401 - their home was here
+from medview.gui.overlay_text import AI_STYLE, OVERLAY_STYLE
 from medview.gui.plane_view import PlaneView
 
 
 class SliceView(PlaneView):
     """Shows slice k (and time point t) of a `ShownSeries` with its overlays: the plane of that slice."""
 
-    slice_changed = Signal(int)
-    status_changed = Signal(str)
-    window_changed = Signal(object)
-    pixel_clicked = Signal(int, int, int)  # k, row, column of a left click on the image
-    point_clicked = Signal(int, float, float)  # k, column, row (sub-pixel) of a click while a measuring tool is on
+    pixel_clicked = Signal(int, int, int)  # k, row, column of a left click on the image (clicks to classify)
 
     CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 
