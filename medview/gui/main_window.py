@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self.view.slice_changed.connect(self._slice_changed)
         self.view.status_changed.connect(self.cursor_label.setText)
         self.mpr.status_changed.connect(self.cursor_label.setText)
+        self.mpr.window_shared.connect(self.view.set_window)  # one window for the series, back in the single view
         self.series_loaded.connect(lambda _index: self._show_mpr())
         self.view.window_changed.connect(lambda window: self.layout_name != "single" and self.mpr.set_window(window))
         self.slider.valueChanged.connect(self.view.set_slice)

@@ -73,6 +73,7 @@ class MprLayout(QWidget):
 
     status_changed = Signal(str)
     drawn = Signal()  # every view shows the planes of the latest request
+    window_shared = Signal(object)  # the shared window was chosen in a view: the single view takes it too
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -328,6 +329,7 @@ class MprLayout(QWidget):
         that view's alone when unlocked."""
         if self.link_window.isChecked():
             self.set_window(window)
+            self.window_shared.emit(window)
         else:
             self.windows[name] = window
             self.views[name].set_window(window, self.inverted)

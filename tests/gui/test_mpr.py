@@ -556,6 +556,8 @@ def test_keys_1_to_9_choose_the_modality_presets_in_every_plane_shared_or_per_pl
     qtbot.keyClick(mpr.views["axial"], Qt.Key.Key_3)
     assert mpr.views["axial"].window == presets[2]
     assert mpr.views["coronal"].window == mpr.views["sagittal"].window == presets[1]  # unlocked: that plane only
+    tilted.set_layout("single")
+    assert tilted.view.window == presets[1]  # the shared window goes back with the reader; a plane's own does not
 
 
 @pytest.mark.parametrize("inverted", [False, True])
