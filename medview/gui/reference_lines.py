@@ -82,17 +82,32 @@ class ReferenceLines:
             handle.hide()
 
     def _handle_points(self, plane, centre: QPointF, d_row: float, d_column: float) -> list[QPointF]:
-        """Image positions of a line's two handles: on the line, a fixed share of the view from the crosshair
-        on screen (worked out from the view's range: the item's scene transform may not be updated yet)."""
-        view_width = self.box.viewRect().width()
-        if view_width <= 0 or self.box.width() <= 0:
+        """Image positions of a line's two handles: on the line, a fixed share of the view from the crosshair,
+        brought in where that would leave the view (a crosshair near an edge). Worked out from the view's range
+        and the image's own transform: the item's scene transform may not be updated yet."""
+        rect = self.box.viewRect()
+        width, height = self.box.width(), self.box.height()
+        if rect.width() <= 0 or width <= 0:
             return [centre, centre]
-        pixels_per_mm = self.box.width() / view_width  # the view's coordinates are mm
-        distance_mm = HANDLE_DISTANCE * min(self.box.width(), self.box.height()) / pixels_per_mm
-        row_mm, col_mm = plane.spacing
-        step_mm = math.hypot(d_row * row_mm, d_column * col_mm) or 1.0  # rotations and flips keep lengths
-        along = QPointF(d_column, d_row) * (distance_mm / step_mm)
-        return [centre + along, centre - along]
+        pixels_per_mm = width / rect.width()  # the view's coordinates are mm, the same scale both ways
+        transform = self.image.transform()
+        here = transform.map(centre)
+        step = transform.map(centre + QPointF(d_column, d_row)) - here  # one pixel step along the line, in mm
+        step_mm = math.hypot(step.x(), step.y()) or 1.0
+        screen = ((here.x() - rect.left()) * pixels_per_mm, (here.y() - rect.top()) * pixels_per_mm)
+        direction = (step.x() / step_mm, step.y() / step_mm)
+        wanted = HANDLE_DISTANCE * min(width, height)
+        points = []
+        for sign in (1, -1):
+            reach = wanted
+            for axis, size in ((0, width), (1, height)):
+                towards = sign * direction[axis]
+                if abs(towards) > 1e-9:  # how far along the line before this edge (less a margin)
+                    edge = (size - HANDLE_REACH - screen[axis]) if towards > 0 else (screen[axis] - HANDLE_REACH)
+                    reach = min(reach, edge / abs(towards))
+            reach = max(reach, 2 * HANDLE_REACH)  # never on the crosshair itself
+            points.append(centre + QPointF(d_column, d_row) * (sign * reach / pixels_per_mm / step_mm))
+        return points
 
     def handle_at(self, scene_pos) -> str | None:
         """The plane whose line's handle is under a scene position (within a few screen pixels), if any."""

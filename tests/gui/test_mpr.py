@@ -575,3 +575,14 @@ def test_a_reformat_is_greyed_as_the_single_view_greys_and_black_outside_the_vol
         rgba = screen_rgba(values, window, inverted)  # what the screen is handed: that grey, opaque
         assert rgba.shape == (*values.shape, 4) and np.all(rgba[..., 3] == 255)
         assert all(np.array_equal(rgba[..., channel], shown) for channel in range(3))
+
+
+def test_the_rotation_handles_stay_in_the_view_when_the_crosshair_is_near_an_edge(qtbot, tilted):
+    volume = tilted.shown.volume
+    mpr = _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(3, 20, 30))  # near a corner of the volume
+    for name in mpr.shown_views():
+        view = mpr.views[name]
+        size = view.graphics.viewport().size()
+        for other in view.others:
+            for point in view.handle_widget_points(other):
+                assert 0 <= point.x() <= size.width() and 0 <= point.y() <= size.height(), (name, other, point)
