@@ -231,6 +231,10 @@ class SliceView(PlaneView):
         step = -1 if up else 1
         self.step(-step if self.wheel_reversed else step)
 
+    def left_dragged(self, event) -> bool:
+        """A left-drag pans the single view (no crosshair here)."""
+        return False
+
     def navigate(self, key) -> bool:
         """Arrows step a slice, PageUp/PageDown a tenth of the stack, Home and End go to its ends."""
         steps = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}

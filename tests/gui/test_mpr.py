@@ -17,7 +17,7 @@ from medview.core.annotations import Annotation
 from medview.core.session import ACQUIRED
 from medview.errors import MedviewError
 from medview.gui.main_window import MainWindow
-from tests.gui.helpers import click_pixel
+from tests.gui.helpers import click_pixel, left_drag
 
 TIMEOUT = 60_000
 PROJECT = Path(__file__).resolve().parents[2]
@@ -454,33 +454,12 @@ def test_the_single_view_is_a_plane_view_of_the_acquired_slice_with_its_own_lett
     assert view.markers["left"].text() == plane.markers(flip_horizontal=True)["left"] == "L"
 
 
-def _drag(qtbot, view, points) -> None:
-    """A real left-button drag through `points` (viewport pixels): press, moves with the button held, release."""
-    from PySide6.QtCore import QEvent, QPointF
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
-
-    viewport = view.graphics.viewport()
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-
-    def send(kind, point, button, buttons) -> None:
-        local = QPointF(point)
-        event = QMouseEvent(kind, local, QPointF(viewport.mapToGlobal(local.toPoint())), button, buttons,
-                            Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(viewport, event)
-
-    send(QEvent.Type.MouseButtonPress, points[0], left, left)
-    for point in points[1:]:
-        send(QEvent.Type.MouseMove, point, none, left)
-        qtbot.wait(5)
-    send(QEvent.Type.MouseButtonRelease, points[-1], left, none)
-
-
 def test_dragging_a_reference_lines_handle_turns_that_plane_by_the_angle_dragged(qtbot, tilted):
     from PySide6.QtCore import QPointF
 
     volume = tilted.shown.volume
     mpr = _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(12, 256, 256))
+    qtbot.wait(100)  # the views laid out and painted: their items' scene positions are up to date
     axial = mpr.views["axial"]
     coronal_before, sagittal_before = mpr.planes["coronal"].normal, mpr.planes["sagittal"].normal
     row, column = axial.crosshair_pixel()
@@ -496,7 +475,7 @@ def test_dragging_a_reference_lines_handle_turns_that_plane_by_the_angle_dragged
             for a in np.radians(np.arange(0, 31, 5))]  # 30° clockwise on screen, in 5° steps
     dragged = np.degrees(np.arctan2(path[-1].y() - centre.y(), path[-1].x() - centre.x())
                          - np.arctan2(path[0].y() - centre.y(), path[0].x() - centre.x())) % 360
-    _drag(qtbot, axial, path)
+    left_drag(qtbot, axial, path)
     qtbot.waitUntil(lambda: mpr.views["coronal"].plane.same_orientation(mpr.planes["coronal"]), timeout=TIMEOUT)
     after = mpr.planes["coronal"].normal
     turned = np.degrees(np.arccos(np.clip(after @ coronal_before, -1, 1)))
@@ -580,9 +559,25 @@ def test_a_reformat_is_greyed_as_the_single_view_greys_and_black_outside_the_vol
 def test_the_rotation_handles_stay_in_the_view_when_the_crosshair_is_near_an_edge(qtbot, tilted):
     volume = tilted.shown.volume
     mpr = _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(3, 20, 30))  # near a corner of the volume
+    qtbot.wait(100)  # the views laid out and painted: their items' scene positions are up to date
     for name in mpr.shown_views():
         view = mpr.views[name]
         size = view.graphics.viewport().size()
         for other in view.others:
             for point in view.handle_widget_points(other):
                 assert 0 <= point.x() <= size.width() and 0 <= point.y() <= size.height(), (name, other, point)
+
+
+def test_a_left_drag_pans_the_single_view_and_moves_the_crosshair_in_mpr(qtbot, tilted):
+    from PySide6.QtCore import QPointF
+
+    view = tilted.view
+    before = view.box.viewRect()
+    left_drag(qtbot, view, [QPointF(300, 300), QPointF(340, 320), QPointF(380, 340)])
+    after = view.box.viewRect()
+    assert after.left() < before.left() - 10 and after.top() < before.top() - 5  # the image followed the mouse
+    mpr = _mpr(qtbot, tilted)
+    start = mpr.point.copy()
+    with qtbot.waitSignal(mpr.drawn, timeout=TIMEOUT):
+        left_drag(qtbot, mpr.views["coronal"], [QPointF(150, 300), QPointF(170, 330), QPointF(190, 360)])
+    assert np.linalg.norm(mpr.point - start) > 5  # in MPR a left-drag moves the crosshair
