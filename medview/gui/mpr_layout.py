@@ -320,10 +320,6 @@ class MprLayout(QWidget):
         for view in self.views.values():
             view.presets = list(presets)
 
-    def _window_dragged(self, name: str, dx: float, dy: float) -> None:
-        """A right-drag in one view (as the mouse does it)."""
-        self.views[name].drag_window(dx, dy)
-
     def _window_chosen(self, name: str, window: Window) -> None:
         """A window chosen in one view (a right-drag or a preset key): every view's while the window is shared,
         that view's alone when unlocked."""

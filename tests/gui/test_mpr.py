@@ -124,10 +124,10 @@ def test_slab_mip_and_the_window_lock(qtbot, tilted):
     assert np.all(mpr.views["axial"].values[both] >= plain[both] - 1e-3)
     assert np.mean(mpr.views["axial"].values[both] > plain[both] + 1) > 0.1
     # W/L shared by default; unlocked, a right-drag in one view changes only that view
-    mpr._window_dragged("axial", 30, 0)
+    mpr.views["axial"].drag_window(30, 0)
     assert mpr.views["coronal"].window == mpr.views["axial"].window
     mpr.link_window.setChecked(False)
-    mpr._window_dragged("axial", 30, 0)
+    mpr.views["axial"].drag_window(30, 0)
     assert mpr.views["coronal"].window != mpr.views["axial"].window
 
 
