@@ -374,7 +374,15 @@ def scan_folder(
     result = ScanResult(root=str(root), skipped=not_read)
 
     to_read: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = set()  # real paths: a file referenced by a DICOMDIR and found in its folder is read once
+
+    def first_time(file: str) -> bool:
+        real = os.path.realpath(file)
+        if real in seen:
+            return False
+        seen.add(real)
+        return True
+
     for file in files:
         if _is_dicomdir(file):
             try:
@@ -393,11 +401,9 @@ def scan_folder(
                     reason = "missing" if reason in ("file vanished", "broken link (its target does not exist)") \
                         else reason
                     result.skipped.append(SkippedFile(referenced, f"referenced by {file} but {reason}"))
-                elif referenced not in seen:
-                    seen.add(referenced)
+                elif first_time(referenced):
                     to_read.append(referenced)
-        elif file not in seen:
-            seen.add(file)
+        elif first_time(file):
             to_read.append(file)
     result.n_files = len(to_read)
 
