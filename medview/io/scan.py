@@ -374,10 +374,13 @@ def scan_folder(
     result = ScanResult(root=str(root), skipped=not_read)
 
     to_read: list[str] = []
-    seen: set[str] = set()  # real paths: a file referenced by a DICOMDIR and found in its folder is read once
+    # a file referenced by a DICOMDIR and found in its folder is read once: beside a DICOMDIR files are known by
+    # their real paths (its references are resolved; the folder may have been opened by a relative path or a link)
+    known_by = os.path.realpath if any(_is_dicomdir(file) for file in files) else str
+    seen: set[str] = set()
 
     def first_time(file: str) -> bool:
-        real = os.path.realpath(file)
+        real = known_by(file)
         if real in seen:
             return False
         seen.add(real)
