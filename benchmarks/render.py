@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the medview beside this script, not whichever one is installed
 CT = ROOT.parent / "shared" / "data" / "samples" / "ct_chest_lidc_0314"
 
 STARTUP_PROBE = r"""

@@ -146,10 +146,12 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # -- planes of a volume --------------------------------------------------------------------------------------
-def acquired_plane(volume, k: int) -> ImagePlane:
-    """Acquired slice k as a plane: its own pixels, position and directions."""
-    return ImagePlane(origin=volume.positions[k], right=volume.row_cosine, down=volume.column_cosine,
-                      spacing=volume.pixel_spacing, shape=volume.shape[1:], name="acquired")
+def acquired_plane(stack, k: int) -> ImagePlane:
+    """Acquired slice k as a plane: its own pixels, position and directions. `stack` is a `Volume`, or anything
+    that knows the slices' geometry before their pixels (positions, cosines, spacing, rows and columns)."""
+    shape = stack.shape[1:] if hasattr(stack, "shape") else (stack.rows, stack.columns)
+    return ImagePlane(origin=stack.positions[k], right=stack.row_cosine, down=stack.column_cosine,
+                      spacing=stack.pixel_spacing, shape=shape, name="acquired")
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,8 @@ def rotated(plane: ImagePlane, volume, axis, degrees: float, point) -> ImagePlan
     cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
     turn = np.eye(3) + math.sin(angle) * cross + (1 - math.cos(angle)) * cross @ cross  # Rodrigues
     return plane_covering(volume, turn @ plane.right, turn @ plane.down, plane.spacing, point,
-                          plane.name if abs(degrees) < 1e-9 else f"oblique {plane.name}")
+                          plane.name if abs(degrees) < 1e-9 or plane.name.startswith("oblique")
+                          else f"oblique {plane.name}")
 
 
 def volume_centre(volume) -> np.ndarray:

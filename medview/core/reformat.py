@@ -254,18 +254,24 @@ def _through_slices(volume, stack, plane: ImagePlane, in_slice: tuple[str, float
     same_line = bool(np.all(f_low == f_low[0]))  # no shear across the lines: both neighbours in one gather
 
     band = None
-    if same_line:  # the two neighbouring lines of every slice needed, side by side: one strided pass, not four
+    if same_line:  # the lines needed of every slice, gathered once in one strided pass each
         f0, k0, k1 = int(f_low[0]), int(k_low.min()), int(k_high.max()) + 1
-        band = np.ascontiguousarray(stack[k0:k1, f0:f0 + 2, :] if line_axis == "c" else stack[k0:k1, :, f0:f0 + 2])
+        f1 = min(f0 + 1, fixed_size - 1)
+        if line_axis == "c":  # rows of the slices: the two neighbours lie side by side in memory
+            pair = stack[k0:k1, f0:f0 + 2, :]
+            band = (pair[:, 0, :], pair[:, -1, :])
+        else:  # columns: one copy per column (a two-wide strided copy costs three times as much: 3.6 against
+            # 1.2 ms on 275 × 512 × 512)
+            band = (np.ascontiguousarray(stack[k0:k1, :, f0]),
+                    np.ascontiguousarray(stack[k0:k1, :, f1]) if mixing and f1 != f0 else None)
 
     def lines(kk):
         """The line at the fixed index of each output row, in slices kk, mixed with its neighbour."""
         if band is not None:
-            pair = band[kk - k0]
-            low_line = (pair[:, 0, :] if line_axis == "c" else pair[:, :, 0]).astype(np.float32)
-            if mixing and pair.shape[1 if line_axis == "c" else 2] > 1:
-                high_line = pair[:, 1, :] if line_axis == "c" else pair[:, :, 1]
-                low_line += (high_line - low_line) * f_w
+            rows_of = _as_range(kk - k0)  # one slice after the other (the usual case): a view, not a gather
+            low_line = band[0][rows_of].astype(np.float32)
+            if mixing and band[1] is not None:
+                low_line += (band[1][rows_of] - low_line) * f_w
             return low_line
         low_line = (stack[kk, f_low, :] if line_axis == "c" else stack[kk, :, f_low]).astype(np.float32)
         if mixing:
@@ -277,9 +283,10 @@ def _through_slices(volume, stack, plane: ImagePlane, in_slice: tuple[str, float
     if np.any(k_w > WHOLE):
         near += (lines(k_high) - near) * k_w
     # along each mixed line, at the output columns (each row starts at its own place: the shear)
-    start = _whole_start(np.arange(columns) * step + along[0]) if len(along) else None
-    if start is not None and np.all(np.abs(along - along[0]) < WHOLE):  # the same whole columns on every row
-        out = _range_copy(near, 1, start, columns)
+    if len(along) and np.all(np.abs(along - along[0]) < WHOLE):
+        # the same place along the line on every row (no shear in this direction): one 1D interpolation for
+        # all rows (a range copy when the columns are whole), not a coordinate per pixel
+        out = _lerp_along(near, 1, np.arange(columns) * step + along[0])
         out[~valid] = np.nan
         return out.T if transposed else out
     coordinates = np.nan_to_num(along)[:, None] + np.arange(columns)[None, :] * step
@@ -293,6 +300,13 @@ def _through_slices(volume, stack, plane: ImagePlane, in_slice: tuple[str, float
         out += (np.take_along_axis(near, np.minimum(low + 1, size - 1), axis=1) - out) * fraction
     out[~(inside & valid[:, None])] = np.nan
     return out.T if transposed else out
+
+
+def _as_range(indices: np.ndarray):
+    """`indices` as a slice when they are consecutive (start, start + 1, ...), else themselves."""
+    if len(indices) and indices[-1] - indices[0] == len(indices) - 1 and np.all(np.diff(indices) == 1):
+        return slice(int(indices[0]), int(indices[-1]) + 1)
+    return indices
 
 
 def _separable(volume, stack, plane: ImagePlane) -> np.ndarray | None:

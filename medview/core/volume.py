@@ -8,6 +8,7 @@ position, because on a gantry-tilted or unevenly spaced stack those positions ar
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -176,9 +177,12 @@ class Volume:
         return self.voxels[t, k] if self.is_4d else self.voxels[k]
 
     # -- geometry ------------------------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def normal(self) -> np.ndarray:
-        return np.cross(self.row_cosine, self.column_cosine)
+        """cross(row, column), made once (asked for by every reformat and crosshair move), read-only."""
+        normal = np.cross(self.row_cosine, self.column_cosine)
+        normal.setflags(write=False)
+        return normal
 
     @property
     def direction(self) -> np.ndarray:

@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self.view.slice_changed.connect(self._slice_changed)
         self.view.status_changed.connect(self.cursor_label.setText)
         self.mpr.status_changed.connect(self.cursor_label.setText)
+        self.mpr.window_shared.connect(self.view.set_window)  # one window for the series, back in the single view
         self.series_loaded.connect(lambda _index: self._show_mpr())
         self.view.window_changed.connect(lambda window: self.layout_name != "single" and self.mpr.set_window(window))
         self.slider.valueChanged.connect(self.view.set_slice)
@@ -370,6 +371,8 @@ class MainWindow(QMainWindow):
                 self.mpr.set_window(self.view.window, self.view.inverted)  # changed in the single view meanwhile
             return
         point, self.wanted_crosshair = self.wanted_crosshair, None
+        self.view.ensure_window()
+        self.mpr.set_presets(self.view.presets)  # keys 1-9: the same presets in every plane
         try:
             self.mpr.set_volume(series.volume, series.key, self.view.window, point, self.view.inverted)
             self.mpr.set_time(self.view.t)

@@ -1,123 +1,42 @@
 """The slice viewer: one slice of a series at a time, right side up, right way round, at its true aspect.
 
-Built on pyqtgraph's ImageItem in row-major order inside a ViewBox whose y axis points down, so that pixel
-(row r, column c) is drawn at r down and c across, as DICOM stores it. The item is scaled to mm (column spacing
-across, row spacing down), so unequal pixel spacings keep the true aspect; rotation and flips are a transform
-of the item, and the orientation markers follow them. MONOCHROME1 and the user's invert swap the grey ramp,
+A `PlaneView` of the plane of acquired slice k (`core.planes.acquired_plane`: its position, row and column
+directions, spacing), specialised only for a stack: the wheel and arrow keys step through the slices, and the
+series' texts, AI overlays and click marks are drawn over it. The plane view draws the pixels at their mm
+size (unequal pixel spacings keep the true aspect), turns and flips them, and takes the orientation letters
+from the plane's own directions. MONOCHROME1 and the user's invert swap the grey ramp,
 never the values. Mouse: wheel scrolls slices, Ctrl+wheel zooms, left-drag pans, right-drag sets the window
 (horizontal: width, vertical: level).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QTransform
-from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsLineItem,
-    QGraphicsRectItem,
-    QGraphicsSimpleTextItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsLineItem, QWidget
 
-from medview.core import orientation
+from medview.core import planes
 from medview.core.colormap import heat_rgba
 from medview.core.numbering import slice_text
 from medview.core.volume import display_date
 from medview.core.window_level import Window, default_window, presets_for
 from medview.gui import colour
-
-#: (colour, point size, bold) of the overlay texts
-AI_STYLE = ("#ff9060", 10, True)
-OVERLAY_STYLE = ("#f0f0a0", 9, False)
-MARKER_STYLE = ("#ffd060", 12, True)
+from medview.gui.overlay_text import AI_STYLE, OVERLAY_STYLE
+from medview.gui.plane_view import PlaneView
 
 
-class OverlayText(QGraphicsSimpleTextItem):
-    """Text drawn in the view's own paint pass and cached as a pixmap until it changes: cheaper on every
-    scroll step than a QLabel over the view, which Qt composites again whenever the image repaints."""
+class SliceView(PlaneView):
+    """Shows slice k (and time point t) of a `ShownSeries` with its overlays: the plane of that slice."""
 
-    def __init__(self, style: tuple[str, int, bool]) -> None:
-        super().__init__()
-        colour, size, bold = style
-        self.setBrush(QColor(colour))
-        font = QFont()
-        font.setPointSize(size)
-        font.setBold(bold)
-        self.setFont(font)
-        self.setZValue(1000)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        # a dark box behind the text: legible on white bone and on black air (a plain rect item drawn by Qt
-        # itself: no Python in the paint pass of a scroll step)
-        self.backdrop = QGraphicsRectItem(self)
-        self.backdrop.setBrush(QColor(0, 0, 0, 150))
-        self.backdrop.setPen(QPen(Qt.PenStyle.NoPen))
-        self.backdrop.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
+    pixel_clicked = Signal(int, int, int)  # k, row, column of a left click on the image (clicks to classify)
 
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt name
-        super().setText(text)
-        self.backdrop.setRect(super().boundingRect().adjusted(-2, -1, 2, 1) if text else QRectF())
-
-    def width(self) -> float:
-        return self.boundingRect().width()
-
-    def height(self) -> float:
-        return self.boundingRect().height()
-
-    def move(self, x: float, y: float) -> None:
-        self.setPos(x, y)
-
-
-class _SliceBox(pg.ViewBox):
-    """A ViewBox where the wheel scrolls slices (Ctrl+wheel zooms) and right-drag sets the window."""
-
-    def __init__(self, owner: SliceView) -> None:
-        super().__init__(invertY=True, lockAspect=True, enableMenu=False)
-        self.owner = owner
-
-    def wheelEvent(self, event, axis=None):  # noqa: N802 - Qt name
-        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            super().wheelEvent(event, axis)
-            self.owner.zoom_changed()
-            return
-        delta = event.delta() if hasattr(event, "delta") else event.angleDelta().y()
-        step = -1 if delta > 0 else 1
-        self.owner.step(-step if self.owner.wheel_reversed else step)
-        event.accept()
-
-    def mouseDragEvent(self, event, axis=None):  # noqa: N802 - Qt name
-        if event.button() == Qt.MouseButton.RightButton:
-            event.accept()
-            delta = event.screenPos() - event.lastScreenPos()
-            self.owner.drag_window(delta.x(), delta.y())
-            return
-        super().mouseDragEvent(event, axis)
-
-
-class SliceView(QWidget):
-    """Shows slice k (and time point t) of a `ShownSeries` with its overlays."""
-
-    slice_changed = Signal(int)
-    status_changed = Signal(str)
-    window_changed = Signal(object)
-    pixel_clicked = Signal(int, int, int)  # k, row, column of a left click on the image
-    point_clicked = Signal(int, float, float)  # k, column, row (sub-pixel) of a click while a measuring tool is on
+    CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.graphics = pg.GraphicsView(self)
-        self.graphics.setBackground("k")
-        # the view paints its own black background: Qt need not paint the widgets behind it on every step
-        self.graphics.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
-        self.box = _SliceBox(self)
-        self.graphics.setCentralItem(self.box)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.box.addItem(self.image)
+        super().__init__("acquired", parent, margin=0, framed=False)
+        self.marker_top = 2
         # saliency and click markers are children of the image item: on the same pixels at every zoom, pan,
         # flip and rotation
         self.heat = pg.ImageItem(axisOrder="row-major")
@@ -133,49 +52,43 @@ class SliceView(QWidget):
         self.marks.setZValue(20)
         self.session = None  # the window's Session: click marks are drawn from it, never kept here
         self._marks_drawn: list = []
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.corners = {name: self._label(OVERLAY_STYLE) for name in ("top_left", "top_right", "bottom_left",
-                                                                       "bottom_right")}
-        self.markers = {name: self._label(MARKER_STYLE) for name in ("left", "right", "top", "bottom")}
+        self.corners = self.texts
         self._labels_by_name = {**self.corners, **self.markers}
         self.scale_bar = QGraphicsLineItem()
         self.scale_bar.setPen(QPen(QColor("#f0f0a0"), 2))
         self.scale_bar.setZValue(1000)
         self.graphics.scene().addItem(self.scale_bar)
         self.scale_text = self._label(OVERLAY_STYLE)
-        self.smooth = False
         self.ai_label = self._label(AI_STYLE)
         self.ai_label.setText("AI generated, research use only")
         self.ai_label.hide()
         self.series = None
-        self.k = 0
-        self.t = 0
-        self.window: Window | None = None
         self._provisional: Window | None = None  # a default window taken before the whole volume had loaded
-        self.presets: list[Window] = []
         self.invert = False
-        self.rotation = 0
-        self.flip_horizontal = False
-        self.flip_vertical = False
         self.overlays_visible = True
         self.box.sigRangeChanged.connect(lambda *_: self._place_scale_bar())
         self.box.sigResized.connect(lambda *_: self._place_scale_bar())
-        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.graphics.scene().sigMouseClicked.connect(self._mouse_clicked)
         self._last_cursor: tuple[int, int] | None = None
-        self._shown_text: dict[str, str] = {}
-        self.tool_active = False  # a measuring tool takes the clicks (see gui.annotation_layer)
+        self._plane_of: tuple = (None, None)  # (series, k) → the plane of that slice (made once per step)
         self.reversed_order = False  # display order: along the normal (False) or reversed (head first)
         self.wheel_reversed = False  # scroll direction (a preference): the wheel goes the other way
         self.reader_presets: dict = {}  # modality → the reader's own W/L presets (a preference)
 
-    def _label(self, style: tuple[str, int, bool]) -> OverlayText:
-        text = OverlayText(style)
-        self.graphics.scene().addItem(text)  # in scene (= viewport) coordinates: fixed on screen
-        return text
+    @property
+    def plane(self) -> planes.ImagePlane | None:
+        """The plane of acquired slice k: where its pixels are in LPS mm (from the index's geometry, before any
+        pixel is decoded)."""
+        series = self.series
+        if series is None:
+            return None
+        key = (series, self.k)
+        if self._plane_of[0] != key:
+            self._plane_of = (key, planes.acquired_plane(series, self.k))
+        return self._plane_of[1]
+
+    @plane.setter
+    def plane(self, plane) -> None:
+        raise AttributeError("the single view shows the plane of its slice k: set the slice")
 
     # -- what is shown ------------------------------------------------------------------------------------
     def set_series(self, series, k: int | None = None, window: Window | None = None) -> None:
@@ -245,66 +158,14 @@ class SliceView(QWidget):
         """White for low values: MONOCHROME1, or the user's invert (which undoes it on MONOCHROME1)."""
         return self.invert != (self.series is not None and self.series.photometric == "MONOCHROME1")
 
-    # -- geometry of the display --------------------------------------------------------------------------
+    # -- geometry of the display (the plane view's, for the plane of slice k) ----------------------------------
     def _place_image(self) -> None:
-        """Scale pixels to mm (true aspect), then rotate and flip about the image centre.
-
-        The rotation is applied first and the flips after it, on the screen's axes (as
-        `orientation.screen_directions` assumes): "flip horizontally" swaps the screen's left and right
-        edges whatever the rotation."""
-        series = self.series
-        row_mm, col_mm = series.pixel_spacing
-        width, height = series.columns * col_mm, series.rows * row_mm
-        transform = QTransform()  # QTransform composes so that the last call acts first on a point
-        transform.translate(width / 2, height / 2)
-        transform.scale(-1 if self.flip_horizontal else 1, -1 if self.flip_vertical else 1)
-        transform.rotate(90 * self.rotation)
-        transform.translate(-width / 2, -height / 2)
-        transform.scale(col_mm, row_mm)
         self._last_cursor = None  # another pixel is under the mouse now
-        self.image.setTransform(transform)
-
-    def fit(self) -> None:
-        """The whole image in view (from the geometry: works before the first pixel has landed)."""
-        if self.series is not None:
-            rect = self.image.transform().mapRect(QRectF(0, 0, self.series.columns, self.series.rows))
-            self.box.setRange(rect, padding=0.02)
-            self.zoom_changed()
-
-    def one_to_one(self) -> None:
-        """One image pixel per screen pixel (by the column spacing)."""
-        if self.series is None:
-            return
-        col_mm = self.series.pixel_spacing[1]
-        width_px, height_px = self.box.width(), self.box.height()
-        center = self.box.viewRect().center()
-        half_w, half_h = width_px * col_mm / 2, height_px * col_mm / 2
-        self.box.setRange(xRange=(center.x() - half_w, center.x() + half_w),
-                          yRange=(center.y() - half_h, center.y() + half_h), padding=0)
-        self.zoom_changed()
-
-    def zoom(self) -> float:
-        """Screen pixels per image pixel (across)."""
-        if self.series is None:
-            return 1.0
-        mm_across = self.box.viewRect().width()
-        if mm_across <= 0:
-            return 1.0
-        return self.box.width() / (mm_across / self.series.pixel_spacing[1])
-
-    def zoom_by(self, factor: float) -> None:
-        self.box.scaleBy((1 / factor, 1 / factor))
-        self.zoom_changed()
+        super()._place_image()
 
     def zoom_changed(self) -> None:
         self._update_overlays(loaded=True)
         self._place_scale_bar()
-
-    def set_smooth(self, smooth: bool) -> None:
-        """Smooth (bilinear) or nearest-neighbour display of enlarged pixels; the values are never changed."""
-        self.smooth = bool(smooth)
-        self.graphics.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
-        self.graphics.viewport().update()
 
     def _place_scale_bar(self) -> None:
         """A bar of a round length in mm (1, 2, 5 × 10ⁿ), 60 to 150 screen pixels long, bottom right."""
@@ -323,21 +184,7 @@ class SliceView(QWidget):
         self.scale_bar.show()
         self.scale_text.show()
 
-    def rotate(self, quarter_turns: int = 1) -> None:
-        """Turn the image on screen clockwise by quarter turns, also when it is flipped."""
-        # the view is flip ∘ rotation; turning it on screen gives turn ∘ flip ∘ rotation, and a single flip
-        # reverses the sense of a turn passed through it (turn ∘ flip = flip ∘ turn⁻¹)
-        mirrored = self.flip_horizontal != self.flip_vertical
-        self.rotation = (self.rotation + (-quarter_turns if mirrored else quarter_turns)) % 4
-        self._place_image()
-        self.fit()
-
-    def flip(self, horizontal: bool = True) -> None:
-        if horizontal:
-            self.flip_horizontal = not self.flip_horizontal
-        else:
-            self.flip_vertical = not self.flip_vertical
-        self._place_image()
+    def transform_changed(self) -> None:
         self.refresh()
 
     def set_invert(self, invert: bool) -> None:
@@ -372,56 +219,42 @@ class SliceView(QWidget):
         self.refresh()
         self.window_changed.emit(window)
 
+    def choose_window(self, window: Window) -> None:
+        """A right-drag or a preset key: the single view's own window."""
+        self.set_window(window)
+
     def apply_preset(self, index: int) -> None:
         self.ensure_window()
-        if 0 <= index < len(self.presets):
-            self.set_window(self.presets[index])
+        super().apply_preset(index)
 
-    def drag_window(self, dx: float, dy: float) -> None:
-        """Right-drag: right widens the window, down raises the level, in steps of the window's own scale."""
-        if self.window is None:
-            return
-        scale = self.window.width / 200.0  # a narrow window (W 0.0125) keeps its own scale, never jumps to 1
-        width = self.window.width * max(0.5, 1 + dx / 100.0)
-        self.set_window(Window(width, self.window.level + dy * scale, "custom"))
+    def wheel_turned(self, up: bool) -> None:
+        step = -1 if up else 1
+        self.step(-step if self.wheel_reversed else step)
 
-    def keyPressEvent(self, event):  # noqa: N802 - Qt name
-        key = event.key()
+    def left_dragged(self, event) -> bool:
+        """A left-drag pans the single view (no crosshair here)."""
+        return False
+
+    def navigate(self, key) -> bool:
+        """Arrows step a slice, PageUp/PageDown a tenth of the stack, Home and End go to its ends."""
         steps = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}
+        tenth = max(1, (self.series.n_slices if self.series else 10) // 10)
         if key in steps:
             self.step(steps[key])
         elif key == Qt.Key.Key_PageUp:
-            self.step(-max(1, (self.series.n_slices if self.series else 10) // 10))
+            self.step(-tenth)
         elif key == Qt.Key.Key_PageDown:
-            self.step(max(1, (self.series.n_slices if self.series else 10) // 10))
+            self.step(tenth)
         elif key == Qt.Key.Key_Home:
             self.set_slice(self.first_slice())
         elif key == Qt.Key.Key_End and self.series is not None:
             self.set_slice(self.series.n_slices - 1 - self.first_slice())
-        elif Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
-            self.apply_preset(key - Qt.Key.Key_1)
         else:
-            super().keyPressEvent(event)
+            return False
+        return True
 
     # -- where the mouse is -------------------------------------------------------------------------------
-    def pixel_at(self, scene_pos) -> tuple[int, int] | None:
-        """(row, column) of the image pixel under a scene position, or None outside the image."""
-        if self.series is None:
-            return None
-        point = self.image.mapFromScene(scene_pos)
-        c, r = math.floor(point.x()), math.floor(point.y())
-        if 0 <= r < self.series.rows and 0 <= c < self.series.columns:
-            return r, c
-        return None
-
-    def widget_point_of(self, row: float, column: float, centre: bool = True) -> QPointF:
-        """Where pixel (row, column) is drawn (its centre, or the point itself with centre=False), in the
-        viewport's pixels (for tests, tools)."""
-        offset = 0.5 if centre else 0.0
-        scene = self.image.mapToScene(QPointF(column + offset, row + offset))
-        return QPointF(self.graphics.mapFromScene(scene))
-
-    def _mouse_moved(self, scene_pos) -> None:
+    def _moved(self, scene_pos) -> None:
         where = self.pixel_at(scene_pos)
         self._last_cursor = where
         self.status_changed.emit(self.describe_pixel(*where) if where else "")
@@ -531,7 +364,7 @@ class SliceView(QWidget):
             self._marks_drawn = points
         self.marks.setVisible(bool(points))  # an empty scatter item still costs a paint pass
 
-    def _mouse_clicked(self, event) -> None:
+    def _clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or event.double():
             return
         where = self.pixel_at(event.scenePos())
@@ -544,24 +377,16 @@ class SliceView(QWidget):
             self.pixel_clicked.emit(self.k, *where)
 
     def _markers(self, series) -> dict[str, str]:
-        """Edge letters for this series and view transform (cached: they change only with those)."""
+        """Edge letters of the slice's plane for this view transform (cached: the slices of a series share
+        their directions, so the letters change only with the series or the transform)."""
         key = (id(series), self.rotation, self.flip_horizontal, self.flip_vertical)
         if getattr(self, "_markers_key", None) != key:
             self._markers_key = key
-            self._markers_value = orientation.edge_markers(series.row_cosine, series.column_cosine, self.rotation,
-                                                           self.flip_horizontal, self.flip_vertical)
+            self._markers_value = self.edge_letters()
         return self._markers_value
 
-    def _set_text(self, key: str, label: OverlayText, text: str) -> bool:
-        """Set a text only when it changed (a new text is laid out and cached again)."""
-        if self._shown_text.get(key) == text:
-            return False
-        self._shown_text[key] = text
-        label.setText(text)
-        return True
-
     def resizeEvent(self, event):  # noqa: N802 - Qt name
-        super().resizeEvent(event)
+        QWidget.resizeEvent(self, event)  # not the plane view's: the single view keeps its zoom and pan
         self._place_labels()
         self._place_scale_bar()
 

@@ -310,7 +310,7 @@ def _spec(key, notes, images, normal, time_labels) -> VolumeSpec:
 def _pixel_spacing(h: ImageHeader, warnings: list[str]) -> tuple[float, float]:
     """PixelSpacing, or 1 mm with a warning when the header has none or a meaningless one."""
     spacing = h.pixel_spacing
-    if spacing is None or min(spacing) <= 0:
+    if spacing is None or not all(0 < s < math.inf for s in spacing):  # "inf" parses as a number too
         warnings.append("no valid PixelSpacing: 1 mm assumed, distances are not in true mm")
         return (1.0, 1.0)
     if h.spacing_source == "ImagerPixelSpacing":

@@ -44,6 +44,29 @@ def click_pixel(qtbot, view, row: float, column: float, centre: bool = True) -> 
                      pos=QPoint(round(point.x()), round(point.y())))
 
 
+def left_drag(qtbot, view, points) -> None:
+    """A real left-button drag through `points` (viewport pixels): press, moves with the button held, release
+    (QTest's mouseMove carries no button, so pyqtgraph would see no drag)."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = view.graphics.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind, point, button, buttons) -> None:
+        local = QPointF(point)
+        event = QMouseEvent(kind, local, QPointF(viewport.mapToGlobal(local.toPoint())), button, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(viewport, event)
+
+    send(QEvent.Type.MouseButtonPress, points[0], left, left)
+    for point in points[1:]:
+        send(QEvent.Type.MouseMove, point, none, left)
+        qtbot.wait(5)
+    send(QEvent.Type.MouseButtonRelease, points[-1], left, none)
+
+
 def draw(qtbot, window, tool: str, *points: tuple[float, float]) -> None:
     """Choose a measuring tool and click its points, given as (row, column) of the image."""
     window.set_tool(tool)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 
 from medview import cli_values
 from medview.core.annotations import Annotation
 from medview.core.session import ACQUIRED
 from medview.errors import MedviewError
 from medview.gui.main_window import MainWindow
+from tests.gui.helpers import click_pixel, left_drag
 
 TIMEOUT = 60_000
 PROJECT = Path(__file__).resolve().parents[2]
@@ -123,10 +124,10 @@ def test_slab_mip_and_the_window_lock(qtbot, tilted):
     assert np.all(mpr.views["axial"].values[both] >= plain[both] - 1e-3)
     assert np.mean(mpr.views["axial"].values[both] > plain[both] + 1) > 0.1
     # W/L shared by default; unlocked, a right-drag in one view changes only that view
-    mpr._window_dragged("axial", 30, 0)
+    mpr.views["axial"].drag_window(30, 0)
     assert mpr.views["coronal"].window == mpr.views["axial"].window
     mpr.link_window.setChecked(False)
-    mpr._window_dragged("axial", 30, 0)
+    mpr.views["axial"].drag_window(30, 0)
     assert mpr.views["coronal"].window != mpr.views["axial"].window
 
 
@@ -432,3 +433,151 @@ def test_clear_takes_the_measurements_off_the_mpr_views_too(qtbot, tilted):
     assert len(mpr.layers["coronal"].items) == 1
     tilted.clear_series()
     assert mpr.layers["coronal"].items == []
+
+
+# -- one view class, rotation handles, presets -------------------------------------------------------------------
+def test_the_single_view_is_a_plane_view_of_the_acquired_slice_with_its_own_letters_and_ref(qtbot, tilted):
+    from medview.core import planes
+    from medview.gui.plane_view import PlaneView
+
+    view, volume = tilted.view, tilted.shown.volume
+    view.set_slice(17)
+    assert isinstance(view, PlaneView) and all(isinstance(v, PlaneView) for v in tilted.mpr.views.values())
+    plane, truth = view.plane, planes.acquired_plane(volume, 17)
+    assert np.allclose(plane.origin, truth.origin) and plane.same_orientation(truth)
+    assert plane.spacing == truth.spacing and plane.shape == truth.shape
+    # a pixel of the single view is the plane's LPS point: the same mapping as the volume's voxels
+    assert plane.pixel_to_lps(100, 300) == pytest.approx(volume.voxel_to_lps(17, 100, 300), abs=1e-6)
+    assert {edge: label.text() for edge, label in view.markers.items()} == plane.markers()
+    assert view.here() == tilted.shown.ref(17)
+    view.flip(True)
+    assert view.markers["left"].text() == plane.markers(flip_horizontal=True)["left"] == "L"
+
+
+def test_dragging_a_reference_lines_handle_turns_that_plane_by_the_angle_dragged(qtbot, tilted):
+    from PySide6.QtCore import QPointF
+
+    volume = tilted.shown.volume
+    mpr = _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(12, 256, 256))
+    qtbot.wait(100)  # the views laid out and painted: their items' scene positions are up to date
+    axial = mpr.views["axial"]
+    coronal_before, sagittal_before = mpr.planes["coronal"].normal, mpr.planes["sagittal"].normal
+    row, column = axial.crosshair_pixel()
+    centre = axial.image.mapToScene(QPointF(column + 0.5, row + 0.5))  # a pyqtgraph scene is its viewport's pixels
+    handle = axial.handle_widget_points("coronal")[0]
+    radius = np.hypot(handle.x() - centre.x(), handle.y() - centre.y())
+    assert radius > 50  # the handle is out on its line, not on the crosshair
+    qtbot.mouseMove(axial.graphics.viewport(), QPoint(round(handle.x()), round(handle.y())))
+    qtbot.waitUntil(lambda: axial.graphics.viewport().cursor().shape() == Qt.CursorShape.OpenHandCursor,
+                    timeout=5000)  # over a handle: an open hand
+    start = np.arctan2(handle.y() - centre.y(), handle.x() - centre.x())
+    path = [QPointF(round(centre.x() + radius * np.cos(start + a)), round(centre.y() + radius * np.sin(start + a)))
+            for a in np.radians(np.arange(0, 31, 5))]  # 30° clockwise on screen, in 5° steps
+    dragged = np.degrees(np.arctan2(path[-1].y() - centre.y(), path[-1].x() - centre.x())
+                         - np.arctan2(path[0].y() - centre.y(), path[0].x() - centre.x())) % 360
+    left_drag(qtbot, axial, path)
+    qtbot.waitUntil(lambda: mpr.views["coronal"].plane.same_orientation(mpr.planes["coronal"]), timeout=TIMEOUT)
+    after = mpr.planes["coronal"].normal
+    turned = np.degrees(np.arccos(np.clip(after @ coronal_before, -1, 1)))
+    assert turned == pytest.approx(dragged, abs=0.01)  # the plane turned by exactly the angle dragged
+    axis = np.cross(coronal_before, after) / np.linalg.norm(np.cross(coronal_before, after))
+    assert abs(axis @ mpr.planes["axial"].normal) == pytest.approx(1.0, abs=1e-9)  # about the axial normal
+    assert np.allclose(mpr.planes["sagittal"].normal, sagittal_before)  # only the line dragged turns
+    assert mpr.views["coronal"].plane.name.startswith("oblique")
+    # the line now runs under the mouse: the point released on lies in the turned coronal plane
+    end = axial.plane.pixel_to_lps(*axial._scene_to_pixel(axial.graphics.mapToScene(path[-1].toPoint())))
+    assert abs(mpr.planes["coronal"].lps_to_pixel(end)[2]) < max(axial.plane.spacing) * 2
+    # a point picked on the oblique plane is the same LPS point in every plane (within half a voxel)
+    qtbot.waitUntil(lambda: mpr.pending is None and (mpr.job is None or not mpr.job.running), timeout=TIMEOUT)
+    oblique = mpr.views["coronal"]
+    target = (oblique.plane.shape[0] * 0.4, oblique.plane.shape[1] * 0.55)
+    where = oblique.widget_point_of(*target)  # where the click lands (a whole screen pixel), as click_pixel does
+    clicked = oblique.graphics.mapToScene(QPoint(round(where.x()), round(where.y())))
+    picked = oblique.plane.pixel_to_lps(*oblique._scene_to_pixel(clicked))
+    with qtbot.waitSignal(mpr.drawn, timeout=TIMEOUT):
+        click_pixel(qtbot, oblique, *target)
+    half_voxel = 0.5 * min(*volume.pixel_spacing, float(np.median(np.abs(volume.slice_steps))))
+    assert np.linalg.norm(mpr.point - picked) < half_voxel
+    for name in ("axial", "coronal", "sagittal"):
+        view = mpr.views[name]
+        row, column, distance = view.plane.lps_to_pixel(mpr.point)
+        assert abs(distance) < 1e-6, name
+        assert np.linalg.norm(view.plane.pixel_to_lps(row, column) - mpr.point) < half_voxel, name
+
+
+def test_handles_in_two_views_make_a_double_oblique_plane(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    sagittal = mpr.planes["sagittal"].normal
+    mpr._line_turned("axial", "sagittal", 20.0)
+    mpr._line_turned("coronal", "sagittal", 12.0)
+    qtbot.waitUntil(lambda: mpr.views["sagittal"].plane.same_orientation(mpr.planes["sagittal"]), timeout=TIMEOUT)
+    volume = tilted.shown.volume
+    axes = np.array([volume.row_cosine, volume.column_cosine, volume.normal])
+    assert np.all(np.abs(axes @ mpr.planes["sagittal"].normal) > 0.05)  # off every axis of the volume
+    assert np.degrees(np.arccos(mpr.planes["sagittal"].normal @ sagittal)) > 20.0
+    assert abs(mpr.planes["sagittal"].lps_to_pixel(mpr.point)[2]) < 1e-6
+    assert np.isfinite(mpr.views["sagittal"].values).mean() > 0.1
+    # while a measuring tool is on, a click measures: the handles step aside
+    handles = mpr.views["axial"].reference_lines.handles["sagittal"]
+    tilted.set_tool("length")
+    assert not any(handle.isVisible() for handle in handles)
+    tilted.set_tool(None)
+    assert all(handle.isVisible() for handle in handles)
+
+
+def test_keys_1_to_9_choose_the_modality_presets_in_every_plane_shared_or_per_plane(qtbot, tilted):
+    mpr = _mpr(qtbot, tilted)
+    presets = tilted.view.presets
+    assert len(presets) >= 3 and all(view.presets == presets for view in mpr.views.values())
+    qtbot.keyClick(mpr.views["coronal"], Qt.Key.Key_2)
+    assert all(mpr.views[name].window == presets[1] for name in mpr.shown_views())  # shared: every plane
+    mpr.link_window.setChecked(False)
+    qtbot.keyClick(mpr.views["axial"], Qt.Key.Key_3)
+    assert mpr.views["axial"].window == presets[2]
+    assert mpr.views["coronal"].window == mpr.views["sagittal"].window == presets[1]  # unlocked: that plane only
+    tilted.set_layout("single")
+    assert tilted.view.window == presets[1]  # the shared window goes back with the reader; a plane's own does not
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_a_reformat_is_greyed_as_the_single_view_greys_and_black_outside_the_volume(inverted):
+    from medview.core.window_level import Window, grey
+    from medview.gui.plane_view import display_grey, screen_rgba
+
+    values = np.random.default_rng(0).uniform(-3000, 3000, (60, 80)).astype(np.float32)
+    values[::7, ::5] = np.nan
+    inside = np.isfinite(values)
+    for window in (Window(1500, -600), Window(40, 10), Window(0.0125, 0.5)):
+        shown = display_grey(values, window, inverted)
+        assert np.array_equal(shown[inside], grey(values[inside], window, inverted))
+        assert np.all(shown[~inside] == 0)
+        rgba = screen_rgba(values, window, inverted)  # what the screen is handed: that grey, opaque
+        assert rgba.shape == (*values.shape, 4) and np.all(rgba[..., 3] == 255)
+        assert all(np.array_equal(rgba[..., channel], shown) for channel in range(3))
+
+
+def test_the_rotation_handles_stay_in_the_view_when_the_crosshair_is_near_an_edge(qtbot, tilted):
+    volume = tilted.shown.volume
+    mpr = _mpr(qtbot, tilted, crosshair=volume.voxel_to_lps(3, 20, 30))  # near a corner of the volume
+    qtbot.wait(100)  # the views laid out and painted: their items' scene positions are up to date
+    for name in mpr.shown_views():
+        view = mpr.views[name]
+        size = view.graphics.viewport().size()
+        for other in view.others:
+            for point in view.handle_widget_points(other):
+                assert 0 <= point.x() <= size.width() and 0 <= point.y() <= size.height(), (name, other, point)
+
+
+def test_a_left_drag_pans_the_single_view_and_moves_the_crosshair_in_mpr(qtbot, tilted):
+    from PySide6.QtCore import QPointF
+
+    view = tilted.view
+    before = view.box.viewRect()
+    left_drag(qtbot, view, [QPointF(300, 300), QPointF(340, 320), QPointF(380, 340)])
+    after = view.box.viewRect()
+    assert after.left() < before.left() - 10 and after.top() < before.top() - 5  # the image followed the mouse
+    mpr = _mpr(qtbot, tilted)
+    start = mpr.point.copy()
+    with qtbot.waitSignal(mpr.drawn, timeout=TIMEOUT):
+        left_drag(qtbot, mpr.views["coronal"], [QPointF(150, 300), QPointF(170, 330), QPointF(190, 360)])
+    assert np.linalg.norm(mpr.point - start) > 5  # in MPR a left-drag moves the crosshair

@@ -334,3 +334,18 @@ def test_the_bundled_sample_is_the_shared_sample_byte_for_byte(shared_data):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[path.name], path.name
     citation = (SAMPLE.parent / "CITATION.md").read_text()
     assert "CC BY 3.0" in citation and "10.7937/K9/TCIA.2018.15quzvnb" in citation
+
+
+def test_an_infinite_pixel_spacing_is_taken_as_none_and_the_slice_is_shown_at_1_mm(qtbot, tmp_path):
+    from pydicom.data import get_testdata_file
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.PixelSpacing = ["inf", "inf"]
+    folder = tmp_path / "study"
+    folder.mkdir()
+    dataset.save_as(folder / "ct.dcm")
+    window = shown_window(qtbot, tmp_path)
+    open_and_wait(qtbot, window, folder)
+    assert window.shown.pixel_spacing == (1.0, 1.0)
+    assert any("no valid PixelSpacing" in warning for warning in window.shown.spec.warnings)
+    assert window.view.plane.spacing == (1.0, 1.0) and window.view.markers["left"].text() == "R"
