@@ -9,7 +9,8 @@ lengths, spliced chunks, pixel damage, other transfer syntaxes, lying headers. S
 
 Columns: inputs; loaded (a volume came out); named (every file given a reason); crashes (an exception that is
 not medview's own, or a dead worker); hangs (no answer within --timeout s); unaccounted (a file neither loaded
-nor named); peak memory of the worker above its idle size (codecs loaded), the largest volume read, and the
+nor named); peak memory of the worker above its idle size (every seed read once, unmutated: codecs loaded and
+Python's object heap grown as for any file of that kind), the largest volume read, and the
 most one hostile case cost.
 """
 
@@ -48,7 +49,7 @@ def main() -> int:
     print(f"| {report.inputs:>6} | {report.loaded:>6} | {report.named:>19} | {len(report.crashes):>7} | "
           f"{len(report.hangs):>5} | {len(report.unaccounted):>11} | {report.peak_bytes / mib:>26.1f} | "
           f"{report.largest_volume_bytes / mib:>18.1f} | {report.peak_hostile_bytes / mib:>22.2f} |")
-    print(f"\nidle worker (medview.io and every codec loaded): {report.idle_bytes / mib:.0f} MiB; "
+    print(f"\nidle worker (every seed file read once, unmutated): {report.idle_bytes / mib:.0f} MiB; "
           f"highest peak reached on: {report.peak_input}")
     print(f"per input: the most a mutated input cost beyond 1.3 × its own largest volume: "
           f"{report.worst_excess_bytes / mib:.1f} MiB ({report.worst_excess_input or 'none'}); the most the worker "

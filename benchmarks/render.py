@@ -225,7 +225,7 @@ def main() -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from medview.gui.app import prepare_process
+    from medview.gui.app import keep_the_collector_off_start_up, prepare_process
     from medview.gui.main_window import MainWindow
 
     prepare_process()  # as the app does: scan workers forked, GIL handed to the GUI thread every 1 ms
@@ -235,6 +235,7 @@ def main() -> int:
     window.resize(1400, 900)
     window.show()
     app.processEvents()
+    keep_the_collector_off_start_up()  # as the app does once its window is shown
 
     # -- the GUI thread's longest stall while the series is scanned and loaded ------------------------------
     beats: list[float] = []

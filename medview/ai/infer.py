@@ -150,13 +150,17 @@ class Classifier:
                 return self._prediction(OUTSIDE_BODY, None, started, point=point, answered=False)
         x, placement = self.model_input(image, pixel_spacing, point, already_unit)
         probabilities, heat, best = self._answer(x, placement, saliency)
+        label = self.card.labels[best]
         tumour = flagged = threshold = None
         if self.card.is_detector:
             tumour = float(1.0 - probabilities[self.card.negative_index])
             threshold = self.card.patch_threshold
-            flagged = None if threshold is None else bool(tumour >= threshold)
+            if threshold is not None:  # the label says what the flag says: the operating point decides
+                flagged = bool(tumour >= threshold)
+                label = (self.card.tumour_type(probabilities)[0] if flagged
+                         else self.card.labels[self.card.negative_index])
         kind = "click" if self.card.task == "patch" else "slice model"
-        return self._prediction(self.card.labels[best], probabilities, started, saliency=heat,
+        return self._prediction(label, probabilities, started, saliency=heat,
                                 saliency_method=saliency or "", point=point, tumour_probability=tumour,
                                 flagged=flagged, threshold=threshold, kind=kind)
 

@@ -428,7 +428,7 @@ class InferencePanel(QWidget):
             arguments = (classify_job, card, series.slice(ref.k, ref.t), series.pixel_spacing, point,
                          series.info.modality, key)
         self.status.setText(f"Classifying with {card.name}…")
-        self.jobs[name] = Job(*arguments, on_yield=lambda message: self.status.setText(f"{message}…"),
+        self.jobs[name] = Job(*arguments, owner=self, on_yield=lambda message: self.status.setText(f"{message}…"),
                               on_done=self._classified, on_error=self._failed,
                               on_finished=lambda: self.jobs.pop(name, None)).start()
 
@@ -548,11 +548,11 @@ class InferencePanel(QWidget):
         self.status.setText(f"Searching {series.n_slices} slices with {card.name}; a slice is flagged at "
                             f"P(tumour) ≥ {card.slice_threshold:.2f}: it {rate}.")
         key = series.key
-        job = Job(series_job, card, series, self.view.t, on_error=self._failed)
-        # what a cancelled run had already sent is dropped: it may arrive after the panel is gone
-        job.worker.yielded.connect(lambda finding: job.cancelled or self._series_step(key, finding))
-        job.worker.returned.connect(lambda _key: job.cancelled or self._series_done(key))
-        job.worker.finished.connect(lambda: job.cancelled or self._series_finished(job))
+        # what a cancelled run had already sent is dropped
+        job = Job(series_job, card, series, self.view.t, owner=self, on_error=self._failed,
+                  on_yield=lambda finding: job.cancelled or self._series_step(key, finding),
+                  on_done=lambda _key: job.cancelled or self._series_done(key),
+                  on_finished=lambda: job.cancelled or self._series_finished(job))
         self.series_job, self.series_run_key = job, key
         job.start()
 

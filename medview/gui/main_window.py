@@ -422,7 +422,7 @@ class MainWindow(QMainWindow):
             except MedviewError as error:
                 self._error(error)
             return
-        self.save_job = Job(save_job, snapshot, studies, on_error=self._error).start()
+        self.save_job = Job(save_job, snapshot, studies, owner=self, on_error=self._error).start()
 
     def close_study(self) -> None:
         """Save the open folder's studies, then put them away: the window is empty until the next folder."""
@@ -548,8 +548,8 @@ class MainWindow(QMainWindow):
         if name in self.jobs:
             self.jobs.pop(name).cancel()
         self._busy(True, total)
-        job = Job(function, *args, on_error=self._error, **callbacks)
-        job.worker.finished.connect(lambda: self._job_finished(name, job))
+        job = Job(function, *args, owner=self, on_error=self._error,
+                  on_finished=lambda: self._job_finished(name, job), **callbacks)
         self.jobs[name] = job.start()
 
     def _job_finished(self, name: str, job: Job) -> None:
@@ -750,7 +750,7 @@ class MainWindow(QMainWindow):
         source = self.view.here()
         if "tags" in self.jobs:
             self.jobs.pop("tags").cancel()
-        self.jobs["tags"] = Job(tags_job, source, header.path, header.frame, on_done=self._tags_read,
+        self.jobs["tags"] = Job(tags_job, source, header.path, header.frame, owner=self, on_done=self._tags_read,
                                 on_error=self._error).start()
 
     def _tags_read(self, result) -> None:

@@ -357,8 +357,8 @@ class MprLayout(QWidget):
         jobs, point = self.pending
         self.pending = None
         self.job = Job(reformat_job, self.volume, jobs, self.t, self.slab, point,
-                       on_yield=self._landed, on_done=self._done, on_error=self._failed)
-        self.job.worker.finished.connect(self._finished)
+                       owner=self, on_yield=self._landed, on_done=self._done, on_error=self._failed,
+                       on_finished=self._finished)
         self.job.start()
 
     def _landed(self, items) -> None:

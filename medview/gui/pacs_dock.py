@@ -348,8 +348,15 @@ class PacsDock(QWidget):
     def _run(self, name: str, function, *args, **callbacks) -> Job:
         if name in self.jobs:
             self.jobs.pop(name).cancel()
-        job = Job(function, *args, on_error=self._failed, **callbacks)
-        job.worker.finished.connect(lambda: self.jobs.get(name) is job and self.jobs.pop(name))
+        ended = callbacks.pop("on_finished", None)
+
+        def finished() -> None:
+            if self.jobs.get(name) is job:
+                self.jobs.pop(name)
+            if ended:
+                ended()
+
+        job = Job(function, *args, owner=self, on_error=self._failed, on_finished=finished, **callbacks)
         self.jobs[name] = job.start()
         return job
 

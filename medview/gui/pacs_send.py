@@ -1,6 +1,7 @@
 """Send the report back to the PACS, from the report dialog: the report's DICOM SR and key images (Secondary
 Capture) are made as for an export, into the user's outbox (never the folder the images came from), then sent
 to the chosen node by C-STORE or STOW-RS; the PACS's answer is shown per instance (success, warning, failure).
+What the PACS accepted leaves the outbox; what it refused stays there, named, so that nothing is lost.
 """
 
 from __future__ import annotations
@@ -41,7 +42,20 @@ def send_job(reading, sources, node: dict, folder: Path, source_folder, token):
     files = export_report(reading, sources, Targets(dicom_folder=folder), source_folder=source_folder)
     yield "sending"
     with client_of(node) as client:
-        return client.send([str(path) for path in files])
+        results = client.send([str(path) for path in files])
+    empty_the_outbox(folder, results)
+    return results
+
+
+def empty_the_outbox(folder: Path, results) -> None:
+    """Remove what the PACS accepted (success or warning); the folder goes when nothing is left in it."""
+    for result in results:
+        if result.outcome != "failure":
+            Path(result.path).unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:  # something is left: a refused instance, kept to be sent again
+        pass
 
 
 class SendToPacs(QWidget):
@@ -95,7 +109,7 @@ class SendToPacs(QWidget):
         reading.reader = dialog.reader.text().strip()
         self.send_button.setEnabled(False)
         self.status.setText(f"Sending to {node['name']}…")
-        self.job = Job(send_job, reading, sources, node, outbox_folder(), dialog.window.folder,
+        self.job = Job(send_job, reading, sources, node, outbox_folder(), dialog.window.folder, owner=self,
                        on_done=self._sent, on_error=self._failed,
                        on_finished=lambda: self.send_button.setEnabled(True)).start()
 
@@ -111,7 +125,10 @@ class SendToPacs(QWidget):
         self.table.resizeColumnsToContents()
         self.table.show()
         counts = {k: sum(r.outcome == k for r in results) for k in ("success", "warning", "failure")}
-        self.status.setText(escape(", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing sent"))
+        said = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing sent"
+        if counts["failure"]:
+            said += f"; what was refused is kept in {Path(results[0].path).parent}"
+        self.status.setText(escape(said))
         self.sent.emit(list(results))
 
     def _failed(self, error: BaseException) -> None:

@@ -222,7 +222,7 @@ class ReportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.progress.show()
         self.status.setText("Exporting…")
-        self.job = Job(export_job, reading, sources, targets, self.window.folder, on_done=self._done,
+        self.job = Job(export_job, reading, sources, targets, self.window.folder, owner=self, on_done=self._done,
                        on_error=self._failed, on_finished=self._finished).start()
 
     def _done(self, result) -> None:

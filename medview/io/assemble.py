@@ -121,16 +121,23 @@ def _rescale_rows(target: np.ndarray, stored: np.ndarray, slope: float, intercep
     than a block (a 1955 × 1841 radiograph with slope −1 made an int32 copy of itself), and `stored` may lie
     in the tail of `target`'s own memory (see `_put_in_place`)."""
     low, high = _stored_range(h)
-    # bits above BitsStored are not part of the value (PS3.5 8.1.1): masked off under any rescale, decided on
-    # the whole frame before any of it is written
-    mask = bool(stored.size) and (int(stored.min()) < low or int(stored.max()) > high)
+    # bits above BitsStored are not part of the value (PS3.5 8.1.1): masked off under any rescale. Only a
+    # stored type wider than BitsStored can hold them. Unsigned values are masked block by block (masking a
+    # value that has none changes nothing: one pass over a block in cache, instead of min and max over the
+    # frame); signed values are masked only when some lie outside the range, decided on the whole frame first.
+    spare_bits = stored.dtype.itemsize * 8 > min(h.bits_stored, h.bits_allocated)
+    mask_each_block = spare_bits and stored.dtype.kind == "u" and low == 0
+    mask = spare_bits and not mask_each_block and bool(stored.size) and (
+        int(stored.min()) < low or int(stored.max()) > high)
     wide = None
     if target.dtype.kind in "iu" and slope != 1:  # stored × slope in the narrowest exact type
         wide = np.int32 if max(abs(low), abs(high)) * abs(int(slope)) + abs(int(intercept)) < 2**31 else np.int64
     rows = max(1, IN_PLACE_BLOCK_BYTES // max(1, target[0].nbytes))
     for start in range(0, target.shape[0], rows):
         block, values = target[start:start + rows], stored[start:start + rows]
-        if mask:
+        if mask_each_block:  # in place when the stored values are ours to change (a frame read in place)
+            values = np.bitwise_and(values, values.dtype.type(high), out=values if values.flags.writeable else None)
+        elif mask:
             values = np.bitwise_and(values, (1 << h.bits_stored) - 1).astype(values.dtype)
         if target.dtype.kind in "iu":
             if wide is None:
@@ -145,6 +152,11 @@ def _rescale_rows(target: np.ndarray, stored: np.ndarray, slope: float, intercep
 
 #: Bytes of a frame rescaled at a time (the temporaries of the modality LUT are a block, not a frame).
 IN_PLACE_BLOCK_BYTES = 256 * 1024
+#: Native frames are read into the volume's own memory when one frame buffer per decoding thread would cost
+#: more than this share of the volume (a single large image, a few slices). Otherwise they are read through a
+#: buffer, which is faster with two threads: no page faults inside the kernel's copy (275-slice CT, 2 threads:
+#: 0.099 s against 0.117 s, minima of 11).
+IN_PLACE_SHARE = 0.1
 
 
 def _reads_in_place(h: ImageHeader, target: np.ndarray | None) -> bool:
@@ -201,6 +213,8 @@ def iter_assemble(
     except MemoryError:
         raise DecodeError(f"{spec.label}: {' × '.join(map(str, shape))} voxels do not fit in memory") from None
     planes = voxels if spec.time_points > 1 else voxels[np.newaxis]
+    frame_bytes = first_image.rows * first_image.columns * max(1, first_image.bits_allocated // 8)
+    in_place = frame_bytes * workers > IN_PLACE_SHARE * voxels.nbytes
     jobs = [(t, k) for t in range(len(spec.images)) for k in range(len(spec.images[t]))]
     start = spec.n_slices // 2 if first is None else first
     jobs.sort(key=lambda job: (job[0], (job[1] - start) % max(1, len(spec.images[job[0]]))))
@@ -215,7 +229,7 @@ def iter_assemble(
             condemned_for = condemned.get(h.path)
             if condemned_for is not None:
                 raise DecodeError(condemned_for)
-            if _reads_in_place(h, planes[t, k] if not spec.mosaic_tiles else None):
+            if in_place and _reads_in_place(h, planes[t, k] if not spec.mosaic_tiles else None):
                 _put_in_place(planes[t, k], h, slope, intercept)
                 return t, k
             stored = decode_isolated(h)

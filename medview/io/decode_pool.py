@@ -28,6 +28,7 @@ import numpy as np
 from medview.errors import DecodeError
 from medview.io.codecs import Decoder, codec_for
 from medview.io.headers import ImageHeader
+from medview.io.worker_life import end_with_viewer
 
 #: Seconds a frame may take at least, and more per megapixel (OpenJPEG decodes ~10 Mpx/s on one core).
 TIMEOUT_BASE_S = 20.0
@@ -63,7 +64,8 @@ class DecoderPool:
             if self._pool is None:
                 # no preload: with one, the fork server would import the caller's __main__ (re-running a script)
                 context = multiprocessing.get_context("forkserver")
-                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                 initializer=end_with_viewer, initargs=(os.getpid(),))
             return self._pool
 
     def _replace(self, broken: ProcessPoolExecutor, kill: bool) -> None:

@@ -11,7 +11,6 @@ import errno
 import multiprocessing
 import os
 import stat
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
@@ -23,6 +22,7 @@ import pydicom
 
 from medview.errors import Cancelled, GeometryError, ImageRefused, NotDicomError
 from medview.io.headers import ImageHeader, read_headers
+from medview.io.worker_life import end_with_viewer
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 #: Files read per task: large enough to amortise the hop to a worker process, small enough for progress.
@@ -283,25 +283,9 @@ class _CaseInsensitiveFolders:
 _warm_pool: ProcessPoolExecutor | None = None
 
 
-def _end_with_parent(parent: int) -> None:
-    """In a header reader: die when the process that forked it dies, however it dies (Linux's parent-death
-    signal), so a viewer killed by the desktop session or crashed leaves no idle processes behind."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the signal was asked for
-        os._exit(0)
-
-
 def _fork_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_end_with_parent, initargs=(os.getpid(),))
+                               initializer=end_with_viewer, initargs=(os.getpid(),))
 
 
 def start_scan_workers(workers: int | None = None) -> bool:
@@ -390,7 +374,18 @@ def scan_folder(
     result = ScanResult(root=str(root), skipped=not_read)
 
     to_read: list[str] = []
+    # a file referenced by a DICOMDIR and found in its folder is read once: beside a DICOMDIR files are known by
+    # their real paths (its references are resolved; the folder may have been opened by a relative path or a link)
+    known_by = os.path.realpath if any(_is_dicomdir(file) for file in files) else str
     seen: set[str] = set()
+
+    def first_time(file: str) -> bool:
+        real = known_by(file)
+        if real in seen:
+            return False
+        seen.add(real)
+        return True
+
     for file in files:
         if _is_dicomdir(file):
             try:
@@ -409,11 +404,9 @@ def scan_folder(
                     reason = "missing" if reason in ("file vanished", "broken link (its target does not exist)") \
                         else reason
                     result.skipped.append(SkippedFile(referenced, f"referenced by {file} but {reason}"))
-                elif referenced not in seen:
-                    seen.add(referenced)
+                elif first_time(referenced):
                     to_read.append(referenced)
-        elif file not in seen:
-            seen.add(file)
+        elif first_time(file):
             to_read.append(file)
     result.n_files = len(to_read)
 

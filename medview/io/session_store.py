@@ -42,18 +42,23 @@ def save_study(session: Session, study_uid: str) -> Path | None:
     return atomic.write_bytes(path, json.dumps(plain).encode("utf-8"), mode=0o600)
 
 
-def read_study(study_uid: str) -> dict | None:
-    """The saved session of a study as plain data, None when there is none. A damaged file is an error."""
-    path = session_path(study_uid)
+def read_study_record(path: Path, key: str, study_uid: str, what: str) -> dict | None:
+    """A JSON record kept for one study (a saved session, a cache manifest): None when there is none; a damaged
+    file, or one that names another study under `key`, is an error that says which `what` it was."""
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise MedviewError(f"the saved session {path} could not be read: {error}") from error
-    if not isinstance(data, dict) or data.get("study_instance_uid") != study_uid:
-        raise MedviewError(f"the saved session {path} is not this study's")
+        raise MedviewError(f"the {what} {path} could not be read: {error}") from error
+    if not isinstance(data, dict) or data.get(key) != study_uid:
+        raise MedviewError(f"the {what} {path} is not this study's")
     return data
+
+
+def read_study(study_uid: str) -> dict | None:
+    """The saved session of a study as plain data, None when there is none. A damaged file is an error."""
+    return read_study_record(session_path(study_uid), "study_instance_uid", study_uid, "saved session")
 
 
 def restore_study(session: Session, data: dict) -> int:

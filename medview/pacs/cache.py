@@ -9,24 +9,31 @@ beside the images, not among them, so the viewer opens a study folder that holds
 whose series are complete opens from here without the network. The cache has a size limit: the studies used
 least recently are forgotten first, never the one arriving; a study larger than the limit stops with a
 message. Files hold patients' identity: folders are 0700, files 0600.
+
+Several medview processes may share the cache: a study arriving holds an advisory lock (`flock`) on a file
+beside its manifest, so that no other process forgets it, evicts it or fills it at the same time; the kernel
+drops the lock when the process ends, however it ends.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from medview.errors import MedviewError
 from medview.io import atomic
-from medview.io.session_store import data_folder
+from medview.io.session_store import data_folder, read_study_record
 from medview.pacs.arrival import Arrived, read_uids
-from medview.pacs.errors import CacheFull
+from medview.pacs.errors import CacheFull, PacsError
 from medview.pacs.query import checked_uid
 
 DEFAULT_LIMIT_GB = 20.0
@@ -101,7 +108,7 @@ class Cache:
         self.root = Path(root) if root is not None else data_folder() / "pacs-cache"
         self.limit = default_limit_bytes() if limit_bytes is None else int(limit_bytes)
         self.lock = threading.RLock()
-        self.busy: set[str] = set()  # studies arriving now: never evicted
+        self.busy: set[str] = set()  # studies arriving now in this process: never evicted
         self._size: int | None = None
         self._made: set[Path] = set()  # folders already made (and made private) in this session
 
@@ -124,6 +131,43 @@ class Cache:
 
     def path_of(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
         return self.series_folder(study_uid, series_uid) / f"{checked_uid(sop_uid, 'SOPInstanceUID')}.dcm"
+
+    def _arrival_lock_path(self, study_uid: str) -> Path:
+        return self.root / "manifests" / f"{checked_uid(study_uid, 'StudyInstanceUID')}.arriving"
+
+    @contextmanager
+    def arriving(self, study_uid: str) -> Iterator[None]:
+        """Hold the study while it arrives: no medview process forgets it, evicts it or retrieves it at once."""
+        path = self._arrival_lock_path(study_uid)
+        self._ensure(path.parent)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PacsError("this study is being retrieved by another medview now: wait until it has "
+                                "arrived, then open it from the cache") from None
+            self.busy.add(study_uid)
+            try:
+                yield
+            finally:
+                self.busy.discard(study_uid)
+        finally:
+            os.close(handle)  # the lock goes with the descriptor
+
+    def arriving_elsewhere(self, study_uid: str) -> bool:
+        """Whether another medview process holds this study while it arrives."""
+        try:
+            handle = os.open(self._arrival_lock_path(study_uid), os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(handle)
+        return False
 
     def manifest_path(self, study_uid: str) -> Path:
         return self.root / "manifests" / f"{checked_uid(study_uid, 'StudyInstanceUID')}.json"
@@ -171,7 +215,7 @@ class Cache:
         if self.size() + incoming <= self.limit:
             return
         for study_uid in self._least_recently_used():
-            if study_uid == keep or study_uid in self.busy:
+            if study_uid == keep or study_uid in self.busy or self.arriving_elsewhere(study_uid):
                 continue
             self.forget(study_uid)
             if self.size() + incoming <= self.limit:
@@ -196,16 +240,7 @@ class Cache:
 
     # -- the manifest ---------------------------------------------------------------------------------------
     def read_manifest(self, study_uid: str) -> dict | None:
-        path = self.manifest_path(study_uid)
-        if not path.is_file():
-            return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise MedviewError(f"the cache manifest {path} could not be read: {error}") from error
-        if not isinstance(data, dict) or data.get("study_uid") != study_uid:
-            raise MedviewError(f"the cache manifest {path} is not this study's")
-        return data
+        return read_study_record(self.manifest_path(study_uid), "study_uid", study_uid, "cache manifest")
 
     def _write_manifest(self, data: dict) -> None:
         data["last_used"] = _now()
@@ -299,12 +334,13 @@ class Cache:
     def forget(self, study_uid: str) -> None:
         """"Forget this study": its images and its manifest go from the cache."""
         with self.lock:
-            if study_uid in self.busy:
+            if study_uid in self.busy or self.arriving_elsewhere(study_uid):
                 raise MedviewError("this study is arriving now: cancel the retrieve first, then forget it")
             folder = self.study_folder(study_uid)
             if folder.is_dir():
                 shutil.rmtree(folder)
             self.manifest_path(study_uid).unlink(missing_ok=True)
+            self._arrival_lock_path(study_uid).unlink(missing_ok=True)
             self._size = None
 
     def remove_stale_parts(self) -> int:

@@ -31,6 +31,7 @@ from medview.pacs.query import (
     SeriesMatch,
     StudyMatch,
     StudyQuery,
+    checked_uid,
     matches_modality,
     to_int,
 )
@@ -299,6 +300,15 @@ class DimseClient:
             raise
         return answers
 
+    def _identified(self, identifier: Dataset, *keys: str):
+        """(answer, its UIDs under `keys`) of a C-FIND; an answer without a valid UID for each key is left out,
+        with a warning (a PACS's hostile or damaged answer never names a file or a folder)."""
+        for found in self._find(identifier):
+            try:
+                yield found, [checked_uid(found.get(key), key) for key in keys]
+            except MedviewError:
+                LOG.warning("a C-FIND answer without a valid %s was left out", " or ".join(keys))
+
     def find(self, query: StudyQuery) -> list[StudyMatch]:
         """Studies matching `query`, each with its series (study level, then series level)."""
         identifier = Dataset()
@@ -313,14 +323,7 @@ class DimseClient:
         identifier.NumberOfStudyRelatedSeries = ""
         identifier.SOPClassesInStudy = ""
         studies = []
-        for found in self._find(identifier):
-            try:
-                from medview.pacs.query import checked_uid
-
-                uid = checked_uid(found.get("StudyInstanceUID"), "StudyInstanceUID")
-            except MedviewError:
-                LOG.warning("a study without a valid StudyInstanceUID was left out")
-                continue
+        for found, (uid,) in self._identified(identifier, "StudyInstanceUID"):
             modalities = found.get("ModalitiesInStudy") or []
             modalities = [modalities] if isinstance(modalities, str) else [_text(m) for m in modalities]
             classes = found.get("SOPClassesInStudy") or []
@@ -334,8 +337,6 @@ class DimseClient:
         return [s for s in studies if matches_modality(s, query.modality)]
 
     def series_of(self, study_uid: str) -> list[SeriesMatch]:
-        from medview.pacs.query import checked_uid
-
         identifier = Dataset()
         identifier.QueryRetrieveLevel = "SERIES"
         identifier.StudyInstanceUID = study_uid
@@ -345,11 +346,7 @@ class DimseClient:
         identifier.SeriesDescription = ""
         identifier.NumberOfSeriesRelatedInstances = ""
         series = []
-        for found in self._find(identifier):
-            try:
-                uid = checked_uid(found.get("SeriesInstanceUID"), "SeriesInstanceUID")
-            except MedviewError:
-                continue
+        for found, (uid,) in self._identified(identifier, "SeriesInstanceUID"):
             series.append(SeriesMatch(uid, _text(found.get("Modality")), to_int(found.get("SeriesNumber")),
                                       _text(found.get("SeriesDescription")),
                                       to_int(found.get("NumberOfSeriesRelatedInstances"))))
@@ -358,8 +355,6 @@ class DimseClient:
     def instances_of(self, study_uid: str, series_uid: str) -> list[InstanceMatch]:
         """Every instance of a series with its SOP class (IMAGE level): what a retrieve must bring, and the
         storage contexts C-GET must propose."""
-        from medview.pacs.query import checked_uid
-
         identifier = Dataset()
         identifier.QueryRetrieveLevel = "IMAGE"
         identifier.StudyInstanceUID = study_uid
@@ -368,12 +363,7 @@ class DimseClient:
         identifier.SOPClassUID = ""
         identifier.InstanceNumber = ""
         instances = {}
-        for found in self._find(identifier):
-            try:
-                uid = checked_uid(found.get("SOPInstanceUID"), "SOPInstanceUID")
-                sop_class = checked_uid(found.get("SOPClassUID"), "SOPClassUID")
-            except MedviewError:
-                continue
+        for found, (uid, sop_class) in self._identified(identifier, "SOPInstanceUID", "SOPClassUID"):
             instances[uid] = InstanceMatch(uid, sop_class, to_int(found.get("InstanceNumber")))
         return sorted(instances.values(), key=lambda i: (i.number is None, i.number or 0, i.sop_uid))
 

@@ -11,6 +11,7 @@ full, instances the PACS failed to send). A retry lists the instances and asks o
 from __future__ import annotations
 
 from collections.abc import Generator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,14 +125,15 @@ def _retrieve_study(client, study_uid: str, sink, series_uids, token, method: st
             raise PacsError(f"the study {study.study_uid} at {client.node} has no series {unknown[0]}")
         series = [s for s in series if s.series_uid in wanted_uids]
     elsewhere = moves_elsewhere(client, method, move_to)
-    started = getattr(sink, "study_started", None)
-    if started and not elsewhere:
-        started(study, str(client.node))
-    busy = getattr(sink, "busy", set())
-    busy.add(study.study_uid)
+    holding = ExitStack()  # the cache's hold on the study while it arrives (other medviews keep off it)
+    if not elsewhere and hasattr(sink, "arriving"):
+        holding.enter_context(sink.arriving(study.study_uid))
     result = StudyResult(study, sink.study_folder(study.study_uid))
     stopped: str | None = None
     try:
+        started = getattr(sink, "study_started", None)
+        if started and not elsewhere:
+            started(study, str(client.node))
         for index, one in enumerate(series):
             if stopped:
                 outcome = SeriesResult(study.study_uid, one.series_uid, describe(one), one.n_instances or 0, 0,
@@ -150,7 +152,7 @@ def _retrieve_study(client, study_uid: str, sink, series_uids, token, method: st
             if token is not None and token.cancelled:
                 stopped = "cancelled"
     finally:
-        busy.discard(study.study_uid)
+        holding.close()
     return result
 
 

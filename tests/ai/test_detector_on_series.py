@@ -174,3 +174,25 @@ def test_classify_names_the_slice_by_the_one_numbering_rule(tiny_models):
                      "--saliency", "none")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("slice 18/24 (k 17, im 18) at column 75, row 150: ")
+
+
+@pytest.mark.parametrize("side", ["just below P(tumour)", "just above P(tumour)"])
+def test_a_click_is_named_by_the_operating_point_not_by_the_largest_probability(side):
+    """The label and the flag say the same thing: a click at or above the place operating point is named a
+    tumour type even when "no tumour" has the largest probability, and below it "no tumour" even when a tumour
+    class has (the label once followed the largest probability while the flag followed the operating point)."""
+    from dataclasses import replace
+
+    from medview.ai.infer import Classifier
+    from medview.io import load_volume
+
+    card = read_card(Path(__file__).resolve().parents[2] / "resources" / "models" / "brain-tumour-patch")
+    volume = load_volume(SAMPLE)
+    p = Classifier(card).classify_slice(volume, 17, point=(75, 150), saliency=None).tumour_probability
+    threshold = p - 1e-4 if side == "just below P(tumour)" else p + 1e-4
+    moved = replace(card, operating_point={**card.operating_point, "threshold": threshold})
+    answer = Classifier(moved).classify_slice(volume, 17, point=(75, 150), saliency=None)
+    negative = card.labels[card.negative_index]
+    assert answer.flagged is (threshold <= p)
+    assert (answer.label != negative) is answer.flagged, answer.headline()
+    assert answer.probability == answer.probabilities[answer.label]

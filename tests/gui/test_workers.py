@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtWidgets import QWidget
+
 from medview.errors import Cancelled, DecodeError
 from medview.gui.workers import Job
 
@@ -13,7 +15,7 @@ def _failing(error: Exception, token):
 
 def test_a_worker_error_reaches_the_job_and_is_not_raised_again(qtbot):
     errors = []
-    job = Job(_failing, DecodeError("slice 3 could not be decoded"), on_error=errors.append)
+    job = Job(_failing, DecodeError("slice 3 could not be decoded"), owner=QWidget(), on_error=errors.append)
     with qtbot.waitSignal(job.worker.finished, timeout=10_000):
         job.start()
     qtbot.wait(50)  # pytest-qt fails the test on an exception raised in the event loop
@@ -22,8 +24,21 @@ def test_a_worker_error_reaches_the_job_and_is_not_raised_again(qtbot):
 
 def test_a_cancel_ends_quietly(qtbot):
     errors = []
-    job = Job(_failing, Cancelled("cancelled"), on_error=errors.append)
+    job = Job(_failing, Cancelled("cancelled"), owner=QWidget(), on_error=errors.append)
     with qtbot.waitSignal(job.worker.finished, timeout=10_000):
         job.start()
     qtbot.wait(50)
     assert errors == []
+
+
+def test_a_job_whose_owner_was_deleted_calls_nothing_of_it(qtbot):
+    owner = QWidget()
+    said = []
+    job = Job(_failing, DecodeError("late"), owner=owner, on_yield=said.append, on_error=said.append,
+              on_finished=lambda: said.append("finished"))
+    owner.deleteLater()
+    qtbot.waitUntil(lambda: not __import__("shiboken6").isValid(owner), timeout=5_000)
+    with qtbot.waitSignal(job.worker.finished, timeout=10_000):
+        job.start()
+    qtbot.wait(50)
+    assert said == []

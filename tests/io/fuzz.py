@@ -49,19 +49,24 @@ SAME_LENGTH_SYNTAXES = (b"1.2.840.10008.1.2.5\x00", b"1.2.840.10008.1.2.2\x00", 
                         b"1.2.840.10008.1.2.4.50", b"1.2.840.10008.1.2.4.90")
 
 
-def seeds() -> list[tuple[str, bytes]]:
-    """(name, bytes) of every seed file, in a fixed order."""
+def seed_paths() -> list[tuple[str, Path]]:
+    """(name, path) of every seed file, in a fixed order."""
     from pydicom.data import get_testdata_file
 
     found = []
     for name in PYDICOM_SEEDS:
         path = get_testdata_file(name)
         if path is not None:
-            found.append((name, Path(path).read_bytes()))
+            found.append((name, Path(path)))
     for case in sorted(p for p in CASES.iterdir() if p.is_dir() and not p.name.startswith("_")):
         for path in sorted(p for p in case.iterdir() if p.is_file())[:FILES_PER_CASE]:
-            found.append((f"{case.name}/{path.name}", path.read_bytes()))
+            found.append((f"{case.name}/{path.name}", path))
     return found
+
+
+def seeds() -> list[tuple[str, bytes]]:
+    """(name, bytes) of every seed file, in a fixed order."""
+    return [(name, path.read_bytes()) for name, path in seed_paths()]
 
 
 # -- byte mutators (each: bytes, rng -> bytes) -------------------------------------------------------------
@@ -244,12 +249,6 @@ def _listed(folder: str) -> set[str]:
     return found
 
 
-#: Loaded once before the idle size is taken, so that every codec's libraries are in the idle process.
-WARM_UP = ("MR_small.dcm", "MR_small_RLE.dcm", "emri_small_RLE.dcm", "MR_small_jp2klossless.dcm",
-           "MR_small_jpeg_ls_lossless.dcm", "MR_small_bigendian.dcm", "JPGExtended.dcm", "SC_rgb_jpeg_dcmtk.dcm",
-           "SC_rgb_rle.dcm", "image_dfl.dcm", "OBXXXX1A.dcm")
-
-
 def _load(folder: str) -> dict:
     """Open and load one input; what it loaded is dropped before the next input is measured."""
     from medview.errors import MedviewError
@@ -280,24 +279,27 @@ def worker() -> None:
     import ctypes
     import resource
 
-    from pydicom.data import get_testdata_file
-
     from medview.errors import MedviewError
     from medview.io import load_volume
     from medview.memory import give_back_large_buffers
 
     give_back_large_buffers()  # as medview's entry points do
 
-    for name in WARM_UP:
+    # The idle worker has read every seed once, unmutated, as a viewer that has opened such files has: every
+    # codec's libraries are loaded and Python's object heap has grown to parse each kind of header (an enhanced
+    # multi-frame header grows it by 3-4 MiB the first time; later files reuse it). An input's peak above this
+    # idle size is then what its mutation costs.
+    for _name, path in seed_paths():
         try:
-            load_volume(get_testdata_file(name))
+            load_volume(path)
         except MedviewError:
             pass
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc_trim(0)
     idle = _status("VmRSS")
     limit = _status("VmSize") + CEILING_MIB * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     print(json.dumps({"ready": True, "idle": idle}), flush=True)
-    libc = ctypes.CDLL("libc.so.6")
     for line in sys.stdin:
         folder = line.strip()
         libc.malloc_trim(0)  # what glibc keeps of earlier inputs is not this input's cost

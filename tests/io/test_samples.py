@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
 import pytest
@@ -86,6 +88,22 @@ def test_dicomdir_cd_finds_all_31_images_of_2_patients_and_6_studies(shared_data
     assert len({spec.info.study_instance_uid for spec in catalog.volumes}) == 6
     for spec in catalog.volumes:
         assemble_volume(spec)
+
+
+@pytest.mark.parametrize("how", ["a relative path", "a link to the CD"])
+def test_a_cd_opened_by_another_path_reads_each_file_once(shared_data, tmp_path, monkeypatch, how):
+    """The DICOMDIR's references and the folder's own files are one set of files, whatever path the CD was
+    opened by (each file was read twice and named "a duplicate of" itself, 31 times, on a relative path)."""
+    cd = shared_data / "samples" / "dicomdir_cd"
+    if how == "a relative path":
+        monkeypatch.chdir(cd.parent)
+        opened = Path("dicomdir_cd")
+    else:
+        opened = tmp_path / "cdrom"
+        opened.symlink_to(cd, target_is_directory=True)
+    catalog = open_folder(opened)
+    assert catalog.skipped == []
+    assert catalog.n_files == 31
 
 
 def test_dicomdir_file_itself_reads_its_references(shared_data):

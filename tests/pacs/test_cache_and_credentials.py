@@ -223,3 +223,36 @@ def test_an_instance_cut_short_never_enters_the_cache(ct_files, shared_data):
             cache.store(whole[:len(whole) - 5000])
     assert not list(cache.root.rglob("*.dcm")) and not list(cache.root.rglob("*.part"))
     assert cache.store(_bytes(jpeg2000)).path.read_bytes() == _bytes(jpeg2000)
+
+
+def test_a_study_arriving_in_another_medview_is_neither_evicted_forgotten_nor_filled_twice(ct_files, mr_files,
+                                                                                          user_data_folder):
+    """Two viewers share one cache: while one retrieves a study, the other may not forget it, evict it to make
+    room, or retrieve it into the same folder at the same time; when the first one dies, its hold ends."""
+    import subprocess
+    import sys
+
+    from medview.pacs.errors import PacsError
+
+    cache = Cache(limit_bytes=sum(p.stat().st_size for p in ct_files[:2]) + 2 * mr_files[0].stat().st_size)
+    ct = cache.store(_bytes(ct_files[0])).study_uid
+    cache.store(_bytes(ct_files[1]))
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom medview.pacs.cache import Cache\n"
+         f"with Cache().arriving({ct!r}):\n    print('holding', flush=True)\n    time.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "MEDVIEW_DATA": str(user_data_folder)})
+    try:
+        assert other.stdout.readline().strip() == "holding"
+        with pytest.raises(MedviewError, match="arriving"):
+            cache.forget(ct)
+        with pytest.raises(PacsError, match="another medview"), cache.arriving(ct):
+            pass
+        with pytest.raises(MedviewError, match="cache is full"):  # the only study to evict is arriving
+            for path in mr_files[:4]:
+                cache.store(_bytes(path))
+        assert cache.study_folder(ct).is_dir()
+    finally:
+        other.kill()
+        other.wait()
+    cache.forget(ct)  # the other viewer is gone, and its hold with it
+    assert not cache.study_folder(ct).exists()

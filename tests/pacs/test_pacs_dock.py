@@ -149,7 +149,8 @@ def test_cancel_stops_the_retrieve_and_says_the_series_is_partial(method, qtbot,
     assert not list(Cache().root.rglob("*.part"))
 
 
-def test_the_report_is_sent_back_with_a_result_per_instance(qtbot, window, orthanc, shared_data):
+def test_the_report_is_sent_back_with_a_result_per_instance_and_leaves_the_outbox(qtbot, window, orthanc,
+                                                                                  shared_data, user_data_folder):
     from medview.gui.report_dialog import ReportDialog
 
     folder = shared_data / "samples" / "ct_chest"
@@ -167,10 +168,10 @@ def test_the_report_is_sent_back_with_a_result_per_instance(qtbot, window, ortha
     results = sent.args[0]
     assert [r.outcome for r in results] == ["success"] * len(results) and len(results) == 2
     assert send.table.rowCount() == 2 and send.table.item(0, 1).text() == "success"
-    sr = next(pydicom.dcmread(r.path) for r in results if r.path.endswith("SR.dcm"))
     assert not any(str(folder) in r.path for r in results)  # never written where the images came from
-    series = {s.series_uid: s for s in _series_at(orthanc, sr.StudyInstanceUID)}
-    assert series[sr.SeriesInstanceUID].modality == "SR"
+    assert not any((user_data_folder / "outbox").iterdir())  # what the PACS accepted left the outbox
+    modalities = {s.modality for s in _series_at(orthanc, window.shown.volume.info.study_instance_uid)}
+    assert "SR" in modalities
 
 
 def _series_at(orthanc, study_uid):
@@ -274,3 +275,20 @@ def test_a_retrieve_never_takes_the_screen_from_a_folder_opened_meanwhile(qtbot,
     assert retrieved.args[0].complete
     qtbot.wait(200)
     assert window.folder == other
+
+
+def test_what_the_pacs_refused_stays_in_the_outbox_and_what_it_accepted_leaves(tmp_path):
+    from medview.gui.pacs_send import empty_the_outbox
+    from medview.pacs.dimse import StoreResult
+
+    outbox = tmp_path / "outbox" / "20261201-220000-000000"
+    outbox.mkdir(parents=True)
+    for name in ("SR.dcm", "SC_1.dcm", "SC_2.dcm"):
+        (outbox / name).write_bytes(b"DICM")
+    results = [StoreResult(str(outbox / "SR.dcm"), "1.2.3", "success", 0x0000, ""),
+               StoreResult(str(outbox / "SC_1.dcm"), "1.2.4", "warning", 0xB000, "coerced"),
+               StoreResult(str(outbox / "SC_2.dcm"), "1.2.5", "failure", 0xA700, "out of resources")]
+    empty_the_outbox(outbox, results)
+    assert sorted(p.name for p in outbox.iterdir()) == ["SC_2.dcm"]
+    empty_the_outbox(outbox, [StoreResult(str(outbox / "SC_2.dcm"), "1.2.5", "success", 0x0000, "")])
+    assert not outbox.exists()
