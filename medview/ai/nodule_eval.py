@@ -8,8 +8,9 @@ time (the card's slab). Per part:
   and counted): AUC, balanced accuracy, sensitivity and specificity at the card's threshold, ECE before and
   after temperature scaling;
 - the **size baseline**: logistic regression on `diameter_mm` fitted on the card's training patients, its
-  threshold chosen on validation by the same rule as the model's (90 % sensitivity); AUC and balanced accuracy
-  on the same nodules, and a paired bootstrap (resampling patients) 95 % interval of the AUC difference;
+  threshold chosen on validation by the same rule as the model's (the card's `operating_point.rule`); AUC and
+  balanced accuracy on the same nodules, and a paired bootstrap (resampling patients) 95 % interval of the AUC
+  difference;
 - the AUC with slabs of 0 (the clicked slice), 2, 5 and 8 mm: thin and thick series;
 - **saliency** with clicks just outside the nodule (2 to 5 mm outside its mask's edge, i.e. the radius + 2 to
   5 mm along the way out) on its centre slice: the
@@ -172,10 +173,10 @@ def click_figures(scorer: Scorer, baseline: SizeBaseline, crops, nodules, y, kin
 def edge_click(crop, nodule, geometry: NoduleGeometry, rng: random.Random):
     """A click just outside the nodule on its centre slice: a random pixel 2 to 5 mm from the mask's edge (so the
     click itself is never inside the mask dilated by 2 mm), among those whose field of view lies inside the
-    crop; None when there is none."""
+    crop (and its lung-like padding); None when there is none."""
     from scipy import ndimage
 
-    from medview.ai.nodule_train import Click, centred_click
+    from medview.ai.nodule_train import Click, centred_click, click_fits
 
     k = centred_click(nodule, crop).k
     mask = crop.mask[k] > 0
@@ -184,10 +185,7 @@ def edge_click(crop, nodule, geometry: NoduleGeometry, rng: random.Random):
     spacing = crop.spacing_zyx[1:]
     distance = ndimage.distance_transform_edt(~mask, sampling=spacing)
     rows, columns = np.nonzero((distance > SALIENCY_OUTSIDE_MM[0]) & (distance <= SALIENCY_OUTSIDE_MM[1]))
-    from medview.ai.nodule_input import disc_inside
-
-    fits = [i for i in range(len(rows))
-            if disc_inside(mask.shape, spacing, (rows[i], columns[i]), geometry.field_of_view_mm)]
+    fits = [i for i in range(len(rows)) if click_fits(crop, Click(k, float(rows[i]), float(columns[i])), geometry)]
     if not fits:
         return None
     i = fits[rng.randrange(len(fits))]
@@ -271,10 +269,11 @@ def card_metrics(dataset, card: ModelCard, definition: str | None = None, networ
     scorer = Scorer(card, network)
     train_nodules, train_y = data.part_of(nodules, parts["train"], definition)
     baseline = SizeBaseline(train_nodules, train_y)
-    from medview.ai.nodule_train import threshold_at_sensitivity
+    from medview.ai.nodule_train import operating_threshold
 
     val_nodules, val_y = data.part_of(nodules, parts["val"], definition)
-    baseline.threshold = threshold_at_sensitivity(baseline.scores(val_nodules), val_y == 1)
+    rule = (card.raw.get("operating_point") or {}).get("rule", "sensitivity")
+    baseline.threshold = operating_threshold(baseline.scores(val_nodules), val_y == 1, rule)
     out = {"label_definition": definition, "size_baseline_model": baseline.card()}
     names = {"val": "validation", "test": "test", "train": "train"}
     for part in splits:

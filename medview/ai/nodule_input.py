@@ -47,11 +47,14 @@ class NoduleGeometry:
     slab_mm: float = 5.0  # the slab used at run time (training draws slabs from TRAINING_SLABS_MM)
     hu_low: float = -1000.0
     hu_high: float = 400.0
+    #: training only: how far (mm) a field of view may reach past a training crop's edge into lung-like padding
+    #: (`medview.ai.nodule_train.lung_padded`); a series needs none
+    crop_padding_mm: float = 0.0
 
     def card_input(self) -> dict:
         return {"size": self.size, "mm_per_pixel": self.mm_per_pixel, "channels": 1,
                 "field_of_view_radius_mm": self.field_of_view_mm, "slab_mm": self.slab_mm,
-                "window_hu": [self.hu_low, self.hu_high],
+                "window_hu": [self.hu_low, self.hu_high], "training_crop_padding_mm": self.crop_padding_mm,
                 "mapping": "medview.ai.nodule_input.nodule_input: axial slab of slab_mm around the clicked slice "
                            "(slices weighted by their overlap with it; never thinner than the clicked slice) in HU "
                            "-> clip to window_hu, scale to [0, 1] -> size x size at mm_per_pixel centred on the "
@@ -63,7 +66,8 @@ class NoduleGeometry:
         low, high = spec.get("window_hu", (cls.hu_low, cls.hu_high))
         return cls(size=int(spec["size"]), mm_per_pixel=float(spec["mm_per_pixel"]),
                    field_of_view_mm=float(spec["field_of_view_radius_mm"]), slab_mm=float(spec["slab_mm"]),
-                   hu_low=float(low), hu_high=float(high))
+                   hu_low=float(low), hu_high=float(high),
+                   crop_padding_mm=float(spec.get("training_crop_padding_mm", 0.0)))
 
 
 #: Slab thicknesses drawn in training (0: the clicked slice alone), so one network reads thin and thick series.

@@ -4,6 +4,7 @@ beside the size baseline, and the click on real chest CTs."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,7 +16,14 @@ from medview.ai import nodule_data as data
 from medview.ai.manifest import read_card
 from medview.ai.nodule_eval import evaluate_nodules, paired_bootstrap, rank_auc
 from medview.ai.nodule_input import NoduleGeometry, disc_inside, nodule_input, slab_weights
-from medview.ai.nodule_train import centred_click, click_fits, crop_input, threshold_at_sensitivity
+from medview.ai.nodule_train import (
+    centred_click,
+    click_fits,
+    crop_input,
+    lung_padded,
+    threshold_at_sensitivity,
+    threshold_youden,
+)
 
 LIDC_0314 = "samples/ct_chest_lidc_0314"
 CT_CHEST = "samples/ct_chest"
@@ -62,7 +70,7 @@ def test_the_series_and_its_training_crop_give_the_same_input(shared_data, lidc_
     k0, r0, c0 = np.round(volume.lps_to_voxel(origin)).astype(int)
     assert (k0, r0, c0) == (149, 221, 163)
     assert np.array_equal(volume.voxels[k0:k0 + crop.hu.shape[0], r0:r0 + 44, c0:c0 + 44], crop.hu)
-    geometry = NoduleGeometry()
+    geometry = dataclasses.replace(NoduleGeometry(), field_of_view_mm=9.0)  # a disc inside the crop: no padding
     click = centred_click(nodule, crop)
     for slab_mm in (0.0, 5.0):
         from_crop, _ = crop_input(crop, click, geometry, slab_mm)
@@ -73,16 +81,35 @@ def test_the_series_and_its_training_crop_give_the_same_input(shared_data, lidc_
     assert placement.size == geometry.size
 
 
-def test_the_field_of_view_lies_inside_every_training_crop_for_a_centred_click(shared_data):
-    """The network never sees a crop's border: the disc around every annotated centre is inside its crop."""
+def test_the_field_of_view_of_a_centred_click_lies_inside_every_training_crop_and_its_lung_padding(shared_data):
+    """The network never sees a crop's border: the disc around every annotated centre lies inside its crop
+    grown by the lung-like padding."""
     geometry = NoduleGeometry()
     with open(shared_data / "ct_lung_nodule" / "labels.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if "0332_n1" not in r["file"]]
+    reach = geometry.field_of_view_mm - geometry.crop_padding_mm
     for r in rows:
         shape = (int(r["shape_y"]), int(r["shape_x"]))
         spacing = (float(r["spacing_y_mm"]), float(r["spacing_x_mm"]))
-        assert disc_inside(shape, spacing, (float(r["centre_vox_y"]), float(r["centre_vox_x"])),
-                           geometry.field_of_view_mm), r["file"]
+        assert disc_inside(shape, spacing, (float(r["centre_vox_y"]), float(r["centre_vox_x"])), reach), r["file"]
+
+
+def test_lung_padding_keeps_the_crop_looks_like_lung_and_never_mirrors_the_nodule(shared_data, nodules):
+    nodule = max(nodules, key=lambda n: n.diameter_mm)  # the largest: its mirror would reach into the padding
+    crop = data.load_crop(shared_data / "ct_lung_nodule", nodule)
+    k = centred_click(nodule, crop).k
+    hu, mask = crop.hu[k], crop.mask[k]
+    padded = lung_padded(hu, mask, (12, 12))
+    assert padded.shape == (hu.shape[0] + 24, hu.shape[1] + 24)
+    assert np.array_equal(padded[12:-12, 12:-12], hu)
+    outside = np.ones(padded.shape, bool)
+    outside[12:-12, 12:-12] = False
+    mirrored = np.pad(mask > 0, 12, mode="reflect") & outside
+    assert mirrored.any()
+    lung = np.median(hu[(mask == 0) & (hu < -500)])
+    assert (padded[mirrored] == lung).all()  # the nodule's mirror image is lung, not a second nodule
+    assert np.median(padded[outside]) < -500  # the padding is mostly aerated lung, not air or a wall
+    assert padded[outside].min() > -1100
 
 
 def test_outside_the_field_of_view_the_input_is_air_whatever_the_crop(shared_data, nodules):
@@ -156,6 +183,19 @@ def test_threshold_at_sensitivity_reaches_the_target():
     threshold = threshold_at_sensitivity(scores, positives, 0.9)
     assert (scores[positives] >= threshold).mean() >= 0.9
     assert (scores[positives] >= threshold + 0.011).mean() < 0.9
+
+
+def test_the_youden_threshold_gives_the_best_balanced_accuracy():
+    rng = np.random.default_rng(2)
+    positives = rng.random(300) < 0.3
+    scores = rng.random(300) + positives * 0.5
+    threshold = threshold_youden(scores, positives)
+
+    def balanced(t):
+        called = scores >= t
+        return (called[positives].mean() + (~called[~positives]).mean()) / 2
+
+    assert all(balanced(threshold) >= balanced(t) for t in np.unique(scores))
 
 
 # -- training and evaluation end to end --------------------------------------------------------------------
