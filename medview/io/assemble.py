@@ -22,7 +22,7 @@ from medview.core.window_level import Window
 from medview.errors import DecodeError, GeometryError
 from medview.io import limits
 from medview.io.decode import read_native_into, reads_natively, stored_dtype
-from medview.io.decode_pool import decode_isolated, isolated
+from medview.io.decode_pool import decode_isolated
 from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
 from medview.io.scan import CancelToken
@@ -150,8 +150,6 @@ def _rescale_rows(target: np.ndarray, stored: np.ndarray, slope: float, intercep
                 block += np.float32(intercept)
 
 
-#: Decoding threads per worker process when frames are decoded in worker processes (see `iter_assemble`).
-ISOLATED_THREADS_PER_WORKER = 2
 #: Bytes of a frame rescaled at a time (the temporaries of the modality LUT are a block, not a frame).
 IN_PLACE_BLOCK_BYTES = 256 * 1024
 #: Native frames are read into the volume's own memory when one frame buffer per decoding thread would cost
@@ -208,11 +206,8 @@ def iter_assemble(
     shape = spec.shape
     workers = workers or min(2, os.cpu_count() or 1)
     first_image = images[0]
-    # frames decoded in worker processes: two decoding threads per worker keep a frame queued for each, so a
-    # worker never waits for its next frame while the last one travels back (JPEG 2000: ~10 % of the time)
-    threads = workers * ISOLATED_THREADS_PER_WORKER if isolated(first_image) else workers
     limits.check_volume_fits(spec.label or "this series", shape, dtype.itemsize, limits.image_bytes(
-        first_image.rows, first_image.columns, first_image.samples_per_pixel, first_image.bits_allocated), threads)
+        first_image.rows, first_image.columns, first_image.samples_per_pixel, first_image.bits_allocated), workers)
     try:
         voxels = np.empty(shape, dtype=dtype)
     except MemoryError:
@@ -272,14 +267,14 @@ def iter_assemble(
         else:
             yield t, k, planes[t, k]
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         queue = iter(jobs)
         # the slice asked for is decoded alone and handed over first: the viewer shows it at once
         yield from landed(*pool.submit(decode, next(queue)).result())
         pending = set()
         for job in queue:  # then keep a few jobs in flight, not the whole volume
             pending.add(pool.submit(decode, job))
-            if len(pending) >= threads * 4:
+            if len(pending) >= workers * 4:
                 break
         try:
             while pending:
