@@ -13,6 +13,7 @@ from medview.ai.infer import classifier_for
 from medview.ai.manifest import read_card
 from medview.gui.app import SAMPLE
 from medview.io import load_volume
+from tests.gui.helpers import click_pixel
 
 TIMEOUT = 120_000
 
@@ -20,10 +21,8 @@ TIMEOUT = 120_000
 def test_a_click_on_the_tumour_shows_what_the_headless_api_says_there(qtbot, window, models):
     panel, view = window.inference, window.view
     panel.click_mode.setChecked(True)
-    point = view.widget_point_of(210, 175)
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as drawn:
-        qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
-                         pos=QPoint(int(point.x()), int(point.y())))
+        click_pixel(qtbot, view, 210, 175)
     prediction = drawn.args[0]
     assert prediction.point == (175.0, 210.0)
     headless = classifier_for(read_card(models / "patch")).classify_slice(load_volume(SAMPLE), 17, (175, 210))

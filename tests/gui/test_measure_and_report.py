@@ -8,10 +8,10 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
 from medview.core import measure
-from tests.gui.helpers import draw
+from tests.gui.helpers import click_pixel, draw
 
 TIMEOUT = 120_000
 
@@ -82,10 +82,8 @@ def test_draw_classify_mark_and_export_the_report(qtbot, window, tmp_path):
     assert len(layer.on_slice()) == 2
     panel.click_mode.setChecked(True)  # switches the measuring tool off
     assert layer.tool is None
-    point = view.widget_point_of(210, 175)
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as drawn:
-        qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
-                         pos=QPoint(int(point.x()), int(point.y())))
+        click_pixel(qtbot, view, 210, 175)
     prediction = drawn.args[0]
     assert len(layer.on_slice()) == 2  # the classifying click drew nothing
     qtbot.keyClick(window, Qt.Key.Key_K)

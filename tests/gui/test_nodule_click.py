@@ -7,13 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
 
 import medview.ai.registry as registry
 from medview.ai.infer import classifier_for
 from medview.ai.manifest import read_card
 from medview.io import load_volume
-from tests.gui.helpers import open_and_wait, shown_window
+from tests.gui.helpers import click_pixel, open_and_wait, shown_window
 
 TIMEOUT = 120_000
 
@@ -39,10 +38,8 @@ def test_a_click_on_the_lidc_nodule_uses_the_nodule_model_and_draws_its_saliency
     panel, view = window.inference, window.view
     qtbot.waitUntil(lambda: window.shown.loaded, timeout=TIMEOUT)
     panel.click_mode.setChecked(True)
-    point = view.widget_point_of(243, 184)
     with qtbot.waitSignal(panel.result_drawn, timeout=TIMEOUT) as drawn:
-        qtbot.mouseClick(view.graphics.viewport(), Qt.MouseButton.LeftButton,
-                         pos=QPoint(int(point.x()), int(point.y())))
+        click_pixel(qtbot, view, 243, 184)
     prediction = drawn.args[0]
     assert prediction.kind == "nodule" and prediction.point == (184.0, 243.0)
     assert prediction.model_name == read_card(tiny_nodule_model).name
