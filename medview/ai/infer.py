@@ -45,6 +45,8 @@ class Prediction:
     kind: str = "click"
     #: False: the point lies outside the body, and there is no answer
     answered: bool = True
+    #: a nodule model's click: the slice it was read on (k), the nodule's widest section near the clicked slice
+    read_slice: int | None = None
     disclaimer: str = DISCLAIMER
 
     @property
@@ -73,7 +75,7 @@ class Prediction:
             "model": {"name": self.model_name, "version": self.model_version, "sha256": self.model_sha256},
             "elapsed_ms": round(self.elapsed_ms, 1), "point": list(self.point) if self.point else None,
             "tumour_probability": self.tumour_probability, "flagged": self.flagged, "threshold": self.threshold,
-            "saliency_method": self.saliency_method, "disclaimer": self.disclaimer,
+            "read_slice": self.read_slice, "saliency_method": self.saliency_method, "disclaimer": self.disclaimer,
         }
 
 
@@ -195,11 +197,13 @@ class Classifier:
                         point: tuple[float, float], modality: str | None = None,
                         saliency: str | None = "gradcam", plane: str = "axial") -> Prediction:
         """A nodule model's click: `slices(j)` gives slice j in HU, z_mm every slice's position along the
-        normal, point the click (column, row) on slice k. The input is `medview.ai.nodule_input.nodule_input`,
-        as in training; the saliency is drawn on slice k's own pixels, inside the field of view only. A click in
+        normal, point the click (column, row) on slice k. The click is read on the nodule's widest section within
+        10 mm of slice k (`widest_section`; `read_slice` says which), through `medview.ai.nodule_input.nodule_input`
+        as in training; the saliency lies on the read slice's pixel grid, which is slice k's, inside the field of
+        view only. A click in
         the air outside the body gets no answer. It was trained on axial slices: another plane is refused."""
         from medview.ai.body import body_mask, inside
-        from medview.ai.nodule_input import NoduleGeometry, field_of_view, nodule_input
+        from medview.ai.nodule_input import NoduleGeometry, field_of_view, nodule_input, widest_section
 
         started = time.perf_counter()
         if self.card.task != "nodule":
@@ -216,8 +220,9 @@ class Classifier:
         if not inside(body, (point[0] / step, point[1] / step)):
             return self._prediction(OUTSIDE_CHEST, None, started, point=point, answered=False, kind="nodule")
         geometry = NoduleGeometry.from_card(self.card.input)
-        x, placement = nodule_input(slices, np.asarray(z_mm, dtype=np.float64), pixel_spacing, k,
-                                    (point[1], point[0]), geometry)
+        z_mm = np.asarray(z_mm, dtype=np.float64)
+        read = widest_section(slices, z_mm, k, pixel_spacing, (point[1], point[0]), geometry.field_of_view_mm)
+        x, placement = nodule_input(slices, z_mm, pixel_spacing, read, (point[1], point[0]), geometry)
         probabilities, heat, _ = self._answer(x, placement, None)
         if saliency:
             import torch
@@ -233,7 +238,7 @@ class Classifier:
         flagged = malignant >= (0.5 if threshold is None else threshold)
         label = "malignant" if flagged else "benign"
         return self._prediction(label, probabilities, started, saliency=heat, saliency_method=saliency or "",
-                                point=point, flagged=flagged, threshold=threshold, kind="nodule")
+                                point=point, flagged=flagged, threshold=threshold, kind="nodule", read_slice=read)
 
     def classify_slice(self, volume, k: int, point: tuple[float, float] | None = None, t: int = 0,
                        saliency: str | None = "gradcam") -> Prediction:

@@ -193,7 +193,9 @@ def edge_click(crop, nodule, geometry: NoduleGeometry, rng: random.Random):
 
 
 def saliency_figures(scorer: Scorer, crops, nodules, seed: int = EVAL_SEED) -> dict:
-    """The pointing game with clicks just outside the nodule (2 to 5 mm from its edge, centre slice)."""
+    """The pointing game with clicks just outside the nodule (2 to 5 mm from its edge, centre slice), read on the
+    clicked slice itself (not moved to `widest_section`: there the click may lie on the nodule, and the figure
+    would no longer ask whether the map finds a nodule that is off the input's centre)."""
     import torch
     from scipy import ndimage
 

@@ -21,6 +21,11 @@ clicked slice, so that thin (0.45–2.5 mm) and thick (5–8 mm) series give the
    centre; displaced clicks whose disc would leave the crop are counted and dropped, `disc_inside`), so the
    network never sees a border, and it sees exactly the same disc on a whole series.
 
+Before the mapping, the viewer, the CLI and the evaluation choose the slice to read (`widest_section`): within
+10 mm of the clicked slice, the one where the dense blob under the click is largest. A click on a nodule's pole
+(where it is a small dot) is read on its widest section, as a radiologist measures a nodule; the click's place in
+the plane is kept. Training draws clicks on every slice that shows the nodule, poles included.
+
 A mass larger than the disc (over 18 mm across) fills it: the network then sees solid tissue edge to edge,
 which it learnt from the largest training nodules (up to 32.3 mm), but it cannot see the mass's margin.
 
@@ -59,7 +64,10 @@ class NoduleGeometry:
                            "(slices weighted by their overlap with it; never thinner than the clicked slice) in HU "
                            "-> clip to window_hu, scale to [0, 1] -> size x size at mm_per_pixel centred on the "
                            "click (linear) -> only the disc of field_of_view_radius_mm around the click kept, the "
-                           "rest air (0)"}
+                           "rest air (0)",
+                "section": f"a click on slice k is read on medview.ai.nodule_input.widest_section: the slice within "
+                           f"{SECTION_REACH_MM:g} mm of k where the tissue blob (> {SECTION_HU:g} HU) under the "
+                           "click is largest (k on ties or without one)"}
 
     @classmethod
     def from_card(cls, spec: dict) -> NoduleGeometry:
@@ -69,6 +77,14 @@ class NoduleGeometry:
                    hu_low=float(low), hu_high=float(high),
                    crop_padding_mm=float(spec.get("training_crop_padding_mm", 0.0)))
 
+
+#: `widest_section`: how far from the clicked slice (mm) a wider section of the nodule is looked for, and the HU
+#: above which a pixel counts as the nodule's tissue (solid and part-solid; lung is about -850). Chosen on the
+#: validation patients with displaced clicks (AUC 0.878 -> 0.925; centred clicks unchanged, 0.938 -> 0.939).
+SECTION_REACH_MM = 10.0
+SECTION_HU = -300.0
+#: the nearest tissue pixel must lie this close to the click (mm) for a blob to count as under it
+SECTION_CLICK_MM = 3.0
 
 #: Slab thicknesses drawn in training (0: the clicked slice alone), so one network reads thin and thick series.
 TRAINING_SLABS_MM = (0.0, 2.0, 5.0, 8.0)
@@ -151,6 +167,58 @@ def nodule_input(slices, z_mm: np.ndarray, pixel_spacing: tuple[float, float], k
     values, placement = cut_square(window(hu, geometry), pixel_spacing, point_rc, geometry.size, step, 0.0)
     values[~field_of_view(geometry)] = 0.0  # the same disc in pixels at every scale: its edge is no cue
     return values, placement
+
+
+def blob_area_under(image: np.ndarray, pixel_spacing: tuple[float, float], point_rc: tuple[float, float],
+                    radius_mm: float, hu: float = SECTION_HU) -> float:
+    """The area (pixels) of the connected tissue blob nearest the click inside the disc of radius_mm around it;
+    0 when no tissue lies within SECTION_CLICK_MM of the click."""
+    from scipy import ndimage
+
+    row, column = point_rc
+    reach_r, reach_c = radius_mm / pixel_spacing[0], radius_mm / pixel_spacing[1]
+    r0, r1 = max(0, math.floor(row - reach_r)), min(image.shape[0], math.ceil(row + reach_r) + 1)
+    c0, c1 = max(0, math.floor(column - reach_c)), min(image.shape[1], math.ceil(column + reach_c) + 1)
+    if r0 >= r1 or c0 >= c1:
+        return 0.0
+    rows, columns = np.mgrid[r0:r1, c0:c1]
+    distance = np.hypot((rows - row) * pixel_spacing[0], (columns - column) * pixel_spacing[1])
+    tissue = (np.asarray(image[r0:r1, c0:c1]) > hu) & (distance <= radius_mm)
+    labels, count = ndimage.label(tissue)
+    if count == 0:
+        return 0.0
+    nearest = np.where(tissue, distance, np.inf)
+    index = int(np.argmin(nearest))
+    if nearest.flat[index] > SECTION_CLICK_MM:
+        return 0.0
+    return float(np.count_nonzero(labels == labels.flat[index]))
+
+
+def widest_section(slices, z_mm: np.ndarray, k: int, pixel_spacing: tuple[float, float],
+                   point_rc: tuple[float, float], radius_mm: float, reach_mm: float = SECTION_REACH_MM) -> int:
+    """The slice to read for a click on slice k: among the slices within reach_mm of k, the one where the blob
+    under the click (inside the field of view) is largest; k itself when there is no blob, and on ties."""
+    z_mm = np.asarray(z_mm, dtype=np.float64)
+    near = [j for j in range(len(z_mm)) if abs(z_mm[j] - z_mm[k]) <= reach_mm + 1e-6]
+    best, best_area = k, blob_area_under(slices(k), pixel_spacing, point_rc, radius_mm)
+    for j in sorted(near, key=lambda j: (abs(j - k), j)):
+        if j == k:
+            continue
+        area = blob_area_under(slices(j), pixel_spacing, point_rc, radius_mm)
+        if area > best_area:
+            best, best_area = j, area
+    return best
+
+
+def slices_read(z_mm: np.ndarray, k: int, slab_mm: float, reach_mm: float = SECTION_REACH_MM) -> np.ndarray:
+    """Every slice a click on slice k may read: the slices `widest_section` looks at, and the slab around each of
+    them (the viewer hands over just these)."""
+    z_mm = np.asarray(z_mm, dtype=np.float64)
+    candidates = np.flatnonzero(np.abs(z_mm - z_mm[k]) <= reach_mm + 1e-6)
+    needed = set(int(j) for j in candidates)
+    for j in candidates:
+        needed.update(int(i) for i in np.flatnonzero(slab_weights(z_mm, int(j), slab_mm) > 1e-9))
+    return np.array(sorted(needed), dtype=np.int64)
 
 
 def mask_input(mask_slices, z_mm: np.ndarray, pixel_spacing: tuple[float, float], k: int,

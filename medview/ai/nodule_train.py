@@ -38,7 +38,14 @@ from medview.ai import metrics
 from medview.ai import nodule_data as data
 from medview.ai.body import DESCRIPTION as BODY_CHECK
 from medview.ai.manifest import DISCLAIMER, MANIFEST, seal
-from medview.ai.nodule_input import TRAINING_SLABS_MM, NoduleGeometry, disc_inside, mask_input, nodule_input
+from medview.ai.nodule_input import (
+    TRAINING_SLABS_MM,
+    NoduleGeometry,
+    disc_inside,
+    mask_input,
+    nodule_input,
+    widest_section,
+)
 from medview.ai.train import Progress, learning_rate_at, logits_of
 from medview.io.atomic import write_bytes
 
@@ -145,6 +152,14 @@ def click_fits(crop: data.Crop, click: Click, geometry: NoduleGeometry, scale: f
                        geometry.field_of_view_mm * scale)
 
 
+def read_click(crop: data.Crop, click: Click, geometry: NoduleGeometry) -> Click:
+    """The click moved to the slice it is read on (`widest_section`), as the viewer and the CLI read it; its place
+    in the plane is kept, so its field of view still fits the crop."""
+    k = widest_section(lambda j: crop.hu[j], crop.z_mm, click.k, crop.spacing_zyx[1:], (click.row, click.column),
+                       geometry.field_of_view_mm)
+    return Click(k, click.row, click.column)
+
+
 def crop_input(crop: data.Crop, click: Click, geometry: NoduleGeometry, slab_mm: float | None = None,
                scale: float = 1.0, hu_offset: float = 0.0, hu_gain: float = 1.0, with_mask: bool = False):
     """A crop through the one mapping (`nodule_input`), as a series would go through it (the crop grown by its
@@ -204,7 +219,7 @@ def fixed_examples(crops, nodules, targets, geometry: NoduleGeometry, seed: int,
         if not click_fits(crop, click, geometry):
             dropped += 1
             continue
-        xs.append(crop_input(crop, click, geometry, slab_mm)[0])
+        xs.append(crop_input(crop, read_click(crop, click, geometry), geometry, slab_mm)[0])
         ys.append(int(y))
         kept.append(index)
     size = geometry.size
@@ -360,20 +375,9 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
     network.eval()
     del averaged, scored
 
-    # on validation: the run-time slab, the temperature and the operating threshold
-    slab_auc = {}
-    for slab_mm in RUNTIME_SLABS_MM:
-        xs = [fixed_examples(val_crops, val_nodules, val_y, geometry, seed, kind, slab_mm) for kind in
-              ("centred", "displaced")]
-        scores = metrics.softmax(logits_of(network, np.concatenate([e[0] for e in xs])))[:, 1]
-        slab_auc[slab_mm] = metrics.roc_auc(scores, np.concatenate([e[1] for e in xs]) == 1)
-    runtime_slab = max(RUNTIME_SLABS_MM, key=lambda s: (slab_auc[s] if slab_auc[s] == slab_auc[s] else -1, s))
-    geometry = NoduleGeometry(**{**geometry.__dict__, "slab_mm": runtime_slab})
-    xs = [fixed_examples(val_crops, val_nodules, val_y, geometry, seed, kind) for kind in ("centred", "displaced")]
-    val_x, val_t = np.concatenate([e[0] for e in xs]), np.concatenate([e[1] for e in xs])
-    val_logits = logits_of(network, val_x)
-    temperature = metrics.fit_temperature(val_logits, val_t) if len(set(val_t.tolist())) == 2 else 1.0
-    threshold = operating_threshold(metrics.softmax(val_logits, temperature)[:, 1], val_t == 1)
+    geometry, temperature, threshold, slab_auc = fit_on_validation(network, val_crops, val_nodules, val_y, geometry,
+                                                                   seed)
+    runtime_slab = geometry.slab_mm
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -472,6 +476,60 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
         test = manifest["metrics"][part]
         print(f"{part}: AUC {test['auc']}, balanced accuracy {test['balanced_accuracy']}; size baseline AUC "
               f"{test['size_baseline']['auc']}", file=sys.stderr)
+    return manifest
+
+
+def fit_on_validation(network, val_crops, val_nodules, val_y, geometry: NoduleGeometry, seed: int):
+    """What is chosen on validation once the weights are fixed (centred and displaced clicks, read as the viewer
+    reads them): the run-time slab (best AUC), the temperature and the operating threshold. Returns (geometry
+    with that slab, temperature, threshold, {slab_mm: AUC})."""
+    slab_auc = {}
+    for slab_mm in RUNTIME_SLABS_MM:
+        xs = [fixed_examples(val_crops, val_nodules, val_y, geometry, seed, kind, slab_mm) for kind in
+              ("centred", "displaced")]
+        scores = metrics.softmax(logits_of(network, np.concatenate([e[0] for e in xs])))[:, 1]
+        slab_auc[slab_mm] = metrics.roc_auc(scores, np.concatenate([e[1] for e in xs]) == 1)
+    runtime_slab = max(RUNTIME_SLABS_MM, key=lambda s: (slab_auc[s] if slab_auc[s] == slab_auc[s] else -1, s))
+    geometry = NoduleGeometry(**{**geometry.__dict__, "slab_mm": runtime_slab})
+    xs = [fixed_examples(val_crops, val_nodules, val_y, geometry, seed, kind) for kind in ("centred", "displaced")]
+    val_x, val_t = np.concatenate([e[0] for e in xs]), np.concatenate([e[1] for e in xs])
+    val_logits = logits_of(network, val_x)
+    temperature = metrics.fit_temperature(val_logits, val_t) if len(set(val_t.tolist())) == 2 else 1.0
+    threshold = operating_threshold(metrics.softmax(val_logits, temperature)[:, 1], val_t == 1)
+    return geometry, temperature, threshold, slab_auc
+
+
+def refit_reading(folder: str | Path, dataset: str | Path, version: str, why: str) -> dict:
+    """A bundled model's card after a change in how a click is read (not in its weights): the run-time slab,
+    temperature and threshold fitted again on validation as training fits them, the figures scored again, the
+    version raised and the change recorded under `training.revisions`. Writes the sealed card; returns it."""
+    from medview.ai.infer import classifier_for
+    from medview.ai.manifest import read_card
+    from medview.ai.nodule_eval import card_definition, card_metrics, card_parts
+
+    card = read_card(folder)
+    network = classifier_for(card).network
+    definition = card_definition(card)
+    seed = int(card.raw["training"]["seed"])
+    val_nodules, val_y = data.part_of(data.read_nodules(dataset), card_parts(card)["val"], definition)
+    val_crops = [data.load_crop(dataset, n) for n in val_nodules]
+    geometry, temperature, threshold, slab_auc = fit_on_validation(
+        network, val_crops, val_nodules, val_y, NoduleGeometry.from_card(card.input), seed)
+    manifest = {k: v for k, v in card.raw.items() if k != "integrity"}
+    revision = {"from_version": manifest["version"], "version": version, "why": why,
+                "refitted_on_validation": {"runtime_slab_mm": geometry.slab_mm, "temperature": round(temperature, 4),
+                                           "threshold": round(threshold, 6)}}
+    manifest["version"] = version
+    manifest["input"] = geometry.card_input()
+    manifest["training"] = {**manifest["training"], "revisions": [*manifest["training"].get("revisions", []),
+                                                                  revision]}
+    manifest["training"]["runtime_slab"] = {**manifest["training"]["runtime_slab"], "validation_auc_by_slab_mm": {
+        f"{k:g}": round(v, 4) for k, v in slab_auc.items()}}
+    manifest["calibration"] = {**manifest["calibration"], "temperature": round(temperature, 4)}
+    manifest["operating_point"] = {**manifest["operating_point"], "threshold": round(threshold, 6)}
+    write_card(Path(folder), manifest)
+    manifest["metrics"] = card_metrics(dataset, read_card(folder, verify=False), definition, network=network)
+    write_card(Path(folder), manifest)
     return manifest
 
 

@@ -71,12 +71,12 @@ def nodule_job(card: ModelCard, slab: dict, z_mm: np.ndarray, normal: np.ndarray
 
 
 def slab_slices(card: ModelCard, series, k: int, t: int) -> tuple[dict | None, np.ndarray]:
-    """The slices a nodule model's slab around k needs ({j: pixels}, None while one has not landed) and every
-    slice's position along the normal."""
-    from medview.ai.nodule_input import NoduleGeometry, slab_weights
+    """The slices a nodule model's click on k may read ({j: pixels}, None while one has not landed: its widest
+    section near k and the slab around it) and every slice's position along the normal."""
+    from medview.ai.nodule_input import NoduleGeometry, slices_read
 
     z_mm = np.asarray(series.spec.positions, dtype=np.float64) @ np.asarray(series.spec.normal, dtype=np.float64)
-    needed = np.flatnonzero(slab_weights(z_mm, k, NoduleGeometry.from_card(card.input).slab_mm) > 1e-9)
+    needed = slices_read(z_mm, k, NoduleGeometry.from_card(card.input).slab_mm)
     slab = {int(j): series.slice(int(j), t) for j in needed}
     return (None if any(v is None for v in slab.values()) else slab), z_mm
 
@@ -442,6 +442,9 @@ class InferencePanel(QWidget):
             self.status.setText(f"Result for {where} kept; it shows when you go back to that slice.")
             return
         self.show_here(answer)
+        if prediction.read_slice is not None and prediction.read_slice != ref.k and self.window.shown is not None:
+            where = slice_text(prediction.read_slice, self.window.shown.n_slices)
+            self.status.setText(f"{self.status.text()}<br>Read on {where}: the nodule's widest section within 10 mm.")
         self.result_drawn.emit(prediction)
 
     def show_here(self, answer=None) -> None:

@@ -15,7 +15,14 @@ import pytest
 from medview.ai import nodule_data as data
 from medview.ai.manifest import read_card
 from medview.ai.nodule_eval import evaluate_nodules, paired_bootstrap, rank_auc
-from medview.ai.nodule_input import NoduleGeometry, disc_inside, nodule_input, slab_weights
+from medview.ai.nodule_input import (
+    NoduleGeometry,
+    disc_inside,
+    nodule_input,
+    slab_weights,
+    slices_read,
+    widest_section,
+)
 from medview.ai.nodule_train import (
     centred_click,
     click_fits,
@@ -57,6 +64,37 @@ def test_a_thin_series_is_averaged_over_the_slab_and_a_thick_one_keeps_the_click
     assert np.flatnonzero(slab_weights(thin, 10, 0.0)).tolist() == [10]
     edge = slab_weights(thin, 0, 5.0)  # cut off by the end of the data: thinner, never padded
     assert np.flatnonzero(edge).tolist() == [0, 1, 2] and np.isclose(edge.sum(), 1)
+
+
+def _sphere_in_lung(radius_mm: float = 6.0, centre_k: int = 20, n: int = 41) -> np.ndarray:
+    """1 mm slices of lung (-850 HU) holding a soft-tissue ball (40 HU) centred at slice centre_k, row 32, column 32,
+    and a vessel (a 1.5 mm rod, 40 HU) running through every slice 7 mm beside it."""
+    z, y, x = np.mgrid[0:n, 0:64, 0:64].astype(np.float32)
+    hu = np.full((n, 64, 64), -850, np.float32)
+    hu[np.hypot(np.hypot(z - centre_k, y - 32), x - 32) <= radius_mm] = 40
+    hu[np.hypot(y - 32, x - 45) <= 1.5] = 40
+    return hu
+
+
+def test_a_click_on_a_nodules_pole_is_read_on_its_widest_section():
+    hu = _sphere_in_lung()
+    z_mm = np.arange(len(hu), dtype=np.float64)
+    for k in (15, 17, 20, 23, 25):  # the ball spans slices 14 to 26; its widest section is slice 20
+        assert widest_section(hu.__getitem__, z_mm, k, (1.0, 1.0), (32.0, 33.0), 9.0) == 20
+    # a wider section is looked for within 10 mm only: more than 10 mm past the ball's last slice (26) a click
+    # stays on its slice; a click on the vessel alone stays on its slice too
+    assert widest_section(hu.__getitem__, z_mm, 37, (1.0, 1.0), (32.0, 33.0), 9.0) == 37
+    assert widest_section(hu.__getitem__, z_mm, 33, (1.0, 1.0), (32.0, 45.0), 9.0) == 33
+    # a click in lung with nothing under it within 3 mm stays where it was
+    assert widest_section(hu.__getitem__, z_mm, 17, (1.0, 1.0), (10.0, 10.0), 9.0) == 17
+
+
+def test_the_viewer_hands_over_every_slice_a_click_may_read():
+    z_mm = np.arange(60) * 1.0
+    needed = slices_read(z_mm, 30, 5.0)
+    assert needed.tolist() == list(range(18, 43))  # ±10 mm of candidates, each with its 5 mm slab
+    thick = np.arange(12) * 8.0
+    assert slices_read(thick, 5, 5.0).tolist() == [4, 5, 6]
 
 
 def test_the_series_and_its_training_crop_give_the_same_input(shared_data, lidc_0314, nodules):
@@ -243,6 +281,16 @@ def test_classify_a_click_on_the_lidc_nodule_gives_probability_and_saliency(tiny
     assert answer["kind"] == "nodule" and answer["answered"] and answer["label"] in ("benign", "malignant")
     assert set(answer["probabilities"]) == {"benign", "malignant"}
     assert answer["disclaimer"] == "AI generated, research use only" and "saliency_peak" in answer
+    assert answer["read_slice"] == 158  # LIDC-IDRI-0314_n1 is widest on k 158
+
+
+def test_clicks_on_the_lidc_nodules_neighbouring_slices_read_its_widest_section(tiny_nodule_model, lidc_0314):
+    from medview.ai.infer import classifier_for
+
+    classifier = classifier_for(read_card(tiny_nodule_model))
+    answers = [classifier.classify_slice(lidc_0314, k, (184, 243), saliency=None) for k in (154, 158, 163)]
+    assert [a.read_slice for a in answers] == [158, 158, 158]
+    assert answers[0].probabilities == answers[2].probabilities
 
 
 def test_a_click_in_the_air_outside_the_chest_is_refused_in_one_line(tiny_nodule_model, shared_data):
