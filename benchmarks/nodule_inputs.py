@@ -6,7 +6,8 @@ turned back into HU (window −1000 to 400 HU) and counted in 100 HU bins:
 
 - run time: the clicks of the issue on the sample series (the LIDC nodule at k 159, column 184, row 243 of
   `samples/ct_chest_lidc_0314`, 1 mm slices; the lung cancer at k 14, column 160, row 305 of `samples/ct_chest`,
-  8 mm slices), through the card's slab;
+  8 mm slices), read on the nodule's widest section (`widest_section`) through the card's slab, as the viewer
+  reads them;
 - training: centred clicks on every training nodule of the card's split, through the same slab, and on those
   of 20 mm and more alone (what a mass that fills the field of view is compared with).
 
@@ -22,8 +23,8 @@ import numpy as np
 
 from medview.ai import nodule_data as data
 from medview.ai.manifest import read_card
-from medview.ai.nodule_input import NoduleGeometry, field_of_view, nodule_input
-from medview.ai.nodule_train import centred_click, crop_input
+from medview.ai.nodule_input import NoduleGeometry, field_of_view, nodule_input, widest_section
+from medview.ai.nodule_train import centred_click, crop_input, read_click
 from medview.ai.registry import find_model
 from medview.io import assemble_volume, open_folder
 
@@ -52,16 +53,18 @@ def main() -> None:
     columns = {}
     for name, k, column, row in CLICKS:
         volume = assemble_volume(open_folder(DATA / "samples" / name).find(None))
-        x, _ = nodule_input(lambda j, v=volume: v.slice(j), volume.positions @ volume.normal, volume.pixel_spacing,
-                            k, (row, column), geometry)
-        columns[f"{name} k{k}"] = to_hu(x[disc], geometry)
+        z_mm = volume.positions @ volume.normal
+        read = widest_section(volume.slice, z_mm, k, volume.pixel_spacing, (row, column), geometry.field_of_view_mm)
+        x, _ = nodule_input(volume.slice, z_mm, volume.pixel_spacing, read, (row, column), geometry)
+        columns[f"{name} k{k} (read on k{read})"] = to_hu(x[disc], geometry)
     nodules = data.read_nodules(DATA / "ct_lung_nodule")
     patients = set(card.raw["training_data"]["split"]["patients"]["train"])
     chosen, _ = data.part_of(nodules, patients, card.raw.get("label_definition", {}).get("name", "dataset"))
     training, large = [], []
     for nodule in chosen:
         crop = data.load_crop(DATA / "ct_lung_nodule", nodule)
-        values = to_hu(crop_input(crop, centred_click(nodule, crop), geometry)[0][disc], geometry)
+        click = read_click(crop, centred_click(nodule, crop), geometry)
+        values = to_hu(crop_input(crop, click, geometry)[0][disc], geometry)
         training.append(values)
         if nodule.diameter_mm >= LARGE_MM:
             large.append(values)
