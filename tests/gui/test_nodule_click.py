@@ -48,6 +48,9 @@ def test_a_click_on_the_lidc_nodule_uses_the_nodule_model_and_draws_its_saliency
     assert prediction.label == headless.label
     assert prediction.probabilities == pytest.approx(headless.probabilities, abs=1e-5)
     assert "nodule under the click" in panel.answer.text()
+    # read on the nodule's widest section (k 158), said in the panel; the answer stays on the clicked slice
+    assert prediction.read_slice == headless.read_slice == 158
+    assert "Read on slice 159/275: the nodule's widest section" in panel.status.text()
     assert view.heat_source == window.shown.ref(159)
     if headless.saliency.max() > 0:  # a two-step model may have no positive evidence at all
         shown = view.heat_values
