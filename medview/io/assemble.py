@@ -22,7 +22,7 @@ from medview.core.window_level import Window
 from medview.errors import DecodeError, GeometryError
 from medview.io import limits
 from medview.io.decode import read_native_into, reads_natively, stored_dtype
-from medview.io.decode_pool import decode_isolated
+from medview.io.decode_pool import decode_isolated, decoded
 from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
 from medview.io.scan import CancelToken
@@ -232,14 +232,14 @@ def iter_assemble(
             if in_place and _reads_in_place(h, planes[t, k] if not spec.mosaic_tiles else None):
                 _put_in_place(planes[t, k], h, slope, intercept)
                 return t, k
-            stored = decode_isolated(h)
-            if spec.mosaic_tiles:
-                for tile, image in enumerate(_tiles(stored, spec)):
-                    _put(planes[t, tile], image, slope, intercept, h)
-            else:
-                if stored.shape != planes[t, k].shape:
-                    raise DecodeError(f"{h.path}: image is {stored.shape}, expected {spec.rows}×{spec.columns}")
-                _put(planes[t, k], stored, slope, intercept, h)
+            with decoded(h) as stored:  # from a worker: a shared buffer, copied into the volume here
+                if spec.mosaic_tiles:
+                    for tile, image in enumerate(_tiles(stored, spec)):
+                        _put(planes[t, tile], image, slope, intercept, h)
+                else:
+                    if stored.shape != planes[t, k].shape:
+                        raise DecodeError(f"{h.path}: image is {stored.shape}, expected {spec.rows}×{spec.columns}")
+                    _put(planes[t, k], stored, slope, intercept, h)
         except (DecodeError, ArithmeticError, ValueError, TypeError, IndexError) as error:
             # one broken file costs one slice, shown blank (stored value 0) and named in the warnings
             failures[(t, k)] = str(error) if isinstance(error, DecodeError) else (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +50,28 @@ def test_a_crashing_codec_is_named_and_the_pool_replaced(pool):
     with pytest.raises(DecodeError, match="the decoder crashed on this file"):
         pool.run(crashing_codec, header)
     assert np.array_equal(pool.run(decode_stored, header), decode_stored(header))
+
+
+def test_a_frame_comes_back_through_a_shared_buffer_equal_to_the_in_process_decode(pool):
+    header = _j2k_header()
+    with pool.lent(decode_stored, header) as values:
+        assert isinstance(values.base, mmap.mmap)  # a view of the lent buffer, not an unpickled copy
+        assert np.array_equal(values, decode_stored(header))
+    names = [Path("/dev/shm") / slot.name.lstrip("/") for slot in pool.slots._free]
+    assert names and all(name.exists() for name in names)
+    assert np.array_equal(pool.run(decode_stored, header), decode_stored(header))  # the buffer reused
+    pool.shutdown()
+    assert not any(name.exists() for name in names)  # removed with the pool
+
+
+def test_a_frame_larger_than_a_buffer_comes_back_pickled(pool, monkeypatch):
+    import medview.io.decode_pool as decode_pool
+
+    monkeypatch.setattr(decode_pool, "SLOT_BYTES", 1024)
+    header = _j2k_header()
+    with pool.lent(decode_stored, header) as values:
+        assert not isinstance(values.base, mmap.mmap)
+        assert np.array_equal(values, decode_stored(header))
 
 
 def test_c_codecs_run_apart_and_native_and_rle_stay_in_the_process():
