@@ -61,8 +61,8 @@ def isolated(header: ImageHeader) -> bool:
 
 #: Frames up to this size come back through a shared buffer (larger ones, rare single images, pickled).
 SLOT_BYTES = 8 << 20
-#: Free buffers kept for the next frames (the smallest go first).
-KEPT_SLOTS = 6
+#: Free buffers kept for the next frames (one per decoding thread and one spare; the smallest go first).
+KEPT_SLOTS = 3
 #: Shared-memory buffers a worker keeps mapped (the viewer's threads reuse theirs, so a few suffice).
 WORKER_MAPPINGS = 8
 
