@@ -205,6 +205,12 @@ def main() -> int:
     if not CT.is_dir():
         print(f"benchmark data not found: {CT}", file=sys.stderr)
         return 1
+    # as the viewer does at start-up: the header readers are forked now, while this process runs one thread.
+    # Without them, every scan after the first JPEG 2000 load ran in this process alone (the decoder pool's
+    # threads forbid a later fork), and "folder -> volume" timed a one-core scan the viewer never does.
+    from medview.io.scan import start_scan_workers
+
+    start_scan_workers()
 
     with tempfile.TemporaryDirectory(prefix="medview-bench-") as temporary:
         base = args.keep or Path(temporary)
