@@ -64,7 +64,7 @@ SLOT_BYTES = 8 << 20
 #: Free buffers kept for the next frames (one per decoding thread and one spare; the smallest go first).
 KEPT_SLOTS = 3
 #: Shared-memory buffers a worker keeps mapped (the viewer's threads reuse theirs, so a few suffice).
-WORKER_MAPPINGS = 8
+WORKER_MAPPINGS = 4
 
 
 class FrameSlots:
