@@ -199,8 +199,8 @@ class Classifier:
         """A nodule model's click: `slices(j)` gives slice j in HU, z_mm every slice's position along the
         normal, point the click (column, row) on slice k. The click is read on the nodule's widest section within
         10 mm of slice k (`widest_section`; `read_slice` says which), through `medview.ai.nodule_input.nodule_input`
-        as in training; the saliency lies on the read slice's pixel grid, which is slice k's, inside the field of
-        view only. A click in
+        as in training; the saliency lies on the read slice's pixels (which share slice k's grid), inside the
+        field of view only: the answer belongs to the read slice. A click in
         the air outside the body gets no answer. It was trained on axial slices: another plane is refused."""
         from medview.ai.body import body_mask, inside
         from medview.ai.nodule_input import NoduleGeometry, field_of_view, nodule_input, widest_section

@@ -433,18 +433,25 @@ class InferencePanel(QWidget):
                               on_finished=lambda: self.jobs.pop(name, None)).start()
 
     def _classified(self, result) -> None:
-        """File the answer under the image it was made for; draw it only if that image is on screen."""
-        (ref, _point, _sha), prediction = result
+        """File the answer under the image it was made for; draw it only if that image is on screen. A nodule
+        click read on another slice (its widest section) belongs to that slice, saliency and all: the view goes
+        there if the clicked slice is still on screen."""
+        (clicked, _point, _sha), prediction = result
+        read = prediction.read_slice
+        ref = replace(clicked, index=read) if read is not None and read != clicked.k else clicked
         finding = replace(prediction.as_finding(ref.k), t=ref.t)
         answer = self.session.add_answer(ref, finding, prediction.saliency)
+        if ref != clicked and clicked == self.view.here():
+            self.view.set_slice(ref.k)
         if ref != self.view.here():
             where = slice_text(ref.k, self.window.shown.n_slices) if self.window.shown else f"slice {ref.k + 1}"
             self.status.setText(f"Result for {where} kept; it shows when you go back to that slice.")
             return
         self.show_here(answer)
-        if prediction.read_slice is not None and prediction.read_slice != ref.k and self.window.shown is not None:
-            where = slice_text(prediction.read_slice, self.window.shown.n_slices)
-            self.status.setText(f"{self.status.text()}<br>Read on {where}: the nodule's widest section within 10 mm.")
+        if ref != clicked and self.window.shown is not None:
+            where = slice_text(ref.k, self.window.shown.n_slices)
+            self.status.setText(f"{self.status.text()}<br>Read on {where}, the nodule's widest section within 10 mm "
+                                "of the slice clicked; the answer is filed there.")
         self.result_drawn.emit(prediction)
 
     def show_here(self, answer=None) -> None:

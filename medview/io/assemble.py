@@ -22,7 +22,7 @@ from medview.core.window_level import Window
 from medview.errors import DecodeError, GeometryError
 from medview.io import limits
 from medview.io.decode import read_native_into, reads_natively, stored_dtype
-from medview.io.decode_pool import decode_isolated, decoded
+from medview.io.decode_pool import decoded
 from medview.io.headers import ImageHeader
 from medview.io.index import VolumeSpec
 from medview.io.scan import CancelToken
@@ -358,12 +358,12 @@ def slice_values(spec: VolumeSpec, k: int, t: int = 0, philips_values: str = PHI
     """One slice after the modality LUT, without assembling the volume (thumbnails, previews)."""
     h = spec.images[t][0 if spec.mosaic_tiles else k]
     slope, intercept = _rescale(h, philips_values)
-    stored = decode_isolated(h)
-    if spec.mosaic_tiles:
-        stored = _tiles(stored, spec)[k]
-    out = np.empty(stored.shape, dtype=output_dtype([h], philips_values))
-    try:
-        _put(out, stored, slope, intercept, h)
-    except (ArithmeticError, ValueError, TypeError, IndexError) as error:
-        raise DecodeError(f"{h.path}: its values could not be read ({type(error).__name__}: {error})") from error
+    with decoded(h) as stored:
+        if spec.mosaic_tiles:
+            stored = _tiles(stored, spec)[k]
+        out = np.empty(stored.shape, dtype=output_dtype([h], philips_values))
+        try:
+            _put(out, stored, slope, intercept, h)
+        except (ArithmeticError, ValueError, TypeError, IndexError) as error:
+            raise DecodeError(f"{h.path}: its values could not be read ({type(error).__name__}: {error})") from error
     return out

@@ -154,7 +154,11 @@ def decode_into(function: Callable[[ImageHeader], np.ndarray], header: ImageHead
     values = np.ascontiguousarray(function(header))
     if name is None or values.nbytes > size:
         return values
-    target = np.ndarray(values.shape, dtype=values.dtype, buffer=_buffer(name, size))
+    try:
+        buffer = _buffer(name, size)
+    except (OSError, ValueError):  # the buffer is gone or empty: the frame travels pickled
+        return values
+    target = np.ndarray(values.shape, dtype=values.dtype, buffer=buffer)
     target[...] = values
     return InSlot(values.shape, values.dtype.str)
 
@@ -228,6 +232,7 @@ class DecoderPool:
                 self._replace(pool, kill=False)
                 if attempt == 1:
                     raise DecodeError(f"{header.path}: the decoder crashed on this file") from None
+                name = None  # once more, pickled: a full /dev/shm kills a worker writing its buffer (SIGBUS)
             finally:
                 # the future holds the worker's exception, whose traceback holds this frame and the caller's
                 # (the assembler's closure over the volume): a cycle that kept each failed volume alive until
@@ -247,19 +252,11 @@ _shared = DecoderPool()
 atexit.register(_shared.slots.close)  # the resource tracker would remove them too, with a warning
 
 
-def decode_isolated(header: ImageHeader) -> np.ndarray:
-    """Stored values of one frame, in a worker process when its codec is a C/C++ one."""
-    from medview.io.decode import decode_stored
-
-    if not isolated(header):
-        return decode_stored(header)
-    return _shared.run(decode_stored, header)
-
-
 @contextmanager
 def decoded(header: ImageHeader) -> Iterator[np.ndarray]:
-    """Stored values of one frame, valid inside the `with` (from a worker, they lie in a shared buffer that the
-    next frame reuses): copy them out there, as the assembler does into the volume."""
+    """Stored values of one frame, decoded in a worker process when its codec is a C/C++ one, valid inside the
+    `with` only (from a worker they lie in a shared buffer that the next frame reuses): copy them out there, as
+    the assembler does into the volume."""
     from medview.io.decode import decode_stored
 
     if not isolated(header):

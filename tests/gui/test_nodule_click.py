@@ -48,10 +48,12 @@ def test_a_click_on_the_lidc_nodule_uses_the_nodule_model_and_draws_its_saliency
     assert prediction.label == headless.label
     assert prediction.probabilities == pytest.approx(headless.probabilities, abs=1e-5)
     assert "nodule under the click" in panel.answer.text()
-    # read on the nodule's widest section (k 158), said in the panel; the answer stays on the clicked slice
+    # read on the nodule's widest section (k 158): the answer and its saliency are filed there and shown there
     assert prediction.read_slice == headless.read_slice == 158
-    assert "Read on slice 159/275: the nodule's widest section" in panel.status.text()
-    assert view.heat_source == window.shown.ref(159)
+    assert "Read on slice 159/275, the nodule's widest section" in panel.status.text()
+    assert view.k == 158 and view.heat_source == window.shown.ref(158)
+    assert window.session.answers_on(window.shown.ref(158)) and not window.session.answers_on(window.shown.ref(159))
+    assert window.session.marks[window.shown.ref(159)] == [(184, 243)]  # the click stays where it was made
     if headless.saliency.max() > 0:  # a two-step model may have no positive evidence at all
         shown = view.heat_values
         assert np.unravel_index(shown.argmax(), shown.shape) == np.unravel_index(

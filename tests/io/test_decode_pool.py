@@ -14,7 +14,7 @@ from pydicom.data import get_testdata_file
 
 from medview.errors import DecodeError
 from medview.io.decode import decode_stored
-from medview.io.decode_pool import DecoderPool, decode_isolated, isolated
+from medview.io.decode_pool import DecoderPool, decoded, isolated
 from medview.io.headers import read_headers
 
 
@@ -64,6 +64,19 @@ def test_a_frame_comes_back_through_a_shared_buffer_equal_to_the_in_process_deco
     assert not any(name.exists() for name in names)  # removed with the pool
 
 
+def test_a_buffer_that_cannot_hold_the_frame_costs_a_retry_not_the_frame(pool):
+    """A full /dev/shm: the worker writing its mapped buffer dies of SIGBUS (here the buffer's file is cut to 0
+    bytes under a mapping the worker kept); the frame is decoded again and comes back pickled."""
+    header = _j2k_header()
+    with pool.lent(decode_stored, header):
+        pass
+    [slot] = pool.slots._free
+    os.truncate(Path("/dev/shm") / slot.name.lstrip("/"), 0)
+    with pool.lent(decode_stored, header) as values:
+        assert not isinstance(values.base, mmap.mmap)
+        assert np.array_equal(values, decode_stored(header))
+
+
 def test_a_frame_larger_than_a_buffer_comes_back_pickled(pool, monkeypatch):
     import medview.io.decode_pool as decode_pool
 
@@ -80,4 +93,5 @@ def test_c_codecs_run_apart_and_native_and_rle_stay_in_the_process():
     assert not isolated(read_headers(get_testdata_file("MR_small.dcm"))[0])
     assert not isolated(read_headers(get_testdata_file("MR_small_RLE.dcm"))[0])
     header = _j2k_header()
-    assert np.array_equal(decode_isolated(header), decode_stored(header))
+    with decoded(header) as values:
+        assert np.array_equal(values, decode_stored(header))

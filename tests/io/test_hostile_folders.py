@@ -271,8 +271,8 @@ def test_a_multiframe_file_whose_encapsulation_is_broken_is_not_decoded_frame_af
     (tmp_path / "relabelled.dcm").write_bytes(relabelled)
     assert EXPLICIT_LE in source.read_bytes()
     attempts = []
-    real = assemble.decode_isolated
-    monkeypatch.setattr(assemble, "decode_isolated", lambda header: attempts.append(header.path) or real(header))
+    real = assemble.decoded
+    monkeypatch.setattr(assemble, "decoded", lambda header: attempts.append(header.path) or real(header))
     catalog = open_folder(tmp_path)
     frames = sum(spec.n_slices * spec.time_points for spec in catalog.volumes)
     for spec in catalog.volumes:
