@@ -29,7 +29,7 @@ def test_version_prints_medview_and_the_bundled_models_versions_without_torch_or
     done = run_medview("--version")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [f"medview {__version__}", "model brain-tumour-patch 2.0.0",
-                                        "model lung-nodule-malignancy 1.2.0"]
+                                        "model lung-nodule-malignancy 1.3.0"]
     probe = ("import io, contextlib, sys\nfrom medview.cli import main\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n    main(['--version'])\n"
              "print(' '.join(sorted(sys.modules)))")

@@ -288,6 +288,27 @@ def card_metrics(dataset, card: ModelCard, definition: str | None = None, networ
     return out
 
 
+SIZE_STATEMENT = "Against the nodule's diameter alone"
+
+
+def size_statement(figures: dict) -> str | None:
+    """The card's plain sentence on how the model ranks nodules against the size-only baseline on the test
+    patients (centred clicks), from the figures `card_metrics` wrote; None before the test part is scored.
+    A reader must see it where the model is used: its balanced accuracy can be higher while its ranking is not
+    shown better than the annotated diameter's."""
+    test = figures.get("test") or {}
+    versus = test.get("model_minus_size_baseline")
+    if not versus:
+        return None
+    low, high = versus["ci95"]
+    verdict = ("it ranks nodules better (the interval lies above 0)" if versus["above_zero"] else
+               "it is not shown to rank nodules better (the interval reaches 0 or below)")
+    return (f"{SIZE_STATEMENT} (a logistic regression on the annotated diameter, fitted on the training patients), "
+            f"{verdict}: test AUC {test['auc']:.3f} against {test['size_baseline']['auc']:.3f}, difference "
+            f"{versus['auc_difference']:+.3f}, 95 % CI {low:+.3f} to {high:+.3f} over {test.get('patients', '?')} "
+            "patients.")
+
+
 def evaluate_nodules(dataset: str | Path, card: ModelCard, definition: str | None = None,
                      split: str | None = None, limit: int | None = None) -> dict:
     """The report of `medview evaluate` for a nodule model: the test part's figures at the top level (or the

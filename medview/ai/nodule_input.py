@@ -22,7 +22,8 @@ clicked slice, so that thin (0.45–2.5 mm) and thick (5–8 mm) series give the
    network never sees a border, and it sees exactly the same disc on a whole series.
 
 Before the mapping, the viewer, the CLI and the evaluation choose the slice to read (`widest_section`): within
-10 mm of the clicked slice, the one where the dense blob under the click is largest. A click on a nodule's pole
+10 mm of the clicked slice, the widest section of the dense blob under the click, followed through the slices it
+touches (or, with nothing under the click, the slice where a blob under it is largest). A click on a nodule's pole
 (where it is a small dot) is read on its widest section, as a radiologist measures a nodule; the click's place in
 the plane is kept. Training draws clicks on every slice that shows the nodule, poles included.
 
@@ -65,9 +66,10 @@ class NoduleGeometry:
                            "-> clip to window_hu, scale to [0, 1] -> size x size at mm_per_pixel centred on the "
                            "click (linear) -> only the disc of field_of_view_radius_mm around the click kept, the "
                            "rest air (0)",
-                "section": f"a click on slice k is read on medview.ai.nodule_input.widest_section: the slice within "
-                           f"{SECTION_REACH_MM:g} mm of k where the tissue blob (> {SECTION_HU:g} HU) under the "
-                           "click is largest (k on ties or without one)"}
+                "section": f"a click on slice k is read on medview.ai.nodule_input.widest_section: within "
+                           f"{SECTION_REACH_MM:g} mm of k, the widest section of the tissue blob (> {SECTION_HU:g} "
+                           "HU) under the click, followed through the slices it touches; with no blob under the "
+                           "click on k, the slice where one under it is largest (k on ties or without one)"}
 
     @classmethod
     def from_card(cls, spec: dict) -> NoduleGeometry:
@@ -169,45 +171,81 @@ def nodule_input(slices, z_mm: np.ndarray, pixel_spacing: tuple[float, float], k
     return values, placement
 
 
+def _disc_window(shape: tuple[int, ...], pixel_spacing: tuple[float, float], point_rc: tuple[float, float],
+                 radius_mm: float):
+    """The pixel window around the click that holds its disc of radius_mm, and each pixel's distance (mm) from
+    the click; None when the window is empty. The same for every slice of a series."""
+    row, column = point_rc
+    reach_r, reach_c = radius_mm / pixel_spacing[0], radius_mm / pixel_spacing[1]
+    r0, r1 = max(0, math.floor(row - reach_r)), min(shape[0], math.ceil(row + reach_r) + 1)
+    c0, c1 = max(0, math.floor(column - reach_c)), min(shape[1], math.ceil(column + reach_c) + 1)
+    if r0 >= r1 or c0 >= c1:
+        return None
+    rows, columns = np.mgrid[r0:r1, c0:c1]
+    distance = np.hypot((rows - row) * pixel_spacing[0], (columns - column) * pixel_spacing[1])
+    return (slice(r0, r1), slice(c0, c1)), distance
+
+
+def blob_under(image: np.ndarray, pixel_spacing: tuple[float, float], point_rc: tuple[float, float],
+               radius_mm: float, hu: float = SECTION_HU, touching: np.ndarray | None = None) -> np.ndarray | None:
+    """The tissue blob (> hu) inside the disc of radius_mm around the click, as a mask of the disc's window: the
+    connected blob nearest the click when it lies within SECTION_CLICK_MM of it, or, given `touching` (the blob
+    on the neighbouring slice), every blob that shares a pixel with it. None when there is none."""
+    from scipy import ndimage
+
+    window = _disc_window(np.shape(image), pixel_spacing, point_rc, radius_mm)
+    if window is None:
+        return None
+    cut, distance = window
+    tissue = (np.asarray(image[cut]) > hu) & (distance <= radius_mm)
+    labels, count = ndimage.label(tissue)
+    if count == 0:
+        return None
+    if touching is not None:
+        shared = np.unique(labels[touching & tissue])
+        shared = shared[shared > 0]
+        return np.isin(labels, shared) if len(shared) else None
+    nearest = np.where(tissue, distance, np.inf)
+    index = int(np.argmin(nearest))
+    if nearest.flat[index] > SECTION_CLICK_MM:
+        return None
+    return labels == labels.flat[index]
+
+
 def blob_area_under(image: np.ndarray, pixel_spacing: tuple[float, float], point_rc: tuple[float, float],
                     radius_mm: float, hu: float = SECTION_HU) -> float:
     """The area (pixels) of the connected tissue blob nearest the click inside the disc of radius_mm around it;
     0 when no tissue lies within SECTION_CLICK_MM of the click."""
-    from scipy import ndimage
-
-    row, column = point_rc
-    reach_r, reach_c = radius_mm / pixel_spacing[0], radius_mm / pixel_spacing[1]
-    r0, r1 = max(0, math.floor(row - reach_r)), min(image.shape[0], math.ceil(row + reach_r) + 1)
-    c0, c1 = max(0, math.floor(column - reach_c)), min(image.shape[1], math.ceil(column + reach_c) + 1)
-    if r0 >= r1 or c0 >= c1:
-        return 0.0
-    rows, columns = np.mgrid[r0:r1, c0:c1]
-    distance = np.hypot((rows - row) * pixel_spacing[0], (columns - column) * pixel_spacing[1])
-    tissue = (np.asarray(image[r0:r1, c0:c1]) > hu) & (distance <= radius_mm)
-    labels, count = ndimage.label(tissue)
-    if count == 0:
-        return 0.0
-    nearest = np.where(tissue, distance, np.inf)
-    index = int(np.argmin(nearest))
-    if nearest.flat[index] > SECTION_CLICK_MM:
-        return 0.0
-    return float(np.count_nonzero(labels == labels.flat[index]))
+    blob = blob_under(image, pixel_spacing, point_rc, radius_mm, hu)
+    return 0.0 if blob is None else float(np.count_nonzero(blob))
 
 
 def widest_section(slices, z_mm: np.ndarray, k: int, pixel_spacing: tuple[float, float],
                    point_rc: tuple[float, float], radius_mm: float, reach_mm: float = SECTION_REACH_MM) -> int:
-    """The slice to read for a click on slice k: among the slices within reach_mm of k, the one where the blob
-    under the click (inside the field of view) is largest; k itself when there is no blob, and on ties."""
+    """The slice to read for a click on slice k, within reach_mm of it; k itself on ties and when nothing is found.
+
+    When tissue lies under the click on slice k, its blob is followed slice by slice up and down (on each slice,
+    the blobs touching the one on the slice before) and its widest section is read: a wider structure that does
+    not touch it (a vessel crossing the plane above a nodule) is never read in its place. When nothing lies under
+    the click on slice k (a click beside a nodule's pole, where it is a small dot), the slice with the largest
+    blob under the click is read."""
     z_mm = np.asarray(z_mm, dtype=np.float64)
     near = [j for j in range(len(z_mm)) if abs(z_mm[j] - z_mm[k]) <= reach_mm + 1e-6]
-    best, best_area = k, blob_area_under(slices(k), pixel_spacing, point_rc, radius_mm)
-    for j in sorted(near, key=lambda j: (abs(j - k), j)):
-        if j == k:
-            continue
-        area = blob_area_under(slices(j), pixel_spacing, point_rc, radius_mm)
-        if area > best_area:
-            best, best_area = j, area
-    return best
+    start = blob_under(slices(k), pixel_spacing, point_rc, radius_mm)
+    sections = {k: 0 if start is None else int(np.count_nonzero(start))}
+    if start is None:
+        for j in (j for j in near if j != k):
+            sections[j] = int(blob_area_under(slices(j), pixel_spacing, point_rc, radius_mm))
+    else:
+        for step in (-1, 1):
+            blob, j = start, k + step
+            while j in near:
+                blob = blob_under(slices(j), pixel_spacing, point_rc, radius_mm, touching=blob)
+                if blob is None:
+                    break
+                sections[j] = int(np.count_nonzero(blob))
+                j += step
+    return min(sections, key=lambda j: (-sections[j], abs(j - k), j))
 
 
 def slices_read(z_mm: np.ndarray, k: int, slab_mm: float, reach_mm: float = SECTION_REACH_MM) -> np.ndarray:
