@@ -46,7 +46,7 @@ from medview.ai.nodule_input import (
     nodule_input,
     widest_section,
 )
-from medview.ai.train import Progress, learning_rate_at, logits_of
+from medview.ai.train import Progress, logits_of, scheduled_batches
 from medview.io.atomic import write_bytes
 
 GEOMETRY = NoduleGeometry()
@@ -352,13 +352,8 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
         offered += len(train_nodules) * PER_NODULE
         network.train()
         order = np.random.default_rng(seed + epoch).permutation(len(x))
-        running, batches = 0.0, 0
-        for start in range(0, len(order), BATCH):
-            if step >= total:
-                break
-            for group in optimiser.param_groups:
-                group["lr"] = learning_rate_at(step / total, LEARNING_RATE)
-            index = order[start:start + BATCH]
+        running = 0.0
+        for batches, index in enumerate(scheduled_batches(order, BATCH, optimiser, LEARNING_RATE, step, total), 1):
             xb, mb = torch.from_numpy(x[index]), torch.from_numpy(m[index])
             logits = network(xb)
             loss = F.cross_entropy(logits, torch.from_numpy(y[index]), weight=weights) + network.lesion_loss(mb)
@@ -373,7 +368,6 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
             if averaged is not None:
                 averaged.update_parameters(network)
             step += 1
-            batches += 1
             running += loss.item()
             bar.step(f"epoch {epoch + 1}/{planned} loss {running / batches:.3f}")
         val_logits = logits_of(scored, val_x)

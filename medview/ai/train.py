@@ -276,6 +276,19 @@ def learning_rate_at(progress: float, peak: float) -> float:
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * done)))
 
 
+def scheduled_batches(order, batch: int, optimiser, peak: float, step: int, total: int):
+    """One epoch's batches of `order` (indices) under the one-cycle schedule: each step's learning rate is set
+    before its batch is handed out; none is handed out once `total` steps are reached (`step`: steps already
+    taken; the caller counts on as it trains)."""
+    for start in range(0, len(order), batch):
+        if step >= total:
+            return
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate_at(step / total, peak)
+        yield order[start:start + batch]
+        step += 1
+
+
 def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs: int, batch: int, seed: int,
         patience: int, lesion_weight: float, progress: bool, max_steps: int | None = None,
         learning_rate: float = 2e-3, min_epochs: int | None = 0, minutes: float | None = None, refresh=None,
@@ -313,12 +326,7 @@ def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs:
         network.train()
         order = torch.randperm(len(x_all), generator=generator)
         running = 0.0
-        for start in range(0, len(order), batch):
-            if step >= total:
-                break
-            for group in optimiser.param_groups:
-                group["lr"] = learning_rate_at(step / total, learning_rate)
-            index = order[start:start + batch]
+        for batches, index in enumerate(scheduled_batches(order, batch, optimiser, learning_rate, step, total), 1):
             x, m = augment(x_all[index], m_all[index], generator)
             logits = network(x)
             loss = F.cross_entropy(logits, y_all[index], weight=weights) + lesion_weight * network.lesion_loss(m)
@@ -327,7 +335,7 @@ def fit(network, train_x, train_m, train_y, val_x, val_y, class_weights, epochs:
             optimiser.step()
             step += 1
             running += loss.item()
-            bar.step(f"epoch {epoch + 1}/{planned} loss {running / (start // batch + 1):.3f}")
+            bar.step(f"epoch {epoch + 1}/{planned} loss {running / batches:.3f}")
         val_logits = logits_of(network, val_x)
         val_loss = metrics.nll(val_logits, val_y)
         val_accuracy = float((val_logits.argmax(1) == val_y).mean())

@@ -176,3 +176,18 @@ def test_classify_cli_refuses_a_point_outside_the_image(tiny_models, shared_data
                            "900,10", "--model", str(tiny_models / "patch")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "outside the image" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_each_batch_is_trained_at_its_scheduled_rate_and_none_past_the_planned_steps():
+    import torch
+
+    from medview.ai.train import learning_rate_at, scheduled_batches
+
+    optimiser = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    order = np.arange(10)
+    seen, rates = [], []
+    for index in scheduled_batches(order, 4, optimiser, 2e-3, step=3, total=5):
+        seen.append(index.tolist())
+        rates.append(optimiser.param_groups[0]["lr"])
+    assert seen == [[0, 1, 2, 3], [4, 5, 6, 7]]  # steps 3 and 4 of 5: the last batch is not handed out
+    assert rates == [learning_rate_at(3 / 5, 2e-3), learning_rate_at(4 / 5, 2e-3)]
