@@ -26,9 +26,6 @@ SPLIT_SEED = 20261201
 EXCLUDED = {"LIDC-IDRI-0332_n1": "its crop does not contain its annotated centre (32.9 mm off; the dataset's "
                                  "README: a mix-up between the patient's two series)"}
 LABELS = ("benign", "malignant")
-#: the LIDC characteristic ratings a row may carry (labels.csv `<name>_value`; calcification 6 = absent)
-CHARACTERISTICS = ("spiculation", "lobulation", "margin", "sphericity", "texture", "calcification",
-                   "internal_structure", "subtlety")
 #: label definitions: the dataset's `label` (its Diagnosis column), or the radiologists' malignancy rating
 #: after max voting, >= 4 malignant, <= 2 benign, 3 left out
 DEFINITIONS = {
@@ -47,8 +44,6 @@ class Nodule:
     diameter_mm: float
     centre_zyx: tuple[float, float, float]  # fractional voxel index into the crop
     spacing_zyx: tuple[float, float, float]
-    #: the radiologists' other ratings after max voting ((name, value), ...; CHARACTERISTICS), for training only
-    characteristics: tuple[tuple[str, float], ...] = ()
 
 
 def is_nodule_dataset(dataset: str | Path) -> bool:
@@ -76,9 +71,7 @@ def read_nodules(dataset: str | Path) -> list[Nodule]:
                     key=key, file=record["file"], patient_id=record["patient_id"], label=record["label"],
                     rating=int(record["malignancy_value"]), diameter_mm=float(record["diameter_mm"]),
                     centre_zyx=tuple(float(record[f"centre_vox_{a}"]) for a in "zyx"),
-                    spacing_zyx=tuple(float(record[f"spacing_{a}_mm"]) for a in "zyx"),
-                    characteristics=tuple((name, float(record[f"{name}_value"])) for name in CHARACTERISTICS
-                                          if record.get(f"{name}_value", "") not in ("", None)))
+                    spacing_zyx=tuple(float(record[f"spacing_{a}_mm"]) for a in "zyx"))
             except (KeyError, ValueError) as error:
                 raise MedviewError(f"{path}: a row cannot be read ({error})") from None
             if nodule.label not in LABELS:

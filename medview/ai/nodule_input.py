@@ -212,14 +212,6 @@ def blob_under(image: np.ndarray, pixel_spacing: tuple[float, float], point_rc: 
     return labels == labels.flat[index]
 
 
-def blob_area_under(image: np.ndarray, pixel_spacing: tuple[float, float], point_rc: tuple[float, float],
-                    radius_mm: float, hu: float = SECTION_HU) -> float:
-    """The area (pixels) of the connected tissue blob nearest the click inside the disc of radius_mm around it;
-    0 when no tissue lies within SECTION_CLICK_MM of the click."""
-    blob = blob_under(image, pixel_spacing, point_rc, radius_mm, hu)
-    return 0.0 if blob is None else float(np.count_nonzero(blob))
-
-
 def widest_section(slices, z_mm: np.ndarray, k: int, pixel_spacing: tuple[float, float],
                    point_rc: tuple[float, float], radius_mm: float, reach_mm: float = SECTION_REACH_MM) -> int:
     """The slice to read for a click on slice k, within reach_mm of it; k itself on ties and when nothing is found.
@@ -235,7 +227,8 @@ def widest_section(slices, z_mm: np.ndarray, k: int, pixel_spacing: tuple[float,
     sections = {k: 0 if start is None else int(np.count_nonzero(start))}
     if start is None:
         for j in (j for j in near if j != k):
-            sections[j] = int(blob_area_under(slices(j), pixel_spacing, point_rc, radius_mm))
+            blob = blob_under(slices(j), pixel_spacing, point_rc, radius_mm)
+            sections[j] = 0 if blob is None else int(np.count_nonzero(blob))
     else:
         for step in (-1, 1):
             blob, j = start, k + step

@@ -72,12 +72,6 @@ SENSITIVITY_TARGET = 0.90
 THRESHOLD_RULE = "youden"
 #: the weights scored and kept are an exponential moving average of the trained ones (None: the raw weights)
 EMA_DECAY: float | None = 0.98
-#: weight of an auxiliary loss in training only: a linear probe on the head's input predicts what the
-#: radiologists rated besides the label (PROBED: the nodule's log diameter, its malignancy rating 1-5 and the
-#: LIDC characteristics, each standardised on the training nodules), so the features the classifier reads carry
-#: size, calcification, margin and texture as the raters saw them (0: off; the probe is not kept)
-RATINGS_PROBE_WEIGHT = 0.0
-PROBED = ("log_diameter", "malignancy", "calcification_absent", *data.CHARACTERISTICS)
 
 
 @dataclass(frozen=True)
@@ -85,23 +79,6 @@ class Click:
     k: int
     row: float
     column: float
-
-
-def probe_targets(nodules: list[data.Nodule]) -> np.ndarray:
-    """The ratings probe's targets, one row per nodule and one column per PROBED name, standardised over these
-    nodules (NaN where a rating is missing; it is left out of the loss)."""
-    rows = []
-    for nodule in nodules:
-        rated = dict(nodule.characteristics)
-        calcification = rated.get("calcification", math.nan)
-        rows.append([math.log(max(nodule.diameter_mm, 1.0)), float(nodule.rating),
-                     math.nan if calcification != calcification else float(calcification == 6)]
-                    + [rated.get(name, math.nan) for name in data.CHARACTERISTICS])
-    table = np.array(rows, np.float64).reshape(len(rows), len(PROBED))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean, spread = np.nanmean(table, axis=0), np.nanstd(table, axis=0)
-    spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
-    return ((table - np.nan_to_num(mean)) / spread).astype(np.float32)
 
 
 def nodule_slices(crop: data.Crop) -> np.ndarray:
@@ -199,11 +176,9 @@ def crop_input(crop: data.Crop, click: Click, geometry: NoduleGeometry, slab_mm:
 
 def training_examples(crops: list[data.Crop], nodules: list[data.Nodule], targets: np.ndarray,
                       geometry: NoduleGeometry, rng: random.Random, per_nodule: int = PER_NODULE):
-    """One epoch's examples: fresh clicks, slabs and augmentation. Returns x, masks, y, the drop count and the
-    index of each example's nodule."""
+    """One epoch's examples: fresh clicks, slabs and augmentation. Returns x, masks, y and the drop count."""
     xs, ms, ys, dropped = [], [], [], 0
-    which = []
-    for index, (crop, nodule, y) in enumerate(zip(crops, nodules, targets, strict=True)):
+    for crop, nodule, y in zip(crops, nodules, targets, strict=True):
         for _ in range(per_nodule):
             scale = rng.uniform(*SCALE_RANGE)
             click = (centred_click(nodule, crop) if rng.random() < CENTRED_SHARE
@@ -220,13 +195,11 @@ def training_examples(crops: list[data.Crop], nodules: list[data.Nodule], target
             xs.append(np.ascontiguousarray(x))
             ms.append(np.ascontiguousarray(m))
             ys.append(int(y))
-            which.append(index)
     size = geometry.size
     if not xs:
         return np.zeros((0, 1, size, size), np.float32), np.zeros((0, 1, size, size), np.float32), \
-            np.zeros(0, np.int64), dropped, np.zeros(0, np.int64)
-    return (np.stack(xs)[:, None], np.stack(ms)[:, None], np.array(ys, np.int64), dropped,
-            np.array(which, np.int64))
+            np.zeros(0, np.int64), dropped
+    return np.stack(xs)[:, None], np.stack(ms)[:, None], np.array(ys, np.int64), dropped
 
 
 def fixed_examples(crops, nodules, targets, geometry: NoduleGeometry, seed: int, kind: str,
@@ -331,12 +304,6 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
 
         averaged = AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(EMA_DECAY), use_buffers=True)
     scored = network if averaged is None else averaged.module
-    probe, head_input = None, {}
-    if RATINGS_PROBE_WEIGHT:
-        rated = probe_targets(train_nodules)
-        probe = torch.nn.Linear(network.head[0].in_features, len(PROBED))
-        optimiser.add_param_group({"params": probe.parameters()})
-        network.head.register_forward_hook(lambda module, inputs, output: head_input.update(features=inputs[0]))
     weights = torch.tensor(class_weights, dtype=torch.float32)
     rng = random.Random(seed)
     steps_per_epoch = max(1, math.ceil(len(train_nodules) * PER_NODULE / BATCH))
@@ -347,7 +314,7 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
     epoch = 0
     while epoch < planned and step < total and (minutes is None or time.perf_counter() - started < minutes * 60):
         epoch_started = time.perf_counter()
-        x, m, y, dropped, which = training_examples(train_crops, train_nodules, train_y, geometry, rng)
+        x, m, y, dropped = training_examples(train_crops, train_nodules, train_y, geometry, rng)
         dropped_total += dropped
         offered += len(train_nodules) * PER_NODULE
         network.train()
@@ -357,11 +324,6 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
             xb, mb = torch.from_numpy(x[index]), torch.from_numpy(m[index])
             logits = network(xb)
             loss = F.cross_entropy(logits, torch.from_numpy(y[index]), weight=weights) + network.lesion_loss(mb)
-            if probe is not None:
-                wanted = torch.from_numpy(rated[which[index]])
-                known = ~torch.isnan(wanted)
-                predicted = probe(head_input["features"])
-                loss = loss + RATINGS_PROBE_WEIGHT * F.mse_loss(predicted[known], wanted[known])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -436,10 +398,6 @@ def train_nodule(dataset: str | Path, out: str | Path, definition: str = "datase
                             "N(0, 20 HU) and gain 0.95-1.05, slab drawn from slabs_mm, click displaced",
             "class_balancing": "class-weighted cross entropy",
             "uses_nodule_masks": "lesion gate trained on the nodule masks, cut by the same mapping",
-            "ratings_probe": (f"training only: a linear probe on the head's input predicts {', '.join(PROBED)} "
-                              f"(standardised on the training nodules; mean squared error, loss weight "
-                              f"{RATINGS_PROBE_WEIGHT:g}); not part of the model" if RATINGS_PROBE_WEIGHT
-                              else "none"),
         },
         "training": {"command": command, "epochs_run": len(history), "planned_epochs": planned, "seed": seed,
                      "history": history, "wall_seconds": round(time.perf_counter() - started, 1),
@@ -556,12 +514,15 @@ def refit_reading(folder: str | Path, dataset: str | Path, version: str, why: st
 
 def with_size_statement(limitations: list[str], figures: dict) -> list[str]:
     """The card's limitations with the sentence comparing the model with the size-only baseline
-    (`nodule_eval.size_statement`) in place of any older one."""
+    (`nodule_eval.size_statement`) in place of any older one, before the last line ("Not validated for clinical
+    use.")."""
     from medview.ai.nodule_eval import SIZE_STATEMENT, size_statement
 
     kept = [line for line in limitations if not line.startswith(SIZE_STATEMENT)]
     statement = size_statement(figures)
-    return kept if statement is None else [*kept[:-1], statement, *kept[-1:]] if kept else [statement]
+    if statement is None:
+        return kept
+    return [*kept[:-1], statement, *kept[-1:]]
 
 
 def write_card(out: Path, manifest: dict) -> None:

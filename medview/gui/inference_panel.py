@@ -450,8 +450,10 @@ class InferencePanel(QWidget):
         self.show_here(answer)
         if ref != clicked and self.window.shown is not None:
             where = slice_text(ref.k, self.window.shown.n_slices)
-            self.status.setText(f"{self.status.text()}<br>Read on {where}, the nodule's widest section within 10 mm "
-                                "of the slice clicked; the answer is filed there.")
+            from medview.ai.nodule_input import SECTION_REACH_MM
+
+            self.status.setText(f"{self.status.text()}<br>Read on {where}, the nodule's widest section within "
+                                f"{SECTION_REACH_MM:g} mm of the slice clicked; the answer is filed there.")
         self.result_drawn.emit(prediction)
 
     def show_here(self, answer=None) -> None:

@@ -194,17 +194,12 @@ class DecoderPool:
                 process.kill()
         broken.shutdown(wait=False, cancel_futures=True)
 
-    def run(self, function: Callable[[ImageHeader], np.ndarray], header: ImageHeader,
-            timeout: float | None = None) -> np.ndarray:
-        """function(header) in a worker; a hang or a crash becomes a DecodeError naming the file."""
-        with self.lent(function, header, timeout) as values:
-            return values.copy()
-
     @contextmanager
     def lent(self, function: Callable[[ImageHeader], np.ndarray], header: ImageHeader,
              timeout: float | None = None) -> Iterator[np.ndarray]:
-        """`run`, with the frame handed over in a shared buffer that is valid inside the `with` only: the
-        assembler copies it into the volume there, and the buffer goes to the next frame."""
+        """function(header) in a worker (a hang or a crash becomes a DecodeError naming the file), the frame
+        handed over in a shared buffer that is valid inside the `with` only: the assembler copies it into the
+        volume there, and the buffer goes to the next frame."""
         timeout = time_limit(header) if timeout is None else timeout
         nbytes = header.rows * header.columns * max(1, header.samples_per_pixel) * max(1, header.bits_allocated // 8)
         with self.slots.lend(nbytes) as slot:
